@@ -1,0 +1,141 @@
+"""All errors stickeval raises for problems a user can fix.
+
+Each error subclasses `StickevalError` plus the builtin it refines, so generic `except`
+clauses keep working. The CLI prints `str(error)` on one line and exits 1; the message says
+what failed, the value involved, and what to do next. Attributes keep the data for callers.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class StickevalError(Exception):
+    """An error the user can fix: the CLI prints str(e) on one line and exits 1."""
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3)
+    return f" Did you mean {', '.join(close)}?" if close else ""
+
+
+# CHECKPOINT ERRORS
+
+
+class CheckpointError(StickevalError, ValueError):
+    """A checkpoint file is unreadable, unsafe, or does not match the architecture.
+
+    Example:
+        CheckpointError: model.bin is not a checkpoint (not a zip or pickle file). Pass a .bin/.pth/.pt
+        saved by torch.save or a .safetensors file.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None):
+        self.path = path
+        super().__init__(message)
+
+
+class StateDictMismatchError(CheckpointError):
+    """Keys or shapes of a state_dict do not match the model built for it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        missing_keys: list[str] | None = None,
+        unexpected_keys: list[str] | None = None,
+        shape_mismatches: list[tuple[str, tuple[int, ...], tuple[int, ...]]] | None = None,
+        path: str | None = None,
+    ):
+        self.missing_keys = missing_keys or []
+        self.unexpected_keys = unexpected_keys or []
+        self.shape_mismatches = shape_mismatches or []
+        super().__init__(message, path=path)
+
+
+# ZOO AND HUB ERRORS
+
+
+class UnknownVariantError(StickevalError, LookupError):
+    """A variant name is neither in the zoo, a repo id, nor a local path."""
+
+    def __init__(self, name: str, known: Iterable[str]):
+        self.name, self.known = name, sorted(known)
+        super().__init__(
+            f"Unknown variant '{name}'.{_did_you_mean(name, self.known)} "
+            "Run `stickeval zoo` to list variants, or pass an org/name repo id or a local directory."
+        )
+
+
+class ZooFileError(StickevalError, ValueError):
+    """A variants TOML file is malformed; the message lists every problem at once."""
+
+
+class HubError(StickevalError, ConnectionError):
+    """A Hub request failed (network, missing repo/file/revision, access, corrupt download)."""
+
+    def __init__(self, message: str, *, repo_id: str | None = None, revision: str | None = None):
+        self.repo_id, self.revision = repo_id, revision
+        super().__init__(message)
+
+
+# DATA ERRORS
+
+
+class DatasetError(StickevalError, ValueError):
+    """A dataset file is unreadable or holds bad samples; `problems` lists each by index."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None, path: str | None = None):
+        self.problems = problems or []
+        self.path = path
+        super().__init__(message)
+
+
+class UnknownSuiteError(StickevalError, LookupError):
+    """A benchmark suite name is not known."""
+
+    def __init__(self, name: str, known: Iterable[str]):
+        self.name, self.known = name, sorted(known)
+        super().__init__(
+            f"Unknown suite '{name}'.{_did_you_mean(name, self.known)} Available: {', '.join(self.known)}."
+        )
+
+
+class TextEncoderError(StickevalError, RuntimeError):
+    """A text encoder is unknown, not installed, or not cached."""
+
+
+# GENERATION AND EVALUATION ERRORS
+
+
+class GenerationInputError(StickevalError, ValueError):
+    """Inputs to generation are inconsistent (counts, dims, action ids, frames, NaN)."""
+
+
+class NonFiniteOutputError(StickevalError, FloatingPointError):
+    """Generation produced NaN or inf; `indices` names the offending prompts."""
+
+    def __init__(self, indices: list[int]):
+        self.indices = indices
+        shown = ", ".join(map(str, indices[:10])) + (" ..." if len(indices) > 10 else "")
+        super().__init__(
+            f"Generation produced NaN/inf for {len(indices)} prompt(s) (indices {shown}). "
+            "Try --dtype float32, or check the checkpoint's weights with `stickeval inspect`."
+        )
+
+
+class MetricInputError(StickevalError, ValueError):
+    """A metric received inputs it cannot score (empty, mismatched shapes, wrong schema)."""
+
+
+class UnknownMetricError(StickevalError, LookupError):
+    """A metric name is not known."""
+
+    def __init__(self, name: str, known: Iterable[str]):
+        self.name, self.known = name, sorted(known)
+        super().__init__(f"Unknown metric '{name}'.{_did_you_mean(name, self.known)} Available: {', '.join(self.known)}.")
+
+
+class RunDirectoryError(StickevalError, OSError):
+    """A run directory cannot be used (it is a file, unwritable, or holds another run)."""

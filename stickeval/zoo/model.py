@@ -1,0 +1,338 @@
+"""The Stick-Gen text-to-motion transformer, all of it in this file.
+
+Written afresh from the published description of `StickFigureTransformer` in
+github.com/gestura-ai/stick-gen (`src/model/transformer.py`, commit 49d1d34) and checked against a
+golden file produced by that code (max abs error < 1e-5 in float32): same module tree, same
+state_dict key names and shapes, same sequence-first `forward`. It differs from the original where
+the original is wrong or slow, never in the function it computes:
+
+- RoPE tables are rebuilt from the `inv_freq` buffer on the input's device (the original cached
+  them on the first device it saw, so `.to("cuda")` after a CPU call broke it);
+- the residual stream is batch-first inside (the public API stays sequence-first), which lets
+  attention hit the fused scaled-dot-product kernels;
+- `causal=True` (stored in config.json, not a parameter) applies a causal mask, for models trained
+  with a causal objective; the original is always bidirectional.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTION_EMBED_DIM = 64  # width of the per-frame action embedding, fixed in the original
+PHYSICS_DIM = 6  # (vx, vy, ax, ay, mx, my) per frame
+ENVIRONMENT_DIM = 32  # pooled environment descriptor
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    input_dim: int = 20  # 20 = schema v1 (5 segments x 4); 48 = schema v3 (12 segments x 4)
+    d_model: int = 384
+    nhead: int = 12  # every published size has head_dim 32
+    num_layers: int = 8
+    output_dim: int = 20
+    embedding_dim: int = 1024  # sentence embedding width (BAAI/bge-large-en-v1.5)
+    num_actions: int = 64  # published configs say 64; the original train.py builds 46
+    dropout: float = 0.1
+    causal: bool = False  # the original attends bidirectionally
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.nhead
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        """Build from a dict, ignoring keys that are not architecture (e.g. config.json metadata)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+class RMSNorm(nn.Module):
+    """y = x / sqrt(mean(x^2) + eps) * weight; no bias, no centring."""
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class RotaryEmbedding(nn.Module):
+    """GPT-NeoX rotate-half RoPE, base 10000. `inv_freq` is persistent: it is in the original state_dict."""
+
+    def __init__(self, head_dim: int, base: float = 10000.0):
+        super().__init__()
+        inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+        self.register_buffer("inv_freq", inv_freq, persistent=True)
+
+    def tables(self, seq_len: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin of shape (seq_len, head_dim) in float32, on `device`."""
+        t = torch.arange(seq_len, device=device, dtype=torch.float32)
+        freqs = torch.outer(t, self.inv_freq.to(device=device, dtype=torch.float32))
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos(), emb.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate (B, H, S, hd) by the tables (S, hd); computed in float32 like the original, returned in x's dtype."""
+    xf = x.float()
+    x1, x2 = xf.chunk(2, dim=-1)
+    rotated = torch.cat((-x2, x1), dim=-1)
+    return (xf * cos + rotated * sin).to(x.dtype)
+
+
+class RoPEMultiheadAttention(nn.Module):
+    def __init__(self, d_model: int, nhead: int, dropout: float):
+        super().__init__()
+        self.nhead = nhead
+        self.dropout = dropout
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+        self.rope = RotaryEmbedding(d_model // nhead)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        *,
+        causal: bool = False,
+        key_padding_mask: torch.Tensor | None = None,
+        last_only: bool = False,
+    ) -> torch.Tensor:
+        """Self-attention over (B, S, D).
+
+        key_padding_mask: (B, S) bool, True where the key is padding (ignored).
+        last_only: return only the last position's output (B, 1, D); every position still
+        contributes keys and values, so the result equals the full computation's last row.
+        """
+        B, S, D = x.shape
+        H, hd = self.nhead, D // self.nhead
+        q_in = x[:, -1:] if last_only else x
+        q = self.q_proj(q_in).view(B, -1, H, hd).transpose(1, 2)  # (B, H, Sq, hd)
+        k = self.k_proj(x).view(B, S, H, hd).transpose(1, 2)  # (B, H, S, hd)
+        v = self.v_proj(x).view(B, S, H, hd).transpose(1, 2)
+        cos, sin = self.rope.tables(S, x.device)
+        q = apply_rope(q, cos[-q.shape[2] :], sin[-q.shape[2] :])
+        k = apply_rope(k, cos, sin)
+        mask = None
+        if key_padding_mask is not None:
+            mask = ~key_padding_mask[:, None, None, :]  # (B, 1, 1, S), True = attend
+        is_causal = causal and not last_only  # the last query may see every key anyway
+        if causal and mask is not None and not last_only:
+            mask = mask & torch.ones(S, S, dtype=torch.bool, device=x.device).tril()
+            is_causal = False
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
+        )
+        y = y.transpose(1, 2).reshape(B, -1, D)
+        return self.out_proj(y)
+
+
+class SwiGLU(nn.Module):
+    """y = W_o dropout(silu(W_g x) * W_v x); hidden = 4 * d_model, no biases."""
+
+    def __init__(self, d_model: int, hidden: int, dropout: float):
+        super().__init__()
+        self.gate_proj = nn.Linear(d_model, hidden, bias=False)
+        self.value_proj = nn.Linear(d_model, hidden, bias=False)
+        self.output_proj = nn.Linear(hidden, d_model, bias=False)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output_proj(self.dropout(F.silu(self.gate_proj(x)) * self.value_proj(x)))
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm block: x + dropout(attn(norm1(x))), then + ffn(norm2(x))."""
+
+    def __init__(self, d_model: int, nhead: int, dropout: float):
+        super().__init__()
+        self.self_attn = RoPEMultiheadAttention(d_model, nhead, dropout)
+        self.ffn = SwiGLU(d_model, 4 * d_model, dropout)
+        self.norm1 = RMSNorm(d_model)
+        self.norm2 = RMSNorm(d_model)
+        self.dropout1 = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        *,
+        causal: bool = False,
+        key_padding_mask: torch.Tensor | None = None,
+        last_only: bool = False,
+    ) -> torch.Tensor:
+        attn = self.self_attn(self.norm1(x), causal=causal, key_padding_mask=key_padding_mask, last_only=last_only)
+        x = (x[:, -1:] if last_only else x) + self.dropout1(attn)
+        return x + self.ffn(self.norm2(x))
+
+
+class TransformerEncoder(nn.Module):
+    """A stack of layers under `.layers.{i}` (the original's nn.TransformerEncoder key layout), no final norm."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            EncoderLayer(config.d_model, config.nhead, config.dropout) for _ in range(config.num_layers)
+        )
+
+
+def _head(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Sequential:
+    # Linear, GELU, Dropout, Linear: indices 0 and 3 hold the weights, as in the original.
+    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_hidden, d_out))
+
+
+def _embedding(d_in: int, hidden: int, d_model: int, dropout: float) -> nn.Sequential:
+    # Linear, GELU, Linear, LayerNorm, Dropout (motion, camera and partner inputs).
+    return nn.Sequential(
+        nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_model), nn.LayerNorm(d_model), nn.Dropout(dropout)
+    )
+
+
+class StickFigureTransformer(nn.Module):
+    """Text embedding + motion prefix → next-frame poses, action logits and auxiliary heads.
+
+    The text token is a prefix at RoPE position 0; frame j sits at position j + 1. Attention is
+    bidirectional unless `config.causal`.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        D, p = config.d_model, config.dropout
+        self.text_projection = nn.Sequential(
+            nn.Linear(config.embedding_dim, 2 * D),
+            nn.GELU(),
+            nn.Dropout(p),
+            nn.Linear(2 * D, D),
+            nn.LayerNorm(D),
+            nn.Dropout(p),
+        )
+        self.motion_embedding = _embedding(config.input_dim, D // 2, D, p)
+        self.action_embedding = nn.Embedding(config.num_actions, ACTION_EMBED_DIM)
+        self.action_projection = nn.Sequential(nn.Linear(ACTION_EMBED_DIM, D), nn.LayerNorm(D), nn.Dropout(p))
+        self.camera_projection = _embedding(3, D // 4, D, p)  # per-frame (x, y, zoom)
+        self.partner_projection = _embedding(config.input_dim, D // 2, D, p)  # second actor's motion
+        self.transformer_encoder = TransformerEncoder(config)
+        self.pose_decoder = _head(D, D // 2, config.output_dim, p)
+        self.position_decoder = _head(D, D // 4, 2, p)
+        self.velocity_decoder = _head(D, D // 4, 2, p)
+        self.action_predictor = _head(D, D // 2, config.num_actions, p)
+        self.physics_decoder = _head(D, D // 2, PHYSICS_DIM, p)
+        self.environment_decoder = _head(D, D // 2, ENVIRONMENT_DIM, p)
+        for param in self.parameters():  # the original's init: xavier on every matrix
+            if param.dim() > 1:
+                nn.init.xavier_uniform_(param)
+
+    def embed(
+        self,
+        motion: torch.Tensor,
+        text_embedding: torch.Tensor,
+        action_sequence: torch.Tensor | None = None,
+        camera_data: torch.Tensor | None = None,
+        partner_motion: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Token sequence (B, S + 1, D) from batch-first inputs: motion (B, S, I), actions (B, S), ..."""
+        m = self.motion_embedding(motion)  # (B, S, D)
+        if action_sequence is not None:
+            m = m + self.action_projection(self.action_embedding(action_sequence))
+        if camera_data is not None:
+            m = m + self.camera_projection(camera_data)
+        if partner_motion is not None:
+            m = m + self.partner_projection(partner_motion)
+        t = self.text_projection(text_embedding).unsqueeze(1)  # (B, 1, D)
+        return torch.cat([t.to(m.dtype), m], dim=1)
+
+    def encode(
+        self, x: torch.Tensor, *, key_padding_mask: torch.Tensor | None = None, last_only: bool = False
+    ) -> torch.Tensor:
+        """Run the layers on tokens (B, S, D). last_only: the final layer computes only the last position."""
+        layers = self.transformer_encoder.layers
+        for i, layer in enumerate(layers):
+            x = layer(
+                x,
+                causal=self.config.causal,
+                key_padding_mask=key_padding_mask,
+                last_only=last_only and i == len(layers) - 1,
+            )
+        return x
+
+    def forward(
+        self,
+        motion: torch.Tensor,
+        text_embedding: torch.Tensor,
+        return_all_outputs: bool = False,
+        action_sequence: torch.Tensor | None = None,
+        camera_data: torch.Tensor | None = None,
+        partner_motion: torch.Tensor | None = None,
+    ) -> torch.Tensor | dict[str, torch.Tensor]:
+        """Sequence-first, as the original.
+
+        Args:
+            motion: (S, B, input_dim) poses.
+            text_embedding: (B, embedding_dim) sentence embeddings.
+            return_all_outputs: return a dict of every head instead of the pose tensor.
+            action_sequence: optional (S, B) int64 action ids per frame.
+            camera_data: optional (S, B, 3).
+            partner_motion: optional (S, B, input_dim).
+
+        Returns:
+            pose (S, B, output_dim), or a dict with `pose`, `action_logits` (S, B, A), `physics`
+            (S, B, 6), and pooled `position` (B, 2), `velocity` (B, 2), `environment` (B, 32).
+        """
+
+        def batch_first(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.transpose(0, 1)
+
+        x = self.embed(
+            batch_first(motion),
+            text_embedding,
+            batch_first(action_sequence),
+            batch_first(camera_data),
+            batch_first(partner_motion),
+        )
+        h = self.encode(x)[:, 1:]  # drop the text token: (B, S, D)
+        pose = self.pose_decoder(h).transpose(0, 1)
+        if not return_all_outputs:
+            return pose
+        pooled = h.mean(dim=1)
+        return {
+            "pose": pose,
+            "position": self.position_decoder(pooled),
+            "velocity": self.velocity_decoder(pooled),
+            "action_logits": self.action_predictor(h).transpose(0, 1),
+            "physics": self.physics_decoder(h).transpose(0, 1),
+            "environment": self.environment_decoder(pooled),
+        }
+
+
+def count_parameters(config: ModelConfig) -> int:
+    """Exact parameter count (buffers excluded) from the config alone, without building the model."""
+    D, I, O, E, A = config.d_model, config.input_dim, config.output_dim, config.embedding_dim, config.num_actions
+
+    def linear(i: int, o: int, bias: bool = True) -> int:
+        return i * o + (o if bias else 0)
+
+    def embedding(d_in: int, hidden: int) -> int:
+        return linear(d_in, hidden) + linear(hidden, D) + 2 * D
+
+    def head(hidden: int, d_out: int) -> int:
+        return linear(D, hidden) + linear(hidden, d_out)
+
+    per_layer = 4 * linear(D, D) + 3 * linear(D, 4 * D, bias=False) + 2 * D
+    return (
+        linear(E, 2 * D) + linear(2 * D, D) + 2 * D  # text_projection
+        + 2 * embedding(I, D // 2) + embedding(3, D // 4)  # motion, partner, camera
+        + A * ACTION_EMBED_DIM + linear(ACTION_EMBED_DIM, D) + 2 * D  # action embedding + projection
+        + config.num_layers * per_layer
+        + head(D // 2, O) + 2 * head(D // 4, 2) + head(D // 2, A) + head(D // 2, PHYSICS_DIM)
+        + head(D // 2, ENVIRONMENT_DIM)
+    )  # fmt: skip
