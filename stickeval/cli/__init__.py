@@ -1,0 +1,66 @@
+"""The `stickeval` command: a thin Typer layer over the Python API.
+
+Each verb lives in its own module (`cli/<verb>.py`) as a plain function that parses flags, calls
+the API and prints. This module assembles them and turns `StickevalError` into one line + exit 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from stickeval import __version__
+from stickeval.cli import inspect as _inspect
+from stickeval.cli.output import err_console
+from stickeval.errors import StickevalError
+
+app = typer.Typer(
+    name="stickeval",
+    help="Evaluate, benchmark and manage Stick-Gen text-to-motion models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"stickeval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Evaluate, benchmark and manage Stick-Gen text-to-motion models."""
+
+
+# Verbs, in the order `stickeval --help` lists them.
+app.command("inspect", epilog=_inspect.EXAMPLES)(_inspect.inspect)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; a StickevalError becomes one line on stderr and exit code 1."""
+    try:
+        app(args=argv, prog_name="stickeval", standalone_mode=False)
+    except StickevalError as e:
+        if os.environ.get("STICKEVAL_DEBUG"):
+            raise
+        err_console.print(f"[bold red]Error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print("[dim](set STICKEVAL_DEBUG=1 for the full traceback)[/]")
+        sys.exit(1)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        err_console.print("Aborted.")
+        sys.exit(130)
+    except Exception as e:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
