@@ -109,7 +109,7 @@ def _torch_load(path: Path) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch's unpickler raises many types on foreign bytes; all mean "unreadable"
-        if isinstance(e, pickle.UnpicklingError) and "weights only load failed" in str(e).lower():
+        if isinstance(e, pickle.UnpicklingError) and "GLOBAL" in str(e):  # a class or function reference
             raise CheckpointError(
                 f"{path} was refused: it is a pickle that needs arbitrary code to load (weights_only=True). "
                 "stickeval never runs code from checkpoint files; re-save it as a plain state_dict or safetensors.",
@@ -130,9 +130,8 @@ def _first_line(e: BaseException) -> str:
 def _strip_wrappers(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in state_dict.items():
-        for prefix in _WRAPPER_PREFIXES:
-            if key.startswith(prefix):
-                key = key[len(prefix) :]
+        while key.startswith(_WRAPPER_PREFIXES):
+            key = key.split(".", 1)[1]
         out[key] = value
     return out
 
