@@ -89,6 +89,21 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return (xf * cos + rotated * sin).to(x.dtype)
 
 
+class KVCache:
+    """Keys and values of every position seen so far, for exact incremental decoding of causal models."""
+
+    def __init__(self, batch: int, nhead: int, max_len: int, head_dim: int, *, device, dtype):
+        self.k = torch.empty(batch, nhead, max_len, head_dim, device=device, dtype=dtype)
+        self.v = torch.empty_like(self.k)
+
+    def update(self, k: torch.Tensor, v: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store (B, H, s, hd) at positions [start, start + s) and return every position up to there."""
+        end = start + k.shape[2]
+        self.k[:, :, start:end] = k
+        self.v[:, :, start:end] = v
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+
 class RoPEMultiheadAttention(nn.Module):
     def __init__(self, d_model: int, nhead: int, dropout: float):
         super().__init__()
@@ -107,34 +122,42 @@ class RoPEMultiheadAttention(nn.Module):
         causal: bool = False,
         key_padding_mask: torch.Tensor | None = None,
         last_only: bool = False,
+        cache: KVCache | None = None,
+        start: int = 0,
     ) -> torch.Tensor:
-        """Self-attention over (B, S, D).
+        """Self-attention over (B, S, D) tokens at positions [start, start + S).
 
         key_padding_mask: (B, S) bool, True where the key is padding (ignored).
         last_only: return only the last position's output (B, 1, D); every position still
-        contributes keys and values, so the result equals the full computation's last row.
+            contributes keys and values, so the result equals the full computation's last row.
+        cache: keys/values of positions [0, start) (causal models only); this call appends its own.
         """
         B, S, D = x.shape
         H, hd = self.nhead, D // self.nhead
         q_in = x[:, -1:] if last_only else x
-        q = self.q_proj(q_in).view(B, -1, H, hd).transpose(1, 2)  # (B, H, Sq, hd)
+        Sq = q_in.shape[1]
+        q = self.q_proj(q_in).view(B, Sq, H, hd).transpose(1, 2)  # (B, H, Sq, hd)
         k = self.k_proj(x).view(B, S, H, hd).transpose(1, 2)  # (B, H, S, hd)
         v = self.v_proj(x).view(B, S, H, hd).transpose(1, 2)
-        cos, sin = self.rope.tables(S, x.device)
-        q = apply_rope(q, cos[-q.shape[2] :], sin[-q.shape[2] :])
-        k = apply_rope(k, cos, sin)
-        mask = None
+        cos, sin = self.rope.tables(start + S, x.device)
+        q = apply_rope(q, cos[start + S - Sq :], sin[start + S - Sq :])
+        k = apply_rope(k, cos[start:], sin[start:])
+        if cache is not None:
+            k, v = cache.update(k, v, start)
+        mask, is_causal = None, False
         if key_padding_mask is not None:
             mask = ~key_padding_mask[:, None, None, :]  # (B, 1, 1, S), True = attend
-        is_causal = causal and not last_only  # the last query may see every key anyway
-        if causal and mask is not None and not last_only:
-            mask = mask & torch.ones(S, S, dtype=torch.bool, device=x.device).tril()
-            is_causal = False
+        if causal and Sq > 1:
+            if mask is None and cache is None:
+                is_causal = True  # the fused kernels' own causal path
+            else:
+                q_pos = torch.arange(start + S - Sq, start + S, device=x.device)
+                allowed = torch.arange(k.shape[2], device=x.device)[None, :] <= q_pos[:, None]  # (Sq, K)
+                mask = allowed if mask is None else mask & allowed
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
         )
-        y = y.transpose(1, 2).reshape(B, -1, D)
-        return self.out_proj(y)
+        return self.out_proj(y.transpose(1, 2).reshape(B, Sq, D))
 
 
 class SwiGLU(nn.Module):
@@ -169,8 +192,12 @@ class EncoderLayer(nn.Module):
         causal: bool = False,
         key_padding_mask: torch.Tensor | None = None,
         last_only: bool = False,
+        cache: KVCache | None = None,
+        start: int = 0,
     ) -> torch.Tensor:
-        attn = self.self_attn(self.norm1(x), causal=causal, key_padding_mask=key_padding_mask, last_only=last_only)
+        attn = self.self_attn(
+            self.norm1(x), causal=causal, key_padding_mask=key_padding_mask, last_only=last_only, cache=cache, start=start
+        )
         x = (x[:, -1:] if last_only else x) + self.dropout1(attn)
         return x + self.ffn(self.norm2(x))
 
@@ -232,29 +259,44 @@ class StickFigureTransformer(nn.Module):
             if param.dim() > 1:
                 nn.init.xavier_uniform_(param)
 
-    def embed(
+    def embed_text(self, text_embedding: torch.Tensor) -> torch.Tensor:
+        """The prefix token (B, 1, D) from sentence embeddings (B, E)."""
+        return self.text_projection(text_embedding).unsqueeze(1)
+
+    def embed_frames(
         self,
         motion: torch.Tensor,
-        text_embedding: torch.Tensor,
         action_sequence: torch.Tensor | None = None,
         camera_data: torch.Tensor | None = None,
         partner_motion: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Token sequence (B, S + 1, D) from batch-first inputs: motion (B, S, I), actions (B, S), ..."""
-        m = self.motion_embedding(motion)  # (B, S, D)
+        """Frame tokens (B, S, D) from batch-first motion (B, S, I) and optional per-frame inputs.
+
+        Each frame's token depends on that frame only, so generation embeds each new frame once.
+        """
+        m = self.motion_embedding(motion)
         if action_sequence is not None:
             m = m + self.action_projection(self.action_embedding(action_sequence))
         if camera_data is not None:
             m = m + self.camera_projection(camera_data)
         if partner_motion is not None:
             m = m + self.partner_projection(partner_motion)
-        t = self.text_projection(text_embedding).unsqueeze(1)  # (B, 1, D)
-        return torch.cat([t.to(m.dtype), m], dim=1)
+        return m
 
     def encode(
-        self, x: torch.Tensor, *, key_padding_mask: torch.Tensor | None = None, last_only: bool = False
+        self,
+        x: torch.Tensor,
+        *,
+        key_padding_mask: torch.Tensor | None = None,
+        last_only: bool = False,
+        caches: list[KVCache] | None = None,
+        start: int = 0,
     ) -> torch.Tensor:
-        """Run the layers on tokens (B, S, D). last_only: the final layer computes only the last position."""
+        """Run the layers on tokens (B, S, D) at positions [start, start + S).
+
+        last_only: the final layer computes only the last position (exact for that position).
+        caches: one KVCache per layer, holding positions [0, start) (causal models only).
+        """
         layers = self.transformer_encoder.layers
         for i, layer in enumerate(layers):
             x = layer(
@@ -262,8 +304,17 @@ class StickFigureTransformer(nn.Module):
                 causal=self.config.causal,
                 key_padding_mask=key_padding_mask,
                 last_only=last_only and i == len(layers) - 1,
+                cache=None if caches is None else caches[i],
+                start=start,
             )
         return x
+
+    def new_caches(self, batch: int, max_len: int, *, device, dtype) -> list[KVCache]:
+        """Empty KV caches for incremental decoding of up to `max_len` tokens."""
+        if not self.config.causal:
+            raise ValueError("A KV cache is exact only for causal models; this model attends bidirectionally.")
+        c = self.config
+        return [KVCache(batch, c.nhead, max_len, c.head_dim, device=device, dtype=dtype) for _ in range(c.num_layers)]
 
     def forward(
         self,
@@ -292,13 +343,10 @@ class StickFigureTransformer(nn.Module):
         def batch_first(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.transpose(0, 1)
 
-        x = self.embed(
-            batch_first(motion),
-            text_embedding,
-            batch_first(action_sequence),
-            batch_first(camera_data),
-            batch_first(partner_motion),
+        frames = self.embed_frames(
+            batch_first(motion), batch_first(action_sequence), batch_first(camera_data), batch_first(partner_motion)
         )
+        x = torch.cat([self.embed_text(text_embedding).to(frames.dtype), frames], dim=1)  # (B, S + 1, D)
         h = self.encode(x)[:, 1:]  # drop the text token: (B, S, D)
         pose = self.pose_decoder(h).transpose(0, 1)
         if not return_all_outputs:

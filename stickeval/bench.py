@@ -1,0 +1,152 @@
+"""Generation throughput: sequences/s, achieved FLOP/s, and the fraction of the device's peak.
+
+FLOPs are counted analytically for the exact procedure as specified (every step runs every layer
+on the whole prefix, text token included), the same count the design's physical limit uses; the
+last-layer shortcut is an optimisation that beats this count, not a change to it. The original
+per-prompt fp32 loop is timed on a small sample in the same run, so the speed-up is measured, not
+quoted.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from stickeval.generate import generate, resolve_device, resolve_dtype
+from stickeval.zoo.model import ModelConfig, StickFigureTransformer
+
+
+def rollout_flops(config: ModelConfig, frames: int) -> float:
+    """FLOPs (2 per multiply-add) of one exact rollout of `frames` frames.
+
+    Step t (t = 1..frames-1) runs all layers on n = t + 1 tokens (text + t frames):
+    per token and layer 2·(4·D² + 3·4·D²) for the projections and SwiGLU, plus 4·n·D for
+    attention scores and weighted values; then the pose head on the last position.
+    Embeddings are excluded (each frame is embedded once, a negligible share).
+    """
+    D, L = config.d_model, config.num_layers
+    per_token_layer = 2 * (4 * D * D + 12 * D * D)
+    pose_head = 2 * (D * (D // 2) + (D // 2) * config.output_dim)
+    total = 0.0
+    for t in range(1, frames):
+        n = t + 1
+        total += L * (n * per_token_layer + 4 * n * n * D) + pose_head
+    return total
+
+
+def measure_peak_tflops(device: torch.device, dtype: torch.dtype, size: int = 8192, repeats: int = 20) -> float:
+    """Achieved TFLOP/s of a large square matmul: the device's practical ceiling for this dtype."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    seconds = _timed(lambda: [a @ b for _ in range(repeats)], device)
+    return 2 * size**3 * repeats / seconds / 1e12
+
+
+def _timed(fn, device: torch.device) -> float:
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        torch.cuda.synchronize(device)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(end) / 1e3
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def original_loop(model: StickFigureTransformer, text: torch.Tensor, actions: torch.Tensor, frames: int) -> torch.Tensor:
+    """The original generator: one prompt, fp32, the full sequence-first forward on the growing prefix."""
+    motion = torch.zeros(frames, 1, model.config.input_dim, device=text.device)
+    with torch.no_grad():
+        for t in range(1, frames):
+            motion[t] = model(motion[:t], text[None], action_sequence=actions[:t, None])[-1]
+    return motion[:, 0]
+
+
+@dataclass
+class BenchResult:
+    device: str
+    dtype: str
+    compile: bool
+    frames: int
+    n_prompts: int
+    batch_size: int
+    n_params: int
+    sequences_per_second: float
+    tflops: float
+    peak_tflops: float | None
+    fraction_of_peak: float | None
+    gflop_per_sequence: float
+    baseline_sequences_per_second: float
+    baseline_prompts: int
+    speedup: float
+    torch_version: str
+    host: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def bench(
+    model: StickFigureTransformer,
+    *,
+    frames: int = 250,
+    n_prompts: int = 1024,
+    batch_size: int | str = "auto",
+    device: str | None = None,
+    dtype: str | None = None,
+    compile: bool = False,
+    baseline_prompts: int = 2,
+    measure_peak: bool = True,
+    seed: int = 0,
+) -> BenchResult:
+    """Time batched generation after a warm-up, and the original loop on `baseline_prompts` prompts."""
+    dev = resolve_device(device)
+    dt = resolve_dtype(dtype, dev)
+    rng = np.random.default_rng(seed)
+    c = model.config
+    texts = rng.standard_normal((n_prompts, c.embedding_dim)).astype(np.float32)
+    texts /= np.linalg.norm(texts, axis=1, keepdims=True)
+    actions = rng.integers(0, c.num_actions, (n_prompts, frames))
+    first = rng.standard_normal((n_prompts, c.input_dim)).astype(np.float32)
+    kwargs = dict(frames=frames, first_frames=first, batch_size=batch_size, device=dev, dtype=dt, compile=compile)
+    warm = generate(model, texts, actions, **kwargs)  # warm-up: kernels, compilation, allocator
+    run = generate(model, texts, actions, **{**kwargs, "batch_size": warm.batch_size})
+    flops = rollout_flops(c, frames)
+    tflops = flops * run.sequences_per_second / 1e12
+
+    reference = model.to(dev, torch.float32).eval()
+    t_text = torch.as_tensor(texts[:baseline_prompts], device=dev)
+    t_actions = torch.as_tensor(actions[:baseline_prompts], device=dev)
+    original_loop(reference, t_text[0], t_actions[0], min(frames, 8))  # warm-up
+    seconds = _timed(lambda: [original_loop(reference, t_text[i], t_actions[i], frames) for i in range(baseline_prompts)], dev)
+    baseline = baseline_prompts / seconds
+
+    peak = measure_peak_tflops(dev, dt) if measure_peak and dev.type == "cuda" else None
+    return BenchResult(
+        device=torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
+        dtype=str(dt).removeprefix("torch."),
+        compile=compile,
+        frames=frames,
+        n_prompts=n_prompts,
+        batch_size=run.batch_size,
+        n_params=sum(p.numel() for p in model.parameters()),
+        sequences_per_second=run.sequences_per_second,
+        tflops=tflops,
+        peak_tflops=peak,
+        fraction_of_peak=tflops / peak if peak else None,
+        gflop_per_sequence=flops / 1e9,
+        baseline_sequences_per_second=baseline,
+        baseline_prompts=baseline_prompts,
+        speedup=run.sequences_per_second / baseline,
+        torch_version=torch.__version__,
+        host=platform.node(),
+    )

@@ -1,0 +1,263 @@
+"""Exact batched autoregressive generation: the original generator's procedure, many prompts at once.
+
+The procedure (reference §2.1): frame 0 is given; for t = 1..T-1 the model runs on frames [0, t)
+with actions [0, t) and its last position's pose becomes frame t. It is greedy and deterministic.
+Attention is bidirectional, so an earlier frame's hidden state changes when a frame is appended:
+there is no exact KV cache and every step re-encodes the prefix (cost ~ sum of prefix lengths).
+What is reused exactly: each frame's input token (embedded once) and, for `causal=True` models,
+keys and values (a KV cache). The last layer is computed at the last position only.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from stickeval.errors import GenerationInputError, NonFiniteOutputError
+from stickeval.zoo.model import StickFigureTransformer
+
+log = logging.getLogger(__name__)
+
+Prime = Literal["reference", "zeros"]
+
+
+@dataclass
+class Rollout:
+    """Generated motion for N prompts.
+
+    motion: float32 [N, T, D]; frame 0 is the prime.
+    action_logits: float32 [N, T - 1, A] when requested: the action head at the position of
+        frame j (j = 0..T-2), computed in the step that generated frame j + 1.
+    seconds: wall-clock generation time.
+    batch_size: prompts per forward pass actually used.
+    """
+
+    motion: np.ndarray
+    action_logits: np.ndarray | None
+    seconds: float
+    batch_size: int
+
+    @property
+    def sequences_per_second(self) -> float:
+        return len(self.motion) / self.seconds if self.seconds > 0 else float("inf")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The requested device, or CUDA when available, else CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """bfloat16 on CUDA and float32 on CPU unless asked otherwise."""
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.float32, "fp32": torch.float32}
+    if dtype not in names:
+        raise GenerationInputError(f"Unknown dtype '{dtype}'. Use bfloat16 or float32.")
+    return names[dtype]
+
+
+def generate(
+    model: StickFigureTransformer,
+    text_embeddings: np.ndarray | torch.Tensor,
+    action_tracks: np.ndarray | torch.Tensor,
+    *,
+    frames: int = 250,
+    prime: Prime = "reference",
+    first_frames: np.ndarray | torch.Tensor | None = None,
+    batch_size: int | Literal["auto"] = "auto",
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    return_action_logits: bool = False,
+    compile: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> Rollout:
+    """Generate `frames` frames for every prompt, exactly as the original loop does, in batches.
+
+    Args:
+        model: a StickFigureTransformer (any device; it is copied to `device`/`dtype` for generation).
+        text_embeddings: float [N, E] sentence embeddings.
+        action_tracks: int [N, >= frames - 1] action id per frame (frames [0, T-1) are used).
+        frames: T, total frames including the prime (>= 2).
+        prime: "reference" uses `first_frames` as frame 0; "zeros" starts from all zeros (the
+            original generator's convention).
+        first_frames: float [N, D] frame 0 of each prompt; required when prime="reference".
+        batch_size: prompts per forward pass, or "auto" (the largest power of two that fits,
+            probed at the full length, halved on out-of-memory).
+        device, dtype: default cuda + bfloat16 when available, else cpu + float32.
+        return_action_logits: also keep the action head's logits of every step.
+        compile: run each step through `torch.compile(dynamic=True)` (CUDA; worth it for large batches).
+        progress: called with the number of prompts finished after each batch.
+
+    Returns:
+        A Rollout with motion [N, T, D] float32. Results do not depend on batch_size beyond float
+        rounding: each prompt's computation is independent of the others in its batch.
+
+    Raises:
+        GenerationInputError: inconsistent counts, wrong embedding or pose width, action id out of
+            range, frames < 2, NaN/inf in the inputs, a missing `first_frames`.
+        NonFiniteOutputError: the model produced NaN/inf; names the prompt indices.
+    """
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    texts, actions, first = _validated_inputs(model, text_embeddings, action_tracks, frames, prime, first_frames)
+    n = len(texts)
+    engine = _on(model, device, dtype)
+    step = torch.compile(_step, dynamic=True) if compile else _step
+    if batch_size == "auto":
+        batch_size = _probe_batch_size(engine, n, frames, device, dtype)
+    elif not isinstance(batch_size, int) or batch_size < 1:
+        raise GenerationInputError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}.")
+    motion = np.empty((n, frames, model.config.output_dim), dtype=np.float32)
+    logits = np.empty((n, frames - 1, model.config.num_actions), dtype=np.float32) if return_action_logits else None
+    started = time.perf_counter()
+    for lo in range(0, n, batch_size):
+        hi = min(n, lo + batch_size)
+        m, lg = _rollout_batch(
+            engine,
+            step,
+            texts[lo:hi].to(device, dtype),
+            actions[lo:hi].to(device),
+            first[lo:hi].to(device, dtype),
+            frames,
+            return_action_logits,
+        )
+        motion[lo:hi] = m.float().cpu().numpy()
+        if logits is not None:
+            logits[lo:hi] = lg.float().cpu().numpy()
+        if progress is not None:
+            progress(hi - lo)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - started
+    bad = np.flatnonzero(~np.isfinite(motion).all(axis=(1, 2)))
+    if len(bad):
+        raise NonFiniteOutputError(bad.tolist())
+    return Rollout(motion, logits, seconds, batch_size)
+
+
+def _step(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
+    """Hidden state (B, 1, D) of the last token of a bidirectional prefix (B, t + 1, D)."""
+    return model.encode(prefix, last_only=True)
+
+
+@torch.inference_mode()
+def _rollout_batch(
+    model: StickFigureTransformer,
+    step: Callable[[StickFigureTransformer, torch.Tensor], torch.Tensor],
+    texts: torch.Tensor,
+    actions: torch.Tensor,
+    first: torch.Tensor,
+    frames: int,
+    keep_logits: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    B = texts.shape[0]
+    tokens = torch.empty(B, frames + 1, model.config.d_model, device=texts.device, dtype=texts.dtype)
+    motion = torch.empty(B, frames, model.config.output_dim, device=texts.device, dtype=texts.dtype)
+    logits = torch.empty(B, frames - 1, model.config.num_actions, device=texts.device, dtype=texts.dtype) if keep_logits else None
+    motion[:, 0] = first
+    tokens[:, :1] = model.embed_text(texts)
+    tokens[:, 1:2] = model.embed_frames(first[:, None], actions[:, :1])
+    caches = model.new_caches(B, frames + 1, device=texts.device, dtype=texts.dtype) if model.config.causal else None
+    for t in range(1, frames):
+        # tokens [0, t] = text + frames [0, t); with a cache only the new token is encoded
+        if caches is None:
+            h = step(model, tokens[:, : t + 1])  # (B, 1, D)
+        else:
+            start = 0 if t == 1 else t
+            h = model.encode(tokens[:, start : t + 1], last_only=True, caches=caches, start=start)
+        pose = model.pose_decoder(h)[:, 0]
+        motion[:, t] = pose
+        if logits is not None:
+            logits[:, t - 1] = model.action_predictor(h)[:, 0]
+        if t + 1 < frames:
+            tokens[:, t + 1 : t + 2] = model.embed_frames(pose[:, None], actions[:, t : t + 1])
+    return motion, logits
+
+
+def _on(model: StickFigureTransformer, device: torch.device, dtype: torch.dtype) -> StickFigureTransformer:
+    """The model in eval mode on device/dtype; a copy when that differs, so the caller's model is untouched."""
+    param = next(model.parameters())
+    if param.device != device or param.dtype != dtype:
+        model = copy.deepcopy(model).to(device=device, dtype=dtype)
+    return model.eval()
+
+
+def _validated_inputs(
+    model: StickFigureTransformer,
+    text_embeddings,
+    action_tracks,
+    frames: int,
+    prime: str,
+    first_frames,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Check everything before any compute; return CPU tensors (float32 texts and frames, int64 actions)."""
+    c = model.config
+    if not isinstance(frames, int) or frames < 2:
+        raise GenerationInputError(f"frames must be an integer >= 2 (frame 0 is given, frame 1 is the first generated); got {frames!r}.")
+    texts = torch.as_tensor(np.asarray(text_embeddings), dtype=torch.float32)
+    actions = torch.as_tensor(np.asarray(action_tracks)).long()
+    if texts.ndim != 2 or texts.shape[1] != c.embedding_dim:
+        raise GenerationInputError(
+            f"text embeddings must be [N, {c.embedding_dim}] for this model, got {list(texts.shape)}. "
+            "Check that the text encoder matches the variant."
+        )
+    n = len(texts)
+    if n == 0:
+        raise GenerationInputError("No prompts to generate for.")
+    if actions.ndim != 2 or len(actions) != n:
+        raise GenerationInputError(f"{n} prompts but action tracks of shape {list(actions.shape)}; expected [{n}, frames].")
+    if actions.shape[1] < frames - 1:
+        raise GenerationInputError(f"action tracks have {actions.shape[1]} frames; generating {frames} frames needs at least {frames - 1}.")
+    bad_actions = (actions[:, : frames - 1] < 0) | (actions[:, : frames - 1] >= c.num_actions)
+    if bad_actions.any():
+        rows = torch.nonzero(bad_actions.any(dim=1)).flatten()[:5].tolist()
+        raise GenerationInputError(f"action ids must be in [0, {c.num_actions}); prompts {rows} have ids outside.")
+    if not torch.isfinite(texts).all():
+        rows = torch.nonzero(~torch.isfinite(texts).all(dim=1)).flatten()[:5].tolist()
+        raise GenerationInputError(f"text embeddings contain NaN/inf (prompts {rows}).")
+    if prime == "zeros":
+        first = torch.zeros(n, c.output_dim)
+    elif prime == "reference":
+        if first_frames is None:
+            raise GenerationInputError("prime='reference' needs first_frames [N, D]; pass them or use prime='zeros'.")
+        first = torch.as_tensor(np.asarray(first_frames), dtype=torch.float32)
+        if first.shape != (n, c.input_dim):
+            raise GenerationInputError(f"first_frames must be [{n}, {c.input_dim}] for this model, got {list(first.shape)}.")
+        if not torch.isfinite(first).all():
+            raise GenerationInputError("first_frames contain NaN/inf.")
+    else:
+        raise GenerationInputError(f"Unknown prime '{prime}'. Use 'reference' or 'zeros'.")
+    if c.input_dim != c.output_dim:
+        raise GenerationInputError(f"Cannot roll out a model whose output ({c.output_dim}) is not its input ({c.input_dim}).")
+    return texts, actions[:, : frames - 1].contiguous(), first
+
+
+def _probe_batch_size(model: StickFigureTransformer, n: int, frames: int, device: torch.device, dtype: torch.dtype) -> int:
+    """Largest power of two ≤ n (capped) whose full-length step fits in memory; halves on OOM."""
+    cap = 1024 if device.type == "cuda" else 64
+    size = min(cap, 1 << max(0, (n - 1).bit_length()))
+    if device.type != "cuda":
+        return min(size, n)
+    while size >= 1:
+        try:
+            with torch.inference_mode():
+                tokens = torch.zeros(size, frames + 1, model.config.d_model, device=device, dtype=dtype)
+                model.encode(tokens, last_only=True)
+            torch.cuda.synchronize(device)
+            return min(size, n)
+        except torch.cuda.OutOfMemoryError:
+            size //= 2
+            torch.cuda.empty_cache()
+    raise GenerationInputError("Not even one prompt fits in GPU memory at this length; use --device cpu or fewer --frames.")
