@@ -33,8 +33,8 @@ class Rollout:
     """Generated motion for N prompts.
 
     motion: float32 [N, T, D]; frame 0 is the prime.
-    action_logits: float32 [N, T - 1, A] when requested: the action head at the position of
-        frame j (j = 0..T-2), computed in the step that generated frame j + 1.
+    action_logits: float32 [N, T, A] when requested: row t is the action head's output in the
+        step that generated frame t (row 0, the given prime, is zeros).
     seconds: wall-clock generation time.
     batch_size: prompts per forward pass actually used.
     """
@@ -120,7 +120,7 @@ def generate(
     elif not isinstance(batch_size, int) or batch_size < 1:
         raise GenerationInputError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}.")
     motion = np.empty((n, frames, model.config.output_dim), dtype=np.float32)
-    logits = np.empty((n, frames - 1, model.config.num_actions), dtype=np.float32) if return_action_logits else None
+    logits = np.zeros((n, frames, model.config.num_actions), dtype=np.float32) if return_action_logits else None
     started = time.perf_counter()
     for lo in range(0, n, batch_size):
         hi = min(n, lo + batch_size)
@@ -135,7 +135,7 @@ def generate(
         )
         motion[lo:hi] = m.float().cpu().numpy()
         if logits is not None:
-            logits[lo:hi] = lg.float().cpu().numpy()
+            logits[lo:hi, 1:] = lg.float().cpu().numpy()
         if progress is not None:
             progress(hi - lo)
     if device.type == "cuda":
@@ -261,3 +261,32 @@ def _probe_batch_size(model: StickFigureTransformer, n: int, frames: int, device
             size //= 2
             torch.cuda.empty_cache()
     raise GenerationInputError("Not even one prompt fits in GPU memory at this length; use --device cpu or fewer --frames.")
+
+
+def teacher_forced(
+    model: StickFigureTransformer,
+    text_embeddings: np.ndarray,
+    motion: np.ndarray,
+    action_tracks: np.ndarray,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+) -> np.ndarray:
+    """One teacher-forced forward per clip, as the original evaluation: outputs on motion[:, :-1].
+
+    Returns float32 [N, T-1, D]; position t predicts frame t + 1 (with the true past, and through
+    bidirectional attention the true future too: reported for comparison only).
+    """
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    engine = _on(model, device, dtype)
+    out = np.empty((len(motion), motion.shape[1] - 1, model.config.output_dim), dtype=np.float32)
+    with torch.inference_mode():
+        for lo in range(0, len(motion), batch_size):
+            sl = slice(lo, lo + batch_size)
+            m = torch.as_tensor(motion[sl, :-1], device=device, dtype=dtype).transpose(0, 1)
+            a = torch.as_tensor(action_tracks[sl, : motion.shape[1] - 1], device=device).long().transpose(0, 1)
+            t = torch.as_tensor(text_embeddings[sl], device=device, dtype=dtype)
+            out[sl] = engine(m, t, action_sequence=a).transpose(0, 1).float().cpu().numpy()
+    return out

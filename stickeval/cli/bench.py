@@ -1,0 +1,66 @@
+"""`stickeval bench VARIANT`: generation throughput against the device's peak and the original loop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from stickeval.cli.options import DeviceOpt, DtypeOpt, JsonOpt, OutOpt, RevisionOpt, ZooOpt
+from stickeval.cli.output import console, print_json
+from stickeval._io import write_text_atomic
+
+EXAMPLES = """
+Examples:
+
+  stickeval bench large --compile               # sequences/s, TFLOP/s, fraction of peak, vs original loop
+
+  stickeval bench small --frames 64 --prompts 32 --device cpu -o bench.json
+"""
+
+
+def bench(
+    variant: Annotated[str, typer.Argument(help="A zoo variant, an org/name repo id, or a checkpoint directory.")],
+    frames: Annotated[int, typer.Option("--frames", help="Frames per sequence.")] = 250,
+    prompts: Annotated[int, typer.Option("--prompts", help="Sequences timed.")] = 1024,
+    batch_size: Annotated[str, typer.Option("--batch-size", help="Prompts per forward pass, or auto.")] = "auto",
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile each generation step.")] = False,
+    baseline_prompts: Annotated[int, typer.Option("--baseline-prompts", help="Prompts timed with the original loop.")] = 2,
+    revision: RevisionOpt = None,
+    zoo: ZooOpt = None,
+    out: OutOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Time batched generation after warm-up; compare with the original per-prompt fp32 loop."""
+    from stickeval import zoo as zoo_api
+    from stickeval.bench import bench as bench_api
+
+    loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
+    result = bench_api(loaded.model, frames=frames, n_prompts=prompts, device=device, dtype=dtype, compile=compile,
+                       batch_size=int(batch_size) if batch_size != "auto" else "auto", baseline_prompts=baseline_prompts)  # fmt: skip
+    doc = {"variant": loaded.variant, **result.to_dict()}
+    if out:
+        write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
+    if json_:
+        print_json(doc)
+        return
+    table = Table(title=f"{loaded.variant}: {frames} frames, {prompts} prompts, {result.dtype} on {result.device}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("sequences/s", f"{result.sequences_per_second:,.2f}"),
+        ("TFLOP/s achieved", f"{result.tflops:,.2f}"),
+        ("device peak TFLOP/s (matmul)", "—" if result.peak_tflops is None else f"{result.peak_tflops:,.0f}"),
+        ("fraction of peak", "—" if result.fraction_of_peak is None else f"{result.fraction_of_peak:.1%}"),
+        ("GFLOP per sequence", f"{result.gflop_per_sequence:,.1f}"),
+        ("original loop sequences/s", f"{result.baseline_sequences_per_second:,.3f}"),
+        ("speed-up", f"{result.speedup:,.0f}x"),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)

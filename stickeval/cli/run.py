@@ -1,0 +1,109 @@
+"""`stickeval run VARIANT` and `stickeval score RUN_DIR`: generate, score, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from stickeval.cli.options import DeviceOpt, DtypeOpt, JsonOpt, RevisionOpt, SeedOpt, ZooOpt
+from stickeval.cli.output import console, err_console, print_json
+
+RUN_EXAMPLES = """
+Examples:
+
+  stickeval run nano                          # the built-in model, quick suite, on this CPU
+
+  stickeval run large-sft --suite standard    # on the GPU: results in runs/large-sft/results.json
+
+  stickeval run ./my-checkpoint --data sft_data_embedded.pt --log-samples
+"""
+
+SCORE_EXAMPLES = """
+Examples:
+
+  stickeval score runs/large-sft              # re-score cached generations, no model needed
+"""
+
+
+def _table(results: dict) -> Table:
+    model, suite = results["model"], results["suite"]
+    table = Table(title=f"{model['variant']} on {suite['name']} (n={suite['n']})")
+    for column in ("metric", "value", "95% CI", "n", "better", "reference"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    arrow = {True: "↑", False: "↓", None: "≈ ref"}
+
+    def fmt(x):
+        return "—" if x is None else f"{x:.4g}"
+
+    for name, m in results["metrics"].items():
+        ref = results["reference"].get(name, {}).get("mean")
+        table.add_row(name, fmt(m["mean"]), f"[{fmt(m['ci95'][0])}, {fmt(m['ci95'][1])}]", str(m["n"]),
+                      arrow[m["higher_is_better"]], fmt(ref))  # fmt: skip
+    return table
+
+
+def _report(results: dict, output: Path, json_: bool) -> None:
+    if json_:
+        print_json(results)
+        return
+    console.print(_table(results))
+    for notice in results["notices"]:
+        err_console.print(f"[yellow]Notice:[/] {notice}")
+    timing = results["timing"]
+    if timing["sequences_per_second"]:
+        err_console.print(f"{timing['rows_generated_now']} rollouts generated now; "
+                          f"{timing['sequences_per_second']:.1f} sequences/s when generated.")  # fmt: skip
+    err_console.print(f"Results: {output / 'results.json'}")
+
+
+def run(
+    variant: Annotated[str, typer.Argument(help="A zoo variant, an org/name repo id, or a checkpoint directory.")],
+    suite: Annotated[str, typer.Option("--suite", help="quick, standard or real.")] = "quick",
+    data: Annotated[Optional[Path], typer.Option("--data", help="Score on a Stick-Gen .pt dataset instead of a suite.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="Use only the first N prompts.")] = None,
+    noise: Annotated[bool, typer.Option("--noise/--no-noise", help="Also generate under prompt noise (robustness).")] = True,
+    noise_prompts: Annotated[int, typer.Option("--noise-prompts", help="Prompts generated under each noise kind and level.")] = 64,
+    batch_size: Annotated[str, typer.Option("--batch-size", help="Prompts per forward pass, or auto.")] = "auto",
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
+    prime: Annotated[str, typer.Option("--prime", help="Frame 0: reference (the clip's first frame) or zeros.")] = "reference",
+    seed: SeedOpt = 0,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile each generation step (CUDA).")] = False,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Run directory (default runs/<variant>).")] = None,
+    log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write samples.jsonl.")] = False,
+    revision: RevisionOpt = None,
+    zoo: ZooOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Generate motion for a benchmark suite and score it; cached generations are reused (resume)."""
+    from stickeval import zoo as zoo_api
+    from stickeval.evaluate import RunSettings, evaluate
+
+    settings = RunSettings(
+        suite=str(data) if data else suite, limit=limit, noise=noise, noise_prompts=noise_prompts,
+        batch_size=int(batch_size) if batch_size != "auto" else "auto", device=device, dtype=dtype,
+        prime=prime, seed=seed, compile=compile,
+    )  # fmt: skip
+    loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
+    output = output or Path("runs") / Path(loaded.variant).name
+    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=err_console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("generate", total=None)
+        results = evaluate(loaded, settings, output, log_samples=log_samples,
+                           progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+    _report(results, output, json_)
+
+
+def score(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `stickeval run`.")],
+    log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write samples.jsonl.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Re-score a run from its cached generations (no model, no GPU)."""
+    from stickeval.evaluate import score as score_api
+
+    _report(score_api(run_dir, log_samples=log_samples), run_dir, json_)
