@@ -62,9 +62,9 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
-    names = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.float32, "fp32": torch.float32}
+    names = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
     if dtype not in names:
-        raise GenerationInputError(f"Unknown dtype '{dtype}'. Use bfloat16 or float32.")
+        raise GenerationInputError(f"Unknown dtype '{dtype}'. Use bfloat16, float32 or float64.")
     return names[dtype]
 
 
