@@ -69,7 +69,17 @@ class UnknownVariantError(StickevalError, LookupError):
 
 
 class ZooFileError(StickevalError, ValueError):
-    """A variants TOML file is malformed; the message lists every problem at once."""
+    """A variants TOML file is malformed; the message lists every problem at once.
+
+    Example:
+        ZooFileError: my.toml has 2 problems: tiny: unknown key 'repo' (did you mean repo_id?);
+        tiny: n_params must be an integer, got '7M'. See docs/zoo.md for the keys.
+    """
+
+    def __init__(self, message: str, *, problems: list[str] | None = None, path: str | None = None):
+        self.problems = problems or []
+        self.path = path
+        super().__init__(message)
 
 
 class HubError(StickevalError, ConnectionError):
@@ -78,6 +88,33 @@ class HubError(StickevalError, ConnectionError):
     def __init__(self, message: str, *, repo_id: str | None = None, revision: str | None = None):
         self.repo_id, self.revision = repo_id, revision
         super().__init__(message)
+
+
+class WeightsNotBuiltError(StickevalError, FileNotFoundError):
+    """A built-in variant is registered but its weights are not in the package yet.
+
+    Example:
+        WeightsNotBuiltError: nano weights are not built yet: built-in weights are made by `stickeval train`
+        and shipped in stickeval/zoo/builtin/nano/. Use a Hub variant meanwhile, e.g. `stickeval pull small`.
+    """
+
+    def __init__(self, name: str, directory: str):
+        self.name, self.directory = name, directory
+        super().__init__(
+            f"{name} weights are not built yet: built-in weights are made by `stickeval train` and shipped in "
+            f"{directory}. Use a Hub variant meanwhile, e.g. `stickeval pull small`."
+        )
+
+
+class ParameterCountError(StickevalError, ValueError):
+    """A variant's weights have a different parameter count than the zoo records (raised with --strict)."""
+
+    def __init__(self, name: str, expected: int, actual: int):
+        self.name, self.expected, self.actual = name, expected, actual
+        super().__init__(
+            f"{name} has {actual:,} parameters but the zoo expects {expected:,}. "
+            "Check the revision and the zoo entry, or drop --strict to continue with a warning."
+        )
 
 
 # DATA ERRORS
@@ -135,6 +172,20 @@ class UnknownMetricError(StickevalError, LookupError):
     def __init__(self, name: str, known: Iterable[str]):
         self.name, self.known = name, sorted(known)
         super().__init__(f"Unknown metric '{name}'.{_did_you_mean(name, self.known)} Available: {', '.join(self.known)}.")
+
+
+class ActionClassifierError(StickevalError, ValueError):
+    """The action classifier cannot be used: not fitted, fitted on another schema, or its file is unreadable."""
+
+
+class PromptNoiseError(StickevalError, ValueError):
+    """A prompt-noise kind or level is not known."""
+
+    def __init__(self, what: str, value: object, known: Iterable[object]):
+        self.value, self.known = value, list(known)
+        hint = _did_you_mean(value, map(str, self.known)) if isinstance(value, str) else ""
+        available = ", ".join(map(str, self.known))
+        super().__init__(f"Unknown noise {what} {value!r}.{hint} Available: {available}.")
 
 
 class RunDirectoryError(StickevalError, OSError):

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["fixtures.hub_fixtures"]
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GOLDEN_V1 = SHARED / "reference" / "golden" / "stickgen_golden_v1.pt"
 REALMOTION = SHARED / "realmotion" / "bandai_namco_stick.npz"

@@ -10,9 +10,16 @@ import os
 import sys
 
 import typer
+from rich.markup import escape
 
 from stickeval import __version__
+from stickeval.cli import bench as _bench
+from stickeval.cli import data as _data
 from stickeval.cli import inspect as _inspect
+from stickeval.cli import pull as _pull
+from stickeval.cli import push as _push
+from stickeval.cli import run as _run
+from stickeval.cli import zoo as _zoo
 from stickeval.cli.output import err_console
 from stickeval.errors import StickevalError
 
@@ -40,6 +47,13 @@ def _root(
 
 # Verbs, in the order `stickeval --help` lists them.
 app.command("inspect", epilog=_inspect.EXAMPLES)(_inspect.inspect)
+app.add_typer(_data.app, name="data")
+app.add_typer(_zoo.app, name="zoo")
+app.command("pull", epilog=_pull.EXAMPLES)(_pull.pull)
+app.command("push", epilog=_push.EXAMPLES)(_push.push)
+app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run)
+app.command("score", epilog=_run.SCORE_EXAMPLES)(_run.score)
+app.command("bench", epilog=_bench.EXAMPLES)(_bench.bench)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     except StickevalError as e:
         if os.environ.get("STICKEVAL_DEBUG"):
             raise
-        err_console.print(f"[bold red]Error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         err_console.print("[dim](set STICKEVAL_DEBUG=1 for the full traceback)[/]")
         sys.exit(1)
     except typer.Exit as e:

@@ -1,0 +1,42 @@
+"""`stickeval pull NAME`: download a variant into the HF cache, check it loads, print its local path."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from stickeval import zoo as zoo_api
+from stickeval.cli.options import JsonOpt, RevisionOpt, ZooOpt
+from stickeval.cli.output import err_console, print_json
+
+EXAMPLES = """
+Examples:
+
+  stickeval pull large-sft                    # prints the snapshot directory in the HF cache
+
+  stickeval pull small --revision 3f2a9c1...  # a pinned commit
+
+  HF_HUB_OFFLINE=1 stickeval pull large-sft   # check the cached copy, no network
+
+  stickeval pull GesturaAI/stick-gen-medium --json
+"""
+
+
+def pull(
+    name: Annotated[str, typer.Argument(help="A zoo name, an org/name repo id or a local checkpoint directory.")],
+    revision: RevisionOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even if cached.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail if the parameter count differs from the zoo's.")] = False,
+    zoo_file: ZooOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Download a variant (weights, config.json, README.md) into the HF cache and check that it loads."""
+    pulled = zoo_api.pull(name, revision=revision, force=force, zoo=zoo_file, strict=strict)
+    if json_:
+        print_json(pulled.to_dict())
+        return
+    where = f"commit {pulled.commit_sha[:12]}" if pulled.commit_sha else pulled.source
+    base = f", merged into {pulled.base.variant}" if pulled.base else ""
+    err_console.print(f"{pulled.variant}: {where}, {pulled.n_params:,} parameters{base}", highlight=False)
+    typer.echo(str(pulled.path))

@@ -1,0 +1,146 @@
+"""`evaluate` / `score`: results with CIs, batch-size invariance, resume, corrupt cache, bad input."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from fixtures.checkpoints import build_tiny_checkpoint
+from stickeval import zoo
+from stickeval.errors import RunDirectoryError, StickevalError, UnknownSuiteError
+from stickeval.evaluate import RunSettings, evaluate, score
+
+SMALL = RunSettings(limit=6, noise_prompts=3)  # 6 clean + 3 other + 18 x 3 noisy = 63 rows, one cache chunk
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    return zoo.load(str(build_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), metadata={"encoder": "hash"})))
+
+
+@pytest.fixture(scope="module")
+def small_run(loaded, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return out, evaluate(loaded, SMALL, out, log_samples=True)
+
+
+def numbers(results: dict) -> dict:
+    return {name: (m["mean"], *m["ci95"], m["n"]) for name, m in results["metrics"].items()}
+
+
+def test_results_carry_mean_ci_and_n_for_every_metric(small_run):
+    out, results = small_run
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["metrics"] == results["metrics"]
+    assert results["schema_version"] == 1 and results["suite"]["name"] == "stickbench-quick"
+    assert results["suite"]["n"] == 6 and results["config"]["rows"] == 63
+    for name, m in results["metrics"].items():
+        assert set(m) >= {"mean", "ci95", "n", "higher_is_better"}, name
+        if m["mean"] is not None:
+            assert m["ci95"][0] <= m["mean"] + 1e-9 and m["mean"] <= m["ci95"][1] + 1e-9, name
+    assert results["metrics"]["pose_mse"]["n"] == 6
+    assert results["metrics"]["robustness"]["n"] + results["metrics"]["robustness"]["n_undefined"] == 18 * 3
+    assert set(results["breakdowns"]["per_noise"]) == {"typo", "dropout", "synonym", "order", "case", "filler"}
+    assert results["model"]["hash"] and results["tool"]["version"]
+
+
+def test_log_samples_writes_one_json_line_per_sample(small_run):
+    out, _ = small_run
+    lines = (out / "samples.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    assert set(json.loads(lines[0])["scores"]) >= {"pose_mse", "temporal_consistency", "action_accuracy"}
+
+
+def test_same_seed_gives_the_same_numbers_whatever_the_batch_size(loaded, small_run, tmp_path):
+    _, reference = small_run
+    other = evaluate(loaded, RunSettings(limit=6, noise_prompts=3, batch_size=5), tmp_path)
+    for name, values in numbers(reference).items():
+        np.testing.assert_allclose(numbers(other)[name], values, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_a_different_noise_seed_gives_different_noisy_prompts(loaded, small_run, tmp_path):
+    out, _ = small_run
+    evaluate(loaded, RunSettings(limit=6, noise_prompts=3, seed=1), tmp_path)
+    a = json.loads((out / "run.json").read_text())["noisy_prompts"]
+    b = json.loads((tmp_path / "run.json").read_text())["noisy_prompts"]
+    assert a.keys() == b.keys() and a != b
+
+
+def test_score_rescores_the_cache_without_the_model(small_run):
+    out, results = small_run
+    assert numbers(score(out)) == numbers(results)
+
+
+def test_rerun_regenerates_nothing_already_cached(loaded, small_run, tmp_path):
+    out, results = small_run
+    shutil.copytree(out, tmp_path / "copy")
+    again = evaluate(loaded, SMALL, tmp_path / "copy")
+    assert again["timing"]["rows_generated_now"] == 0
+    assert numbers(again) == numbers(results)
+
+
+def test_an_interrupted_run_resumes_and_matches_an_uninterrupted_one(loaded, tmp_path):
+    settings = RunSettings(limit=16, noise_prompts=16)  # 16 + 16 + 18 x 16 = 320 rows: two cache chunks
+    calls = []
+
+    def interrupt_in_second_chunk(done, total):
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(loaded, settings, tmp_path / "resumed", progress=interrupt_in_second_chunk)
+    resumed = evaluate(loaded, settings, tmp_path / "resumed")
+    assert resumed["timing"]["rows_generated_now"] == 320 - 256
+    straight = evaluate(loaded, settings, tmp_path / "straight")
+    assert numbers(resumed) == numbers(straight)
+
+
+def test_a_corrupt_cache_chunk_is_detected_and_regenerated(loaded, small_run, tmp_path):
+    out, results = small_run
+    shutil.copytree(out, tmp_path / "copy")
+    chunk = next((tmp_path / "copy" / "generations").rglob("rows-*.npz"))
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    with pytest.raises(RunDirectoryError, match="missing or corrupt generations"):
+        score(tmp_path / "copy")
+    again = evaluate(loaded, SMALL, tmp_path / "copy")
+    assert again["timing"]["rows_generated_now"] == 63
+    assert numbers(again) == numbers(results)
+
+
+def test_a_model_that_ignores_its_text_has_undefined_robustness_not_1(tmp_path):
+    ckpt = build_tiny_checkpoint(tmp_path / "ckpt", metadata={"encoder": "hash"})
+    model, _ = zoo.load_checkpoint(ckpt)
+    with torch.no_grad():
+        model.text_projection[3].weight.zero_()  # every prompt maps to the same text token
+    zoo.save_checkpoint(model, ckpt, metadata={"encoder": "hash"})
+    results = evaluate(zoo.load(str(ckpt)), SMALL, tmp_path / "run")
+    robustness = results["metrics"]["robustness"]
+    assert robustness["mean"] is None and robustness["n"] == 0
+    assert "ignores its text" in robustness["note"]
+
+
+def test_an_unknown_suite_is_refused(loaded, tmp_path):
+    with pytest.raises(UnknownSuiteError, match="Unknown suite 'quik'.*Did you mean quick"):
+        evaluate(loaded, RunSettings(suite="quik"), tmp_path)
+
+
+def test_an_output_path_that_is_a_file_is_refused(loaded, tmp_path):
+    (tmp_path / "results").write_text("")
+    with pytest.raises(RunDirectoryError, match="is a file"):
+        evaluate(loaded, SMALL, tmp_path / "results")
+
+
+def test_a_suite_of_another_schema_is_refused(tmp_path):
+    wide = zoo.load(str(build_tiny_checkpoint(tmp_path / "v3", input_dim=48, output_dim=48, metadata={"encoder": "hash"})))
+    with pytest.raises(StickevalError, match="20 numbers per frame but the model takes 48"):
+        evaluate(wide, SMALL, tmp_path / "run")
+
+
+def test_score_of_a_directory_without_a_run_says_what_to_do(tmp_path):
+    with pytest.raises(RunDirectoryError, match="run `stickeval run`"):
+        score(tmp_path)
