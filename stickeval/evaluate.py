@@ -29,6 +29,7 @@ from stickeval.text import get_encoder
 log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"  # what `score` needs to rebuild the run: settings, model block, cache key
+CHUNK_ROWS = {False: 256, True: 1024}  # rows per cached chunk (and per generate call), CPU / CUDA
 
 
 @dataclass(frozen=True)
@@ -169,8 +170,8 @@ def evaluate(
         "dtype": settings.dtype, "device": settings.device, "seed": settings.seed, "noise": settings.noise,
         "noise_prompts": settings.noise_prompts, "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest(),
     })  # fmt: skip
-    n_rows, chunk = len(prompts.role), 256
-    cache = RolloutCache(output / "generations" / key, n_rows, chunk)
+    n_rows = len(prompts.role)
+    cache = RolloutCache(output / "generations" / key, n_rows, CHUNK_ROWS[device.type == "cuda"])
     done = 0
 
     def produce(lo: int, hi: int) -> dict[str, np.ndarray]:
@@ -182,7 +183,10 @@ def evaluate(
             first_frames=suite.motion[rows, 0], batch_size=settings.batch_size, device=device, dtype=dtype,
             return_action_logits=True, compile=settings.compile,
         )  # fmt: skip
-        tf = teacher_forced(loaded.model, prompts.texts[lo:hi], suite.motion[rows], suite.actions[rows], device=device, dtype=dtype)
+        tf = np.full((hi - lo, frames - 1, config.output_dim), np.nan, dtype=np.float32)
+        if clean_rows.any():
+            tf[clean_rows] = teacher_forced(loaded.model, prompts.texts[lo:hi][clean_rows], suite.motion[rows[clean_rows]],
+                                            suite.actions[rows[clean_rows]], device=device, dtype=dtype)  # fmt: skip
         done += hi - lo
         if progress:
             progress(done, n_rows)
@@ -215,7 +219,7 @@ def score(run_dir: Path, *, log_samples: bool = False) -> dict:
     suite = build_suite(settings)
     if suite.hash != run["suite"]["hash"]:
         raise RunDirectoryError(f"The suite changed since {run_dir} was generated (hash differs); rerun `stickeval run`.")
-    cache = RolloutCache(run_dir / "generations" / run["cache_key"], len(run["roles"]), 256)
+    cache = RolloutCache(run_dir / "generations" / run["cache_key"], len(run["roles"]), CHUNK_ROWS[settings.device == "cuda"])
     arrays = cache.read_all()
     if arrays is None:
         raise RunDirectoryError(f"{run_dir} has missing or corrupt generations; rerun `stickeval run ... --output {run_dir}` to regenerate them.")

@@ -22,13 +22,12 @@ from stickeval.data import load_suite
 from stickeval.data.suite import Suite
 from stickeval.metrics import METRICS, Metric
 from stickeval.metrics.action import load_or_fit_classifier
-from stickeval.metrics.distribution import diversity_features, frechet_distance_features
+from stickeval.metrics.distribution import diversity_ci, frechet_distance_ci
 from stickeval.metrics.features import motion_features
-from stickeval.metrics.stats import Estimate, bootstrap_by_group, bootstrap_ci, bootstrap_set_ci
+from stickeval.metrics.stats import Estimate, bootstrap_by_group, bootstrap_ci
 
 SCHEMA_VERSION = 1
 N_BOOT = 1000
-N_BOOT_SET = 200  # set metrics recompute a covariance square root per resample
 BREAKDOWN_METRICS = ("pose_mse", "temporal_consistency", "action_accuracy")
 
 
@@ -94,12 +93,12 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
 
     gen_f, ref_f = motion_features(gen, lengths), motion_features(ref, lengths)
     train_f = motion_features(train.motion, train.lengths)
-    metrics["frechet_distance"] = _entry(METRICS["frechet_distance"], bootstrap_set_ci(frechet_distance_features, gen_f, ref_f, n_boot=N_BOOT_SET, seed=seed))
-    metrics["diversity"] = _entry(METRICS["diversity"], bootstrap_set_ci(diversity_features, gen_f, ref_f, n_boot=N_BOOT_SET, seed=seed))
+    metrics["frechet_distance"] = _entry(METRICS["frechet_distance"], frechet_distance_ci(gen_f, ref_f, n_boot=N_BOOT, seed=seed))
+    metrics["diversity"] = _entry(METRICS["diversity"], diversity_ci(gen_f, ref_f, n_boot=N_BOOT, seed=seed))
     reference_row = {
         "action_accuracy": bootstrap_ci(METRICS["action_accuracy"].fn(classifier, ref, labels, lengths), n_boot=N_BOOT, seed=seed).to_dict(),
-        "frechet_distance": bootstrap_set_ci(frechet_distance_features, ref_f, train_f, n_boot=N_BOOT_SET, seed=seed, paired=False).to_dict(),
-        "diversity": bootstrap_set_ci(diversity_features, ref_f, ref_f, n_boot=N_BOOT_SET, seed=seed).to_dict(),
+        "frechet_distance": frechet_distance_ci(ref_f, train_f, n_boot=N_BOOT, seed=seed, paired=False).to_dict(),
+        "diversity": diversity_ci(ref_f, ref_f, n_boot=N_BOOT, seed=seed).to_dict(),
     }
     per_action = {
         name: {g: e.to_dict() for g, e in bootstrap_by_group(per_sample[name], labels, n_boot=N_BOOT, seed=seed).items()}

@@ -57,24 +57,13 @@ app.command("bench", epilog=_bench.EXAMPLES)(_bench.bench)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app; a StickevalError becomes one line on stderr and exit code 1."""
+    """Entry point. Click handles usage errors (exit 2); a StickevalError becomes one line on stderr
+    and exit code 1; any other exception is a bug and keeps its traceback."""
     try:
-        app(args=argv, prog_name="stickeval", standalone_mode=False)
+        app(args=argv, prog_name="stickeval")
     except StickevalError as e:
         if os.environ.get("STICKEVAL_DEBUG"):
             raise
         err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         err_console.print("[dim](set STICKEVAL_DEBUG=1 for the full traceback)[/]")
         sys.exit(1)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except typer.Abort:
-        err_console.print("Aborted.")
-        sys.exit(130)
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise

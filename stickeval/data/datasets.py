@@ -1,0 +1,365 @@
+"""Motion dataset files: Stick-Gen `.pt` datasets, motion `.npz` files (the real-motion track), physics targets.
+
+A `.pt` dataset is the original Stick-Gen format (reference §3.2): `torch.save` of a list of dicts
+with `description` (str), `motion` float32 [T, 20|48], `actions` int64 [T], and optionally
+`physics` float32 [T, 6], `camera` float32 [T, 3], `embedding` float32 [E], `quality_score`,
+`source`, `meta`. Files are read with `weights_only=True` and every sample is validated; a bad
+one is reported by index with its problem.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stickeval._io import atomic_path
+from stickeval.data.schema import ACTIONS, FPS, SCHEMAS
+from stickeval.data.suite import Suite
+from stickeval.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+REQUIRED_KEYS = ("description", "motion", "actions")
+MAX_LISTED = 3  # problems quoted in an error message; all are in `.problems`
+
+
+def physics_from_motion(motion: np.ndarray, fps: int = FPS) -> np.ndarray:
+    """Physics targets [T, 6] = (vx, vy, ax, ay, mx, my) of the neck point, the original convention.
+
+    The neck is dims 0-1 in both v1 and v3. Velocity is the forward difference times fps
+    (units/s), acceleration the forward difference of velocity (units/s²); the last frame repeats
+    the one before it. Momentum equals velocity (unit mass), as in the original synthetic data.
+    """
+    p = np.asarray(motion, dtype=np.float64)[:, :2]
+    v = np.diff(p, axis=0, append=p[-1:]) * fps
+    v[-1] = v[-2]
+    a = np.diff(v, axis=0, append=v[-1:]) * fps
+    a[-1] = a[-2]
+    return np.concatenate([v, a, v], axis=1).astype(np.float32)
+
+
+# .PT FILES
+
+
+def _problems(sample: Any, dims: dict[str, int]) -> list[str]:
+    """Everything wrong with one sample; `dims` holds the file's motion/embedding dims, set by the first."""
+    import torch
+
+    if not isinstance(sample, dict):
+        return [f"is a {type(sample).__name__}, not a dict"]
+    missing = [k for k in REQUIRED_KEYS if k not in sample]
+    if missing:
+        return [f"lacks {', '.join(repr(k) for k in missing)}"]
+    out = []
+    if not isinstance(sample["description"], str) or not sample["description"].strip():
+        out.append("'description' is not a non-empty string")
+    motion = sample["motion"]
+    if not isinstance(motion, torch.Tensor) or motion.ndim != 2 or motion.shape[1] not in SCHEMAS:
+        return [*out, f"'motion' is not a [T, 20|48] tensor (got {_describe(motion)})"]
+    n_frames = motion.shape[0]
+    if n_frames < 2:
+        out.append(f"'motion' has {n_frames} frame(s); at least 2 are needed")
+    if not motion.is_floating_point() or not torch.isfinite(motion).all():
+        out.append("'motion' has NaN/inf or is not floating point")
+    if motion.shape[1] != dims.setdefault("motion", motion.shape[1]):
+        out.append(f"'motion' has {motion.shape[1]} numbers per frame, the file's first sample {dims['motion']}")
+    actions = sample["actions"]
+    if not isinstance(actions, torch.Tensor) or actions.shape != (n_frames,) or actions.is_floating_point():
+        out.append(f"'actions' is not an integer tensor [{n_frames}] (got {_describe(actions)})")
+    elif n_frames and (actions.min() < 0 or actions.max() >= len(ACTIONS)):
+        out.append(f"'actions' has ids outside 0..{len(ACTIONS) - 1} (min {int(actions.min())}, max {int(actions.max())})")
+    for key, width in (("physics", 6), ("camera", 3)):
+        value = sample.get(key)
+        if value is not None and (not isinstance(value, torch.Tensor) or value.shape != (n_frames, width) or not torch.isfinite(value).all()):
+            out.append(f"'{key}' is not a finite tensor [{n_frames}, {width}] (got {_describe(value)})")
+    emb = sample.get("embedding")
+    if emb is not None:
+        if not isinstance(emb, torch.Tensor) or emb.ndim != 1 or not torch.isfinite(emb).all():
+            out.append(f"'embedding' is not a finite 1-D tensor (got {_describe(emb)})")
+        elif emb.shape[0] != dims.setdefault("embedding", emb.shape[0]):
+            out.append(f"'embedding' has {emb.shape[0]} dims, the file's first embedding {dims['embedding']}")
+    q = sample.get("quality_score")
+    if q is not None and not (isinstance(q, (int, float, torch.Tensor)) and 0.0 <= float(q) <= 1.0):
+        out.append(f"'quality_score' is not a number in [0, 1] (got {q!r})")
+    if "source" in sample and not isinstance(sample["source"], str):
+        out.append("'source' is not a string")
+    return out
+
+
+def _describe(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return f"{type(value).__name__} {list(shape)}" if shape is not None else type(value).__name__
+
+
+def check_samples(samples: list[Any]) -> tuple[list[dict], list[str]]:
+    """Validate samples; return (the good ones, one "sample i: problem" line per problem)."""
+    dims: dict[str, int] = {}
+    good, problems = [], []
+    for i, sample in enumerate(samples):
+        found = _problems(sample, dims)
+        problems += [f"sample {i}: {p}" for p in found]
+        if not found:
+            good.append(sample)
+    return good, problems
+
+
+def _summary(path: str, problems: list[str], n_bad: int, n: int) -> str:
+    shown = "; ".join(problems[:MAX_LISTED]) + (f"; ... ({len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else "")
+    return f"{path}: {n_bad} of {n} samples are bad: {shown}. Fix them, or pass --on-bad skip to drop them."
+
+
+def read_dataset(path: str | os.PathLike) -> tuple[list[dict], list[str], int]:
+    """Read a `.pt` file: (good samples with `physics`/`camera` filled in, problems, total count).
+
+    Raises:
+        DatasetError: the file is missing, not a safe torch file, or not a list.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"Dataset file {path} not found. Check the path.", path=str(path))
+    try:
+        samples = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for corrupt or unsafe pickles
+        raise DatasetError(
+            f"{path} cannot be read as a torch file with weights_only=True ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
+            "Re-save it with torch.save of a list of dicts of tensors and strings.",
+            path=str(path),
+        ) from e
+    if not isinstance(samples, list):
+        raise DatasetError(f"{path} holds a {type(samples).__name__}, not a list of sample dicts.", path=str(path))
+    good, problems = check_samples(samples)
+    for sample in good:
+        if sample.get("physics") is None:
+            sample["physics"] = torch.from_numpy(physics_from_motion(sample["motion"].numpy()))
+        if sample.get("camera") is None:
+            sample["camera"] = torch.zeros(sample["motion"].shape[0], 3)
+    return good, problems, len(samples)
+
+
+def load_dataset(path: str | os.PathLike, *, on_bad: str = "fail") -> list[dict]:
+    """Load a Stick-Gen `.pt` dataset, validating every sample.
+
+    Missing `physics` is derived from the motion (`physics_from_motion`); missing `camera` is zeros.
+
+    Args:
+        path: the `.pt` file.
+        on_bad: "fail" raises when any sample is bad; "skip" drops bad samples with a warning.
+
+    Returns:
+        The good samples, as stored (tensors and strings).
+
+    Raises:
+        DatasetError: unreadable file, or bad samples with on_bad="fail" (`problems` lists each).
+    """
+    if on_bad not in ("fail", "skip"):
+        raise DatasetError(f"on_bad must be 'fail' or 'skip', not {on_bad!r}.")
+    good, problems, n = read_dataset(path)
+    if problems and on_bad == "fail":
+        raise DatasetError(_summary(str(path), problems, n - len(good), n), problems=problems, path=str(path))
+    for problem in problems:
+        log.warning("%s: skipping %s", path, problem)
+    return good
+
+
+def save_dataset(samples: list[dict], path: str | os.PathLike) -> None:
+    """Write samples as a Stick-Gen `.pt` file (atomically); numpy arrays become tensors.
+
+    Raises:
+        DatasetError: a sample is bad (nothing is written); `problems` lists each.
+    """
+    import torch
+
+    tensors = [{k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for k, v in s.items()} if isinstance(s, dict) else s for s in samples]
+    good, problems = check_samples(tensors)
+    if problems:
+        raise DatasetError(_summary(str(path), problems, len(tensors) - len(good), len(tensors)).replace(
+            "or pass --on-bad skip to drop them", "nothing was written"), problems=problems, path=str(path))  # fmt: skip
+    with atomic_path(path) as tmp:
+        torch.save(tensors, tmp)
+
+
+def suite_to_samples(suite: Suite, embeddings: np.ndarray | None = None) -> list[dict]:
+    """A suite as Stick-Gen sample dicts (valid frames only), ready for `save_dataset`.
+
+    Args:
+        suite: the clips and prompts.
+        embeddings: float32 [N, E] prompt embeddings, else the suite's own (if any).
+
+    Returns:
+        Dicts with description, motion, actions, physics (derived), camera (zeros), embedding
+        (when given), source (the suite version) and meta {"id": sample id}.
+    """
+    embeddings = suite.embeddings if embeddings is None else embeddings
+    samples = []
+    for i, n in enumerate(suite.lengths):
+        motion = np.array(suite.motion[i, :n], dtype=np.float32)
+        sample = {
+            "description": suite.prompts[i],
+            "motion": motion,
+            "actions": np.array(suite.actions[i, :n], dtype=np.int64),
+            "physics": physics_from_motion(motion),
+            "camera": np.zeros((n, 3), dtype=np.float32),
+            "source": suite.version,
+            "meta": {"id": suite.ids[i]},
+        }
+        if embeddings is not None:
+            sample["embedding"] = np.array(embeddings[i], dtype=np.float32)
+        samples.append(sample)
+    return samples
+
+
+def _primary_action(actions: np.ndarray) -> str:
+    """The name of the most frequent action id in a track (the lowest id on a tie)."""
+    return ACTIONS[int(np.bincount(actions).argmax())]
+
+
+def describe_dataset(path: str | os.PathLike) -> dict[str, Any]:
+    """What a `.pt` dataset holds: counts per primary action and source, lengths, quality, bad samples.
+
+    Raises:
+        DatasetError: the file is missing, not a safe torch file, or not a list.
+    """
+    good, problems, n = read_dataset(path)
+    lengths = [int(s["motion"].shape[0]) for s in good]
+    quality = [float(s["quality_score"]) for s in good if s.get("quality_score") is not None]
+    actions = [_primary_action(s["actions"].numpy()) for s in good]
+    embedding_dims = sorted({int(s["embedding"].shape[0]) for s in good if s.get("embedding") is not None})
+
+    def counts(values: list[str]) -> dict[str, int]:
+        return dict(sorted(Counter(values).items(), key=lambda kv: (-kv[1], kv[0])))
+
+    return {
+        "path": str(path),
+        "n_samples": n,
+        "n_good": len(good),
+        "problems": problems,
+        "motion_dim": int(good[0]["motion"].shape[1]) if good else None,
+        "embedding_dims": embedding_dims,
+        "n_with_embedding": sum(s.get("embedding") is not None for s in good),
+        "actions": counts(actions),
+        "sources": counts([s.get("source", "(none)") for s in good]),
+        "length": {"min": min(lengths), "median": float(np.median(lengths)), "max": max(lengths)} if lengths else None,
+        "quality": {"n": len(quality), "min": min(quality), "mean": float(np.mean(quality)), "max": max(quality),
+                    "n_at_least_0.5": sum(q >= 0.5 for q in quality)} if quality else None,  # fmt: skip
+    }
+
+
+def _stack(arrays: list[np.ndarray], n_frames: int) -> np.ndarray:
+    """Stack [T_i, ...] arrays to [N, n_frames, ...], padding by holding each one's last frame."""
+    return np.stack([np.concatenate([a, np.repeat(a[-1:], n_frames - len(a), axis=0)]) for a in arrays])
+
+
+def suite_from_dataset(path: str | os.PathLike, *, on_bad: str = "fail") -> Suite:
+    """A `.pt` dataset as a Suite: every good sample, ids "<stem>/<index>", embeddings from the file.
+
+    Labels are each clip's most frequent action. Embeddings are None unless every sample has one.
+
+    Raises:
+        DatasetError: as `load_dataset`, or the file has no good samples.
+    """
+    path = Path(path)
+    samples = load_dataset(path, on_bad=on_bad)
+    if not samples:
+        raise DatasetError(f"{path} has no usable samples.", path=str(path))
+    motion = [s["motion"].numpy().astype(np.float32) for s in samples]
+    actions = [s["actions"].numpy().astype(np.int64) for s in samples]
+    n_frames = max(len(m) for m in motion)
+    embeddings = None
+    if all(s.get("embedding") is not None for s in samples):
+        embeddings = np.stack([s["embedding"].numpy().astype(np.float32) for s in samples])
+    return Suite.build(
+        name=path.stem,
+        version="stick-gen-pt",
+        ids=[f"{path.stem}/{i}" for i in range(len(samples))],
+        prompts=[s["description"] for s in samples],
+        motion=_stack(motion, n_frames),
+        actions=_stack(actions, n_frames),
+        lengths=np.array([len(m) for m in motion], dtype=np.int64),
+        labels=[_primary_action(a) for a in actions],
+        embeddings=embeddings,
+    )
+
+
+# REAL MOTION (.npz)
+
+REALMOTION_ENV = "STICKEVAL_REALMOTION"
+# Beside the checkout: <root>/../shared/realmotion/ (never copied into the project).
+REALMOTION_DEFAULT = Path(__file__).resolve().parents[3] / "shared" / "realmotion" / "bandai_namco_stick.npz"
+REALMOTION_DATASETS = ("dataset-2",)  # 10 labels with 175-444 clips each: the evaluation core
+# Forward locomotion reads best from the side: these labels use `motion_sagittal` when present.
+SAGITTAL_LABELS = frozenset({"walk", "walk-back", "walk-turn-left", "walk-turn-right", "run", "dash"})
+# Per-frame action ids of real labels (the label itself stays the classifier's target).
+REAL_LABEL_ACTIONS = {
+    "walk": "walk", "walk-back": "walk", "walk-left": "walk", "walk-right": "walk", "walk-turn-left": "walk",
+    "walk-turn-right": "walk", "run": "run", "dash": "sprint", "raise-up-both-hands": "celebrate",
+    "raise-up-left-hand": "wave", "raise-up-right-hand": "wave", "wave-both-hands": "wave", "wave-left-hand": "wave",
+    "wave-right-hand": "wave", "bye": "wave", "byebye": "wave", "call": "wave", "guide": "point", "bow": "idle",
+    "respond": "talk", "dance-short": "dance", "kick": "kick", "punch": "punch", "slash": "fight",
+}  # fmt: skip
+
+
+def realmotion_path() -> Path:
+    """The real-motion file: $STICKEVAL_REALMOTION if set, else ../shared/realmotion/ beside the checkout."""
+    return Path(os.environ.get(REALMOTION_ENV) or REALMOTION_DEFAULT)
+
+
+def read_motion_npz(path: str | os.PathLike, *, datasets: tuple[str, ...] | None = REALMOTION_DATASETS) -> Suite:
+    """A motion `.npz` (the real-motion track's layout) as a Suite, every clip, in file order.
+
+    Needs `motion` [N, T, 20|48] and `label` [N]. Uses when present: `length` (else T),
+    `motion_sagittal` (for `SAGITTAL_LABELS`), `floor_y` (subtracted from every y so the floor is
+    y = 0, StickBench's convention), `dataset` (kept if in `datasets`; None keeps all),
+    `style` (worded into the prompt), `source_file` and `start_frame` (the id).
+
+    Raises:
+        DatasetError: the file is missing, unreadable, or lacks `motion`/`label`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(
+            f"Real-motion file {path} not found. Put bandai_namco_stick.npz in ../shared/realmotion/ "
+            f"beside the checkout, or set {REALMOTION_ENV}=/path/to/file.npz.",
+            path=str(path),
+        )
+    from stickeval.data.prompts import real_prompt
+
+    try:
+        data = np.load(path, allow_pickle=False)
+        n = len(data["label"])
+        keep = np.ones(n, bool) if datasets is None or "dataset" not in data else np.isin(data["dataset"], datasets)
+        labels = data["label"][keep].astype(str)
+        motion = data["motion"][keep]
+        if "motion_sagittal" in data:
+            side = np.isin(labels, list(SAGITTAL_LABELS))
+            motion[side] = data["motion_sagittal"][keep][side]
+    except (OSError, ValueError, KeyError) as e:
+        raise DatasetError(f"{path} is not a motion .npz with 'motion' and 'label' arrays ({e}).", path=str(path)) from e
+    n_kept, n_frames = motion.shape[:2]
+    if "floor_y" in data:
+        motion[..., 1::2] -= data["floor_y"][keep][:, None, None].astype(motion.dtype)
+
+    def column(key: str, default: np.ndarray) -> np.ndarray:
+        return data[key][keep] if key in data else default
+
+    lengths = column("length", np.full(n_kept, n_frames)).astype(np.int64)
+    styles = column("style", np.full(n_kept, "normal")).astype(str)
+    sources = column("source_file", np.array([f"{path.stem}/{i}" for i in range(n_kept)])).astype(str)
+    starts = column("start_frame", np.zeros(n_kept, dtype=np.int64))
+    action_ids = [ACTIONS.index(REAL_LABEL_ACTIONS.get(x, x if x in ACTIONS else "idle")) for x in labels]
+    return Suite.build(
+        name=path.stem,
+        version=path.stem,
+        ids=[f"{s}#{int(f)}" for s, f in zip(sources, starts)],
+        prompts=[real_prompt(x, s) for x, s in zip(labels, styles)],
+        motion=motion.astype(np.float32),
+        actions=np.repeat(np.array(action_ids, dtype=np.int64)[:, None], n_frames, axis=1),
+        lengths=lengths,
+        labels=labels.tolist(),
+    )

@@ -1,0 +1,229 @@
+"""Aggregation: per-sample metric values become a mean with a seeded bootstrap 95% CI and n.
+
+Every figure stickeval reports travels with its uncertainty (DESIGN §7). Two routes:
+- `bootstrap_ci`: per-sample values (pose MSE, temporal consistency, ...): the mean, and the
+  2.5/97.5 percentiles of the means of `n_boot` resamples drawn with replacement;
+- `bootstrap_set_ci`: set-level statistics that have no per-sample value: the statistic on the full
+  set, and the percentiles of the statistic recomputed on resampled sets. Generic and slow; the
+  Fréchet distance and diversity have fast versions in `distribution.py` built on
+  `resampling_counts` and `set_estimate`.
+The resampling is driven by `numpy.random.default_rng(seed)` alone, so the same values and seed
+give bit-identical intervals in any process. Empty input raises; undefined values (NaN, e.g. a
+robustness score of a model that ignores its text) are refused unless `drop_undefined=True`, which
+drops them and counts them in `Estimate.n_undefined`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from stickeval.errors import MetricInputError
+
+_CHUNK = 256  # bootstrap resamples drawn at a time: bounds memory at 256 x n indices
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A reported figure: point value, 95% CI, and how many samples it rests on.
+
+    Attributes:
+        mean: the mean of the per-sample values (`bootstrap_ci`) or the statistic on the full set
+            (`bootstrap_set_ci`); NaN when no value was defined.
+        ci95: (low, high) percentile-bootstrap 95% interval; (NaN, NaN) when undefined.
+        n: number of (defined) samples used.
+        std: standard deviation of the per-sample values (ddof=1; 0 for n=1). None for a set-level
+            statistic, which has no per-sample values.
+        n_undefined: samples whose value was undefined and left out.
+    """
+
+    mean: float
+    ci95: tuple[float, float]
+    n: int
+    std: float | None
+    n_undefined: int = 0
+
+    @property
+    def defined(self) -> bool:
+        """False when every sample was undefined (then `mean` is NaN)."""
+        return self.n > 0
+
+    def to_dict(self) -> dict:
+        """JSON-ready form; undefined numbers become None (JSON null), never a string or 999."""
+
+        def num(x: float | None) -> float | None:
+            return None if x is None or not np.isfinite(x) else float(x)
+
+        return {
+            "mean": num(self.mean),
+            "ci95": [num(self.ci95[0]), num(self.ci95[1])],
+            "n": self.n,
+            "std": num(self.std),
+            "n_undefined": self.n_undefined,
+        }
+
+
+def bootstrap_ci(values: np.ndarray, *, n_boot: int = 2000, seed: int = 0, drop_undefined: bool = False) -> Estimate:
+    """Mean of per-sample values with a seeded percentile-bootstrap 95% CI.
+
+    Args:
+        values: float [N] per-sample metric values.
+        n_boot: number of bootstrap resamples (default 2000).
+        seed: seed of the resampling (default 0); same values + seed -> identical interval.
+        drop_undefined: leave NaN values out (counted in `n_undefined`) instead of raising.
+
+    Returns:
+        Estimate(mean, ci95, n, std, n_undefined). If every value is NaN and `drop_undefined` is set,
+        mean and ci95 are NaN and n is 0.
+
+    Raises:
+        MetricInputError: `values` is empty or not 1-D, holds inf, holds NaN without
+            `drop_undefined`, or `n_boot` < 1.
+    """
+    arr = _as_values(values)
+    if n_boot < 1:
+        raise MetricInputError(f"n_boot must be at least 1; got {n_boot}.")
+    undefined = np.isnan(arr)
+    if undefined.any() and not drop_undefined:
+        raise MetricInputError(
+            f"{int(undefined.sum())} of {arr.size} values are undefined (NaN); "
+            "pass drop_undefined=True to report them as undefined rather than average them."
+        )
+    arr = arr[~undefined]
+    n_undef = int(undefined.sum())
+    if arr.size == 0:
+        return Estimate(float("nan"), (float("nan"), float("nan")), 0, None, n_undef)
+    rng = np.random.default_rng(seed)
+    means = np.concatenate(
+        [arr[rng.integers(0, arr.size, size=(c, arr.size))].mean(axis=1) for c in _chunks(n_boot)]
+    )
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return Estimate(float(arr.mean()), (float(lo), float(hi)), int(arr.size), std, n_undef)
+
+
+def bootstrap_set_ci(
+    statistic: Callable[..., float],
+    *arrays: np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+    paired: bool = True,
+) -> Estimate:
+    """A set-level statistic with a seeded percentile-bootstrap 95% CI.
+
+    Args:
+        statistic: f(*arrays) -> float, e.g. `distribution.frechet_distance_features`.
+        *arrays: the sets, each indexed by sample along axis 0.
+        n_boot: number of bootstrap resamples (default 2000).
+        seed: seed of the resampling (default 0).
+        paired: resample every array with the same indices (the arrays hold the same samples, e.g.
+            generated clip i and its reference i); False resamples each array on its own (two
+            unrelated sets, e.g. a test split against a train split).
+
+    Returns:
+        Estimate with mean = statistic on the full sets, the bootstrap interval, n = size of the
+        first set, std = None.
+
+    Raises:
+        MetricInputError: no arrays, an empty array, paired arrays of different sizes, or a
+            non-finite statistic on the full sets.
+    """
+    if not arrays:
+        raise MetricInputError("bootstrap_set_ci needs at least one array to resample.")
+    sizes = [len(a) for a in arrays]
+    if min(sizes) == 0:
+        raise MetricInputError(f"cannot bootstrap an empty set (sizes {sizes}).")
+    if paired and len(set(sizes)) > 1:
+        raise MetricInputError(
+            f"paired sets must have the same size; got {sizes}. Pass paired=False for unrelated sets."
+        )
+    if n_boot < 1:
+        raise MetricInputError(f"n_boot must be at least 1; got {n_boot}.")
+    point = float(statistic(*arrays))
+    rng = np.random.default_rng(seed)
+    replicates = np.empty(n_boot)
+    for b in range(n_boot):
+        if paired:
+            idx = rng.integers(0, sizes[0], size=sizes[0])
+            replicates[b] = statistic(*(a[idx] for a in arrays))
+        else:
+            replicates[b] = statistic(*(a[rng.integers(0, len(a), size=len(a))] for a in arrays))
+    return set_estimate(point, replicates, sizes[0])
+
+
+def resampling_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """How many times each of n samples is drawn in each of n_boot resamples with replacement.
+
+    Draws the same random stream as n_boot successive `rng.integers(0, n, size=n)` calls (the
+    resampling of `bootstrap_set_ci`), so weighted statistics can be checked against it.
+
+    Returns:
+        int64 [n_boot, n], each row summing to n.
+
+    Raises:
+        MetricInputError: n or n_boot below 1.
+    """
+    if n < 1 or n_boot < 1:
+        raise MetricInputError(f"cannot bootstrap {n} samples {n_boot} times; both must be at least 1.")
+    idx = rng.integers(0, n, size=(n_boot, n)) + n * np.arange(n_boot)[:, None]
+    return np.bincount(idx.ravel(), minlength=n_boot * n).reshape(n_boot, n)
+
+
+def set_estimate(point: float, replicates: np.ndarray, n: int) -> Estimate:
+    """Estimate of a set-level statistic from its value on the full sets and its bootstrap replicates.
+
+    Raises:
+        MetricInputError: the statistic is not finite on the full sets.
+    """
+    if not np.isfinite(point):
+        raise MetricInputError(f"the statistic is {point} on the full sets; it cannot be bootstrapped.")
+    lo, hi = np.percentile(replicates, [2.5, 97.5])
+    return Estimate(float(point), (float(lo), float(hi)), int(n), None)
+
+
+def bootstrap_by_group(
+    values: np.ndarray,
+    groups: Sequence[str],
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    drop_undefined: bool = False,
+) -> dict[str, Estimate]:
+    """`bootstrap_ci` of the values of each group (per-action or per-noise breakdowns).
+
+    Args:
+        values: float [N] per-sample values.
+        groups: N group names (e.g. the action label of each sample).
+        n_boot, seed, drop_undefined: as `bootstrap_ci`; every group uses the same seed.
+
+    Returns:
+        {group: Estimate}, groups in sorted order.
+
+    Raises:
+        MetricInputError: `groups` does not have one name per value, or as `bootstrap_ci`.
+    """
+    arr = _as_values(values)
+    names = np.asarray(list(groups), dtype=str)
+    if names.shape != arr.shape:
+        raise MetricInputError(f"need one group name per value: {names.size} names for {arr.size} values.")
+    return {
+        str(g): bootstrap_ci(arr[names == g], n_boot=n_boot, seed=seed, drop_undefined=drop_undefined)
+        for g in np.unique(names)
+    }
+
+
+def _as_values(values: np.ndarray) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise MetricInputError(f"expected a non-empty 1-D array of per-sample values; got shape {arr.shape}.")
+    if np.isinf(arr).any():
+        raise MetricInputError(
+            f"{int(np.isinf(arr).sum())} values are infinite; a metric must return finite values or NaN."
+        )
+    return arr
+
+
+def _chunks(total: int) -> list[int]:
+    return [min(_CHUNK, total - start) for start in range(0, total, _CHUNK)]

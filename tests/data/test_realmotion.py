@@ -1,0 +1,97 @@
+"""The real-motion track: the `.npz` reader and the "real" suite built on it."""
+
+import numpy as np
+import pytest
+
+from stickeval.data import datasets
+from stickeval.data.datasets import read_motion_npz
+from stickeval.data.schema import ACTION_TO_ID, N_FRAMES, joints
+from stickeval.data.stickbench import load_suite
+from stickeval.data.suite import split_of
+from stickeval.errors import DatasetError
+
+DATASET_2_LABELS = {
+    "raise-up-both-hands", "raise-up-left-hand", "raise-up-right-hand", "run", "walk",
+    "walk-turn-left", "walk-turn-right", "wave-both-hands", "wave-left-hand", "wave-right-hand",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def real_test(realmotion_path):
+    return load_suite("real")
+
+
+def test_real_clips_load_with_the_expected_shapes_and_labels(realmotion_path, real_test):
+    raw = np.load(realmotion_path)
+    n_dataset_2 = int(np.sum(raw["dataset"] == "dataset-2"))
+    n_train = len(load_suite("real", split="train"))
+    assert n_train + len(real_test) == n_dataset_2
+    assert real_test.motion.shape == (len(real_test), N_FRAMES, 20) and real_test.motion.dtype == np.float32
+    assert set(real_test.labels) == DATASET_2_LABELS
+    assert all(isinstance(label, str) for label in real_test.labels)
+    assert np.all((real_test.lengths >= 1) & (real_test.lengths <= N_FRAMES))
+    assert real_test.version == "bandai_namco_stick" and real_test.name == "real"
+
+
+def test_real_prompts_word_the_label_and_style(real_test):
+    i = real_test.labels.index("wave-left-hand")
+    assert "waves with the left hand" in real_test.prompts[i]
+
+
+def test_real_action_tracks_map_labels_to_schema_actions(real_test):
+    for label, track in zip(real_test.labels, real_test.actions):
+        expected = "walk" if label.startswith("walk") else "run" if label == "run" else "wave" if label.startswith("wave") else None
+        if expected:
+            assert np.all(track == ACTION_TO_ID[expected])
+
+
+def test_real_clips_stand_on_the_floor_at_y_zero(real_test):
+    j = joints(real_test.motion)
+    valid = np.arange(N_FRAMES)[None] < real_test.lengths[:, None]
+    ankles = np.minimum(j["left_foot"][..., 1], j["right_foot"][..., 1])[valid]
+    assert 0.1 < np.median(ankles) < 0.5  # the ankle joint sits ~0.27 torso above the capture floor
+
+
+def test_walking_clips_use_the_side_view_so_the_hip_travels_forward(real_test):
+    hip = joints(real_test.motion)["hip"]
+    walks = [i for i, label in enumerate(real_test.labels) if label == "walk"]
+    travel = [hip[i, real_test.lengths[i] - 1, 0] - hip[i, 0, 0] for i in walks]
+    assert np.median(travel) > 3.0  # ~2.5 torso units/s toward +x, seen from the side
+
+
+def test_the_real_split_keeps_every_take_on_one_side(realmotion_path, real_test):
+    train = load_suite("real", split="train")
+    take = lambda sid: sid.rsplit("#", 1)[0]  # noqa: E731
+    assert not {take(i) for i in train.ids} & {take(i) for i in real_test.ids}
+    assert all(split_of(take(i)) == "test" for i in real_test.ids)
+
+
+def test_a_limited_real_suite_is_a_stable_mix_of_labels(real_test):
+    few = load_suite("real", limit=60)
+    assert few.ids == real_test.ids[:60]
+    assert len(set(few.labels)) >= 6
+
+
+def test_a_missing_real_motion_file_is_a_clear_error_naming_the_path(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere.npz"
+    monkeypatch.setenv(datasets.REALMOTION_ENV, str(missing))
+    with pytest.raises(DatasetError, match="not found") as e:
+        load_suite("real")
+    assert str(missing) in str(e.value) and datasets.REALMOTION_ENV in str(e.value)
+
+
+def test_any_npz_with_motion_and_label_reads_with_defaults(tmp_path):
+    motion = np.random.default_rng(0).standard_normal((3, 40, 20)).astype(np.float32)
+    np.savez(tmp_path / "mine.npz", motion=motion, label=np.array(["walk", "jump", "juggle"]))
+    suite = read_motion_npz(tmp_path / "mine.npz")
+    np.testing.assert_array_equal(suite.motion, motion)
+    assert suite.ids == ["mine/0#0", "mine/1#0", "mine/2#0"]
+    assert list(suite.lengths) == [40, 40, 40]
+    assert suite.actions[:, 0].tolist() == [ACTION_TO_ID["walk"], ACTION_TO_ID["jump"], ACTION_TO_ID["idle"]]
+    assert suite.prompts[2] == "A person performs juggle."
+
+
+def test_an_npz_without_labels_is_refused(tmp_path):
+    np.savez(tmp_path / "bad.npz", motion=np.zeros((2, 10, 20), np.float32))
+    with pytest.raises(DatasetError, match="'motion' and 'label'"):
+        read_motion_npz(tmp_path / "bad.npz")

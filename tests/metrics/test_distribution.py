@@ -1,0 +1,142 @@
+"""Fréchet distance and diversity on standardised motion features."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from stickeval.errors import MetricInputError
+from stickeval.metrics.distribution import (
+    diversity,
+    diversity_ci,
+    diversity_features,
+    frechet_distance,
+    frechet_distance_ci,
+    frechet_distance_features,
+    frechet_distance_gaussians,
+)
+from stickeval.metrics.features import motion_features
+from stickeval.metrics.stats import bootstrap_set_ci
+
+
+def trace_only_fid(mu1, s1, mu2, s2):
+    """The original `compute_frechet_distance` (reference §4.1), written out here to compare against."""
+    t1, t2 = np.trace(s1), np.trace(s2)
+    return max(float(np.sum((mu1 - mu2) ** 2) + t1 + t2 - 2 * np.sqrt(t1 * t2)), 0.0)
+
+
+def test_gaussians_with_swapped_variances_are_two_apart_where_the_trace_only_fid_sees_none():
+    mu, a, b = np.zeros(2), np.diag([4.0, 1.0]), np.diag([1.0, 4.0])
+    # Tr(A + B) - 2 Tr((AB)^1/2) = 10 - 2 (2 + 2)
+    assert frechet_distance_gaussians(mu, a, mu, b) == pytest.approx(2.0)
+    assert trace_only_fid(mu, a, mu, b) == 0.0
+
+
+def test_rotated_covariance_is_detected_with_a_full_matrix():
+    rot = np.array([[np.cos(0.7), -np.sin(0.7)], [np.sin(0.7), np.cos(0.7)]])
+    a = np.diag([9.0, 1.0])
+    b = rot @ a @ rot.T
+    # Independently: the trace of the matrix square root of A^1/2 B A^1/2, via its eigenvalues.
+    ra = np.diag([3.0, 1.0])
+    expected = 20.0 - 2 * np.sqrt(np.linalg.eigvalsh(ra @ b @ ra)).sum()
+    assert frechet_distance_gaussians(np.zeros(2), a, np.zeros(2), b) == pytest.approx(expected)
+    assert expected > 1.0
+
+
+def test_mean_shift_alone_scores_its_squared_length():
+    cov = np.array([[2.0, 0.5], [0.5, 1.0]])
+    assert frechet_distance_gaussians(np.array([3.0, 4.0]), cov, np.zeros(2), cov) == pytest.approx(25.0)
+
+
+def test_feature_sets_with_equal_total_variance_but_different_correlation_are_told_apart():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4000, 2))
+    correlated = np.column_stack([x[:, 0], 0.9 * x[:, 0] + np.sqrt(1 - 0.81) * x[:, 1]])
+    assert frechet_distance_features(correlated, x) > 0.3
+    assert trace_only_fid(correlated.mean(0), np.cov(correlated.T), x.mean(0), np.cov(x.T)) < 0.01
+
+
+def test_set_against_itself_scores_zero(real_clips):
+    ref, lens = real_clips.motion, real_clips.lengths
+    assert frechet_distance(ref, ref.copy(), lens) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_ordering_copy_shifted_other_frozen_noise(variants, real_clips):
+    ref, lens = real_clips.motion, real_clips.lengths
+    fd = {k: frechet_distance(v, ref, lens) for k, v in variants.items()}
+    assert fd["copy"] < fd["shifted"] < fd["other"] < fd["frozen"] < fd["noise"]
+    assert fd["shuffled"] > 5 * fd["other"]
+
+
+def test_two_halves_of_the_real_track_are_far_closer_than_noise_or_frozen_clips(realmotion):
+    sel = np.flatnonzero((realmotion["dataset"] == "dataset-2") & (realmotion["length"] >= 60))[::4]
+    motion, lens = realmotion["motion"][sel], realmotion["length"][sel]
+    half_a, half_b = slice(0, None, 2), slice(1, None, 2)
+    real = frechet_distance(motion[half_a], motion[half_b], lens[half_a], lens[half_b])
+    frozen = np.repeat(motion[half_a][:, :1], motion.shape[1], axis=1)
+    assert real < 0.1 * frechet_distance(frozen, motion[half_b], lens[half_a], lens[half_b])
+
+
+def test_diversity_of_identical_clips_is_zero_and_of_independent_noise_is_far_above_real(variants, real_clips):
+    ref, lens = real_clips.motion, real_clips.lengths
+    same = np.repeat(ref[:1], len(ref), axis=0)
+    assert diversity(same, ref, lens) == pytest.approx(0.0, abs=1e-6)
+    assert diversity(variants["noise"], ref, lens) > 2 * diversity(ref, ref, lens)
+
+
+def test_diversity_is_the_mean_pairwise_distance_of_reference_standardised_features():
+    rng = np.random.default_rng(3)
+    feats, ref = rng.standard_normal((6, 4)), 2.0 + 3.0 * rng.standard_normal((10, 4))
+    z = (feats - ref.mean(0)) / ref.std(0)
+    expected = np.mean([np.linalg.norm(z[i] - z[j]) for i, j in itertools.combinations(range(6), 2)])
+    assert diversity_features(feats, ref) == pytest.approx(expected)
+
+
+def test_fd_and_diversity_intervals_are_seeded_around_the_full_set_values(real_clips, variants):
+    f_gen = motion_features(variants["shifted"], real_clips.lengths)
+    f_ref = motion_features(real_clips.motion, real_clips.lengths)
+    for ci, value in ((frechet_distance_ci, frechet_distance_features), (diversity_ci, diversity_features)):
+        a = ci(f_gen, f_ref, n_boot=200, seed=4)
+        assert a == ci(f_gen, f_ref, n_boot=200, seed=4)
+        assert a != ci(f_gen, f_ref, n_boot=200, seed=5)
+        assert a.mean == pytest.approx(value(f_gen, f_ref), rel=1e-12)
+        assert a.n == 40 and a.std is None and a.ci95[0] < a.ci95[1]
+
+
+def test_fast_fd_interval_equals_refitting_on_explicitly_resampled_rows():
+    rng = np.random.default_rng(5)
+    gen, ref = rng.standard_normal((30, 5)), 1.0 + 2.0 * rng.standard_normal((30, 5))
+    mu, sd = ref.mean(0), ref.std(0)  # the unit: the full reference set
+    z, z_ref = (gen - mu) / sd, (ref - mu) / sd
+
+    def refit(a, b):
+        return frechet_distance_gaussians(a.mean(0), np.cov(a.T), b.mean(0), np.cov(b.T))
+
+    slow = bootstrap_set_ci(refit, z, z_ref, n_boot=40, seed=2)
+    fast = frechet_distance_ci(gen, ref, n_boot=40, seed=2)
+    assert fast.mean == pytest.approx(slow.mean) and np.allclose(fast.ci95, slow.ci95)
+
+
+def test_fast_diversity_interval_equals_recomputing_on_explicitly_resampled_rows():
+    rng = np.random.default_rng(6)
+    gen, ref = rng.standard_normal((25, 4)), rng.standard_normal((60, 4))
+    slow = bootstrap_set_ci(lambda a: diversity_features(a, ref), gen, n_boot=40, seed=1)
+    fast = diversity_ci(gen, ref, n_boot=40, seed=1)
+    assert fast.mean == pytest.approx(slow.mean) and np.allclose(fast.ci95, slow.ci95)
+
+
+def test_paired_fd_interval_needs_sets_of_one_size():
+    rng = np.random.default_rng(7)
+    with pytest.raises(MetricInputError, match="same size; got 10 and 12. Pass paired=False"):
+        frechet_distance_ci(rng.standard_normal((10, 3)), rng.standard_normal((12, 3)))
+    assert frechet_distance_ci(rng.standard_normal((10, 3)), rng.standard_normal((12, 3)), paired=False).n == 10
+
+
+def test_sets_of_different_schemas_are_refused():
+    with pytest.raises(MetricInputError, match="20 numbers per frame and reference clips 48"):
+        frechet_distance(np.zeros((4, 10, 20)), np.zeros((4, 10, 48)))
+
+
+def test_a_single_clip_is_not_a_distribution(real_clips):
+    with pytest.raises(MetricInputError, match="at least 2 clips per set; got 1 and 40"):
+        frechet_distance(real_clips.motion[:1], real_clips.motion, real_clips.lengths[:1], real_clips.lengths)

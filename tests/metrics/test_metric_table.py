@@ -1,0 +1,61 @@
+"""The metric table: one row per metric, looked up by name, documented, independent of the model code."""
+
+import ast
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stickeval.errors import UnknownMetricError
+from stickeval.metrics import KINDS, METRICS, get_metric
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+
+
+def test_every_row_is_keyed_by_its_name_and_has_a_known_call_form():
+    for name, metric in METRICS.items():
+        assert metric.name == name
+        assert metric.kind in KINDS
+        assert metric.unit and metric.description
+
+
+def test_card_fields_are_the_published_cards_metric_types_each_filled_once():
+    fields = [m.card_field for m in METRICS.values() if m.card_field]
+    assert sorted(fields) == ["accuracy", "mse", "robustness", "temporal_consistency"]
+
+
+def test_every_metric_function_documents_its_range_and_direction():
+    for metric in METRICS.values():
+        doc = metric.fn.__doc__ or ""
+        assert re.search(r"[Rr]ange", doc) and "better" in doc, metric.name
+
+
+def test_every_metric_has_a_section_in_docs_metrics_md_saying_how_it_differs_from_the_original():
+    text = DOCS.read_text(encoding="utf-8")
+    for name in METRICS:
+        assert f"`{name}`" in text, name
+    assert text.count("Original:") + text.count("original:") >= 6
+
+
+def test_paired_metrics_return_one_float_per_clip(real_clips, variants):
+    for metric in METRICS.values():
+        if metric.kind == "paired":
+            out = metric.fn(variants["shifted"], real_clips.motion, real_clips.lengths)
+            assert out.shape == (len(real_clips.motion),) and out.dtype == np.float64, metric.name
+
+
+def test_unknown_name_suggests_the_closest_metric():
+    with pytest.raises(UnknownMetricError, match="Unknown metric 'pose_mes'. Did you mean pose_mse"):
+        get_metric("pose_mes")
+    assert get_metric("robustness").higher_is_better is True
+
+
+def test_metrics_import_neither_the_zoo_nor_generation_nor_torch():
+    package = Path(__file__).resolve().parents[2] / "stickeval" / "metrics"
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert not name.startswith(("stickeval.zoo", "stickeval.generate", "torch")), (path.name, name)

@@ -1,0 +1,97 @@
+"""Bootstrap confidence intervals: seeded, shrinking with n, honest about undefined values."""
+
+import numpy as np
+import pytest
+
+from stickeval.errors import MetricInputError
+from stickeval.metrics.stats import Estimate, bootstrap_by_group, bootstrap_ci, bootstrap_set_ci, resampling_counts
+
+
+def test_mean_n_and_std_are_those_of_the_values():
+    values = np.array([1.0, 2.0, 4.0, 7.0])
+    est = bootstrap_ci(values)
+    assert est.mean == 3.5 and est.n == 4 and est.n_undefined == 0
+    assert est.std == pytest.approx(np.sqrt(((1 - 3.5) ** 2 + 1.5**2 + 0.5**2 + 3.5**2) / 3))
+    assert est.ci95[0] <= est.mean <= est.ci95[1]
+
+
+def test_same_seed_gives_identical_intervals_and_another_seed_does_not():
+    values = np.random.default_rng(0).standard_normal(300)
+    assert bootstrap_ci(values, seed=7) == bootstrap_ci(values, seed=7)
+    assert bootstrap_ci(values, seed=7).ci95 != bootstrap_ci(values, seed=8).ci95
+
+
+def test_interval_shrinks_with_n():
+    rng = np.random.default_rng(1)
+    widths = [np.diff(bootstrap_ci(rng.standard_normal(n)).ci95)[0] for n in (20, 200, 2000)]
+    assert widths[0] > widths[1] > widths[2]
+    assert widths[0] / widths[2] > 5  # 1/sqrt(n): a factor 10 expected
+
+
+def test_interval_of_a_large_sample_matches_the_normal_approximation():
+    values = np.random.default_rng(2).exponential(size=5000)
+    est = bootstrap_ci(values)
+    half = 1.96 * values.std(ddof=1) / np.sqrt(values.size)
+    assert est.ci95[0] == pytest.approx(values.mean() - half, abs=0.15 * half)
+    assert est.ci95[1] == pytest.approx(values.mean() + half, abs=0.15 * half)
+
+
+def test_constant_values_and_a_single_value_have_a_point_interval():
+    assert bootstrap_ci(np.full(10, 0.25)) == Estimate(0.25, (0.25, 0.25), 10, 0.0)
+    assert bootstrap_ci(np.array([3.0])) == Estimate(3.0, (3.0, 3.0), 1, 0.0)
+
+
+def test_undefined_values_are_refused_unless_dropped_and_then_counted():
+    values = np.array([0.5, np.nan, 0.7, np.nan])
+    with pytest.raises(MetricInputError, match="2 of 4 values are undefined"):
+        bootstrap_ci(values)
+    est = bootstrap_ci(values, drop_undefined=True)
+    assert est.mean == pytest.approx(0.6) and est.n == 2 and est.n_undefined == 2
+
+
+def test_all_undefined_is_reported_as_null_not_as_a_number():
+    est = bootstrap_ci(np.full(5, np.nan), drop_undefined=True)
+    assert not est.defined
+    assert est.to_dict() == {"mean": None, "ci95": [None, None], "n": 0, "std": None, "n_undefined": 5}
+
+
+def test_empty_and_infinite_values_are_refused():
+    with pytest.raises(MetricInputError, match="non-empty 1-D array"):
+        bootstrap_ci(np.array([]))
+    with pytest.raises(MetricInputError, match="1 values are infinite"):
+        bootstrap_ci(np.array([1.0, np.inf]))
+
+
+def test_set_statistic_bootstrap_resamples_paired_sets_together():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(200)
+    # Paired: the same indices on both sides, so the difference of identical sets stays exactly 0.
+    est = bootstrap_set_ci(lambda a, b: float(np.mean(a) - np.mean(b)), x, x.copy(), n_boot=200, seed=0)
+    assert est.mean == 0.0 and est.ci95 == (0.0, 0.0) and est.std is None
+    unpaired = bootstrap_set_ci(
+        lambda a, b: float(np.mean(a) - np.mean(b)), x, x.copy(), n_boot=200, seed=0, paired=False
+    )
+    assert unpaired.ci95[0] < 0.0 < unpaired.ci95[1]
+
+
+def test_set_bootstrap_refuses_paired_sets_of_different_sizes():
+    with pytest.raises(MetricInputError, match=r"same size; got \[3, 4\]. Pass paired=False"):
+        bootstrap_set_ci(lambda a, b: 0.0, np.zeros(3), np.zeros(4))
+
+
+def test_resampling_counts_draw_the_same_resamples_as_index_resampling():
+    counts = resampling_counts(7, 50, np.random.default_rng(9))
+    rng = np.random.default_rng(9)
+    expected = np.stack([np.bincount(rng.integers(0, 7, size=7), minlength=7) for _ in range(50)])
+    assert np.array_equal(counts, expected) and np.all(counts.sum(axis=1) == 7)
+
+
+def test_breakdown_by_group_matches_each_groups_own_estimate():
+    values = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    groups = ["walk", "run", "walk", "run", "run"]
+    out = bootstrap_by_group(values, groups, seed=2)
+    assert list(out) == ["run", "walk"]
+    assert out["run"] == bootstrap_ci(np.array([0.0, 1.0, 0.0]), seed=2)
+    assert out["walk"].mean == 1.0
+    with pytest.raises(MetricInputError, match="one group name per value: 2 names for 5 values"):
+        bootstrap_by_group(values, ["a", "b"])
