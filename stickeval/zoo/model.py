@@ -89,6 +89,13 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return (xf * cos + rotated * sin).to(x.dtype)
 
 
+def _fused_linear(x: torch.Tensor, *layers: nn.Linear) -> tuple[torch.Tensor, ...]:
+    """Apply several Linear layers to the same input with one matmul; outputs split back per layer."""
+    weight = torch.cat([layer.weight for layer in layers])
+    bias = None if layers[0].bias is None else torch.cat([layer.bias for layer in layers])
+    return F.linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
+
+
 class KVCache:
     """Keys and values of every position seen so far, for exact incremental decoding of causal models."""
 
@@ -134,11 +141,17 @@ class RoPEMultiheadAttention(nn.Module):
         """
         B, S, D = x.shape
         H, hd = self.nhead, D // self.nhead
-        q_in = x[:, -1:] if last_only else x
-        Sq = q_in.shape[1]
-        q = self.q_proj(q_in).view(B, Sq, H, hd).transpose(1, 2)  # (B, H, Sq, hd)
-        k = self.k_proj(x).view(B, S, H, hd).transpose(1, 2)  # (B, H, S, hd)
-        v = self.v_proj(x).view(B, S, H, hd).transpose(1, 2)
+        # One matmul for the projections that share an input (the weights stay separate in the
+        # state_dict; concatenating them costs ~3 D^2 numbers, the activations cost S x B x D).
+        if last_only:
+            q = self.q_proj(x[:, -1:])
+            k, v = _fused_linear(x, self.k_proj, self.v_proj)
+        else:
+            q, k, v = _fused_linear(x, self.q_proj, self.k_proj, self.v_proj)
+        Sq = q.shape[1]
+        q = q.view(B, Sq, H, hd).transpose(1, 2)  # (B, H, Sq, hd)
+        k = k.view(B, S, H, hd).transpose(1, 2)  # (B, H, S, hd)
+        v = v.view(B, S, H, hd).transpose(1, 2)
         cos, sin = self.rope.tables(start + S, x.device)
         q = apply_rope(q, cos[start + S - Sq :], sin[start + S - Sq :])
         k = apply_rope(k, cos[start:], sin[start:])
@@ -171,7 +184,8 @@ class SwiGLU(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output_proj(self.dropout(F.silu(self.gate_proj(x)) * self.value_proj(x)))
+        gate, value = _fused_linear(x, self.gate_proj, self.value_proj)
+        return self.output_proj(self.dropout(F.silu(gate) * value))
 
 
 class EncoderLayer(nn.Module):
