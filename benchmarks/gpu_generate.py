@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--sizes", default="small,medium,large")
     parser.add_argument("--prompts", type=int, default=1024)
-    parser.add_argument("--compile", default="0,1")
+    parser.add_argument("--compile", default="0,1", help="comma list: 0 eager, 1 compiled, or a torch.compile mode")
     parser.add_argument("--correctness", type=int, default=1)
     args = parser.parse_args()
     results = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "runs": [], "correctness": {}}
@@ -64,7 +64,7 @@ def main() -> None:
         if args.correctness:
             results["correctness"][name] = correctness(model)
             print(name, results["correctness"][name], flush=True)
-        for compiled in [bool(int(c)) for c in args.compile.split(",")]:
+        for compiled in [{"0": False, "1": True}.get(c, c) for c in args.compile.split(",")]:
             r = bench(model, n_prompts=args.prompts, batch_size=args.prompts, compile=compiled, measure_peak=True)
             row = {"size": name, **r.to_dict()}
             results["runs"].append(row)

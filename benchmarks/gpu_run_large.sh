@@ -3,6 +3,7 @@
 #   bash benchmarks/gpu_run_large.sh "$OUT" [extra `stickeval run` flags, e.g. --compile]
 set -euo pipefail
 out=${1:?output directory}
+mkdir -p "$out"
 python - <<'PY'
 import torch
 from stickeval.zoo import ModelConfig, StickFigureTransformer, save_checkpoint

@@ -75,7 +75,7 @@ def original_loop(model: StickFigureTransformer, text: torch.Tensor, actions: to
 class BenchResult:
     device: str
     dtype: str
-    compile: bool
+    compile: bool | str
     frames: int
     n_prompts: int
     batch_size: int
@@ -103,7 +103,7 @@ def bench(
     batch_size: int | str = "auto",
     device: str | None = None,
     dtype: str | None = None,
-    compile: bool = False,
+    compile: bool | str = False,
     baseline_prompts: int = 2,
     measure_peak: bool = True,
     seed: int = 0,

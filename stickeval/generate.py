@@ -80,7 +80,7 @@ def generate(
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
     return_action_logits: bool = False,
-    compile: bool = False,
+    compile: bool | str = False,
     progress: Callable[[int], None] | None = None,
 ) -> Rollout:
     """Generate `frames` frames for every prompt, exactly as the original loop does, in batches.
@@ -97,7 +97,8 @@ def generate(
             probed at the full length, halved on out-of-memory).
         device, dtype: default cuda + bfloat16 when available, else cpu + float32.
         return_action_logits: also keep the action head's logits of every step.
-        compile: run each step through `torch.compile(dynamic=True)` (CUDA; worth it for large batches).
+        compile: run each step through `torch.compile(dynamic=True)` (CUDA; worth it for large
+            batches); a string is passed as torch.compile's `mode` (e.g. "max-autotune-no-cudagraphs").
         progress: called with the number of prompts finished after each batch.
 
     Returns:
@@ -114,7 +115,9 @@ def generate(
     texts, actions, first = _validated_inputs(model, text_embeddings, action_tracks, frames, prime, first_frames)
     n = len(texts)
     engine = _on(model, device, dtype)
-    step = torch.compile(_step, dynamic=True) if compile else _step
+    step = _step
+    if compile:
+        step = torch.compile(_step, dynamic=True, mode=compile if isinstance(compile, str) else None)
     if batch_size == "auto":
         batch_size = _probe_batch_size(engine, n, frames, device, dtype)
     elif not isinstance(batch_size, int) or batch_size < 1:
