@@ -3,7 +3,7 @@
 Each figure is a mean with a seeded bootstrap 95% CI and its n. Beside the model's row, a
 reference row scores the suite's own clips through the same pipeline (classifier accuracy on the
 references, Fréchet distance of the test references to the train references, their diversity), so
-every number has a yardstick. Schema of results.json: docs/results.md (`SCHEMA_VERSION`).
+every number has a yardstick. Schema of results.json: `stickeval.results`, docs/results.md.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from stickeval.metrics.action import load_or_fit_classifier
 from stickeval.metrics.distribution import diversity_ci, frechet_distance_ci
 from stickeval.metrics.features import motion_features
 from stickeval.metrics.stats import Estimate, bootstrap_by_group, bootstrap_ci
+from stickeval.results import SCHEMA_VERSION, MetricEntry, Results
 
-SCHEMA_VERSION = 1
 N_BOOT = 1000
 BREAKDOWN_METRICS = ("pose_mse", "temporal_consistency", "action_accuracy")
 
@@ -47,7 +47,7 @@ def _git_hash() -> str | None:
         return None
 
 
-def _entry(metric: Metric, est: Estimate) -> dict:
+def _entry(metric: Metric, est: Estimate) -> MetricEntry:
     return {**est.to_dict(), "higher_is_better": metric.higher_is_better, "unit": metric.unit, "card_field": metric.card_field}
 
 
@@ -58,7 +58,7 @@ def classifier_training_set(suite: Suite, settings: dict) -> Suite:
     return load_suite(settings["suite"], split="train")
 
 
-def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False) -> dict:
+def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False) -> Results:
     """Score the rollouts of a run and write `results.json` (and `samples.jsonl`) into `output`."""
     roles = np.array(run["roles"])
     seed = run["settings"]["seed"]
@@ -105,7 +105,7 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
         for name in BREAKDOWN_METRICS
     }
     seconds = float(arrays["seconds"].sum())
-    results = {
+    results: Results = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "stickeval", "version": __version__, "git_hash": _git_hash()},
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
