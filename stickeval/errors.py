@@ -139,6 +139,10 @@ class UnknownSuiteError(StickevalError, LookupError):
         )
 
 
+class SchemaMismatchError(StickevalError, ValueError):
+    """Motion of one schema met a model of another (20 vs 48 numbers per frame)."""
+
+
 class TextEncoderError(StickevalError, RuntimeError):
     """A text encoder is unknown, not installed, or not cached."""
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from stickeval.data import load_suite, suite_from_dataset
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS, perturb
-from stickeval.data.suite import Suite
-from stickeval.errors import RunDirectoryError, StickevalError, TextEncoderError
+from stickeval.data.suite import Suite, select
+from stickeval.errors import RunDirectoryError, SchemaMismatchError, TextEncoderError
 from stickeval.generate import generate, resolve_device, resolve_dtype, teacher_forced
 from stickeval.metrics.robustness import other_prompt_indices
 from stickeval.rollout_cache import RolloutCache, cache_key
@@ -68,8 +68,6 @@ def build_suite(settings: RunSettings) -> Suite:
     if Path(settings.suite).suffix == ".pt":
         suite = suite_from_dataset(settings.suite, on_bad="skip")
         if settings.limit:
-            from stickeval.data.suite import select
-
             suite = select(suite, np.arange(min(settings.limit, len(suite.ids))))
         return suite
     return load_suite(settings.suite, split="test", limit=settings.limit)
@@ -143,7 +141,7 @@ def evaluate(
         settings: RunSettings.
         output: run directory (created); generations are cached under it.
         log_samples: also write samples.jsonl (one line per sample with its scores).
-        progress: called with (rows done, rows total) as rows finish.
+        progress: called with (rows done, rows total) after each generated batch.
 
     Returns:
         The results document (also written to `output/results.json`).
@@ -152,14 +150,14 @@ def evaluate(
         RunDirectoryError, DatasetError, UnknownSuiteError, TextEncoderError, GenerationInputError:
         as their names say; `Suite` and model schemas must agree (20 vs 48 numbers per frame).
     """
-    output = prepare_output(output)
     config = loaded.config
     suite = build_suite(settings)
     if suite.motion.shape[-1] != config.input_dim:
-        raise StickevalError(
+        raise SchemaMismatchError(
             f"The suite has {suite.motion.shape[-1]} numbers per frame but the model takes {config.input_dim} "
             f"(schema {loaded.schema}); use a dataset of the model's schema."
         )
+    output = prepare_output(output)  # only once the inputs are known good: a refused run leaves nothing behind
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."))
@@ -178,18 +176,21 @@ def evaluate(
         nonlocal done
         rows = prompts.sample[lo:hi]
         clean_rows = np.array([r == "clean" for r in prompts.role[lo:hi]])
+        def advance(k: int) -> None:
+            nonlocal done
+            done += k
+            if progress:
+                progress(done, n_rows)
+
         rollout = generate(
             loaded.model, prompts.texts[lo:hi], suite.actions[rows], frames=frames, prime=settings.prime,
             first_frames=suite.motion[rows, 0], batch_size=settings.batch_size, device=device, dtype=dtype,
-            return_action_logits=True, compile=settings.compile,
+            return_action_logits=True, compile=settings.compile, progress=advance,
         )  # fmt: skip
         tf = np.full((hi - lo, frames - 1, config.output_dim), np.nan, dtype=np.float32)
         if clean_rows.any():
             tf[clean_rows] = teacher_forced(loaded.model, prompts.texts[lo:hi][clean_rows], suite.motion[rows[clean_rows]],
                                             suite.actions[rows[clean_rows]], device=device, dtype=dtype)  # fmt: skip
-        done += hi - lo
-        if progress:
-            progress(done, n_rows)
         head = np.where(clean_rows[:, None], rollout.action_logits.argmax(-1), -1).astype(np.int16)
         return {"motion": rollout.motion, "action_head": head, "teacher_forced": tf, "seconds": np.full(hi - lo, rollout.seconds / (hi - lo))}
 

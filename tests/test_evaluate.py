@@ -2,6 +2,8 @@
 
 import json
 import shutil
+import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import torch
 
 from fixtures.checkpoints import build_tiny_checkpoint
 from stickeval import zoo
-from stickeval.errors import RunDirectoryError, StickevalError, UnknownSuiteError
+from stickeval.errors import RunDirectoryError, SchemaMismatchError, UnknownSuiteError
 from stickeval.evaluate import RunSettings, evaluate, score
 
 SMALL = RunSettings(limit=6, noise_prompts=3)  # 6 clean + 3 other + 18 x 3 noisy = 63 rows, one cache chunk
@@ -81,21 +83,22 @@ def test_rerun_regenerates_nothing_already_cached(loaded, small_run, tmp_path):
     assert numbers(again) == numbers(results)
 
 
-def test_an_interrupted_run_resumes_and_matches_an_uninterrupted_one(loaded, tmp_path):
-    settings = RunSettings(limit=16, noise_prompts=16)  # 16 + 16 + 18 x 16 = 320 rows: two cache chunks
-    calls = []
+def test_an_interrupted_run_resumes_and_matches_an_uninterrupted_one(loaded, small_run, tmp_path, monkeypatch):
+    _, straight = small_run
+    # 63 rows in chunks of 32 and 31 (the package's `stickeval.evaluate` attribute is the function)
+    monkeypatch.setattr(sys.modules["stickeval.evaluate"], "CHUNK_ROWS", {False: 32, True: 32})
+    settings = replace(SMALL, batch_size=8)
 
     def interrupt_in_second_chunk(done, total):
-        calls.append(done)
-        if len(calls) == 2:
+        if done > 32:  # the first chunk is complete and saved
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        evaluate(loaded, settings, tmp_path / "resumed", progress=interrupt_in_second_chunk)
-    resumed = evaluate(loaded, settings, tmp_path / "resumed")
-    assert resumed["timing"]["rows_generated_now"] == 320 - 256
-    straight = evaluate(loaded, settings, tmp_path / "straight")
-    assert numbers(resumed) == numbers(straight)
+        evaluate(loaded, settings, tmp_path, progress=interrupt_in_second_chunk)
+    resumed = evaluate(loaded, settings, tmp_path)
+    assert resumed["timing"]["rows_generated_now"] == 63 - 32
+    for name, values in numbers(straight).items():
+        np.testing.assert_allclose(numbers(resumed)[name], values, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def test_a_corrupt_cache_chunk_is_detected_and_regenerated(loaded, small_run, tmp_path):
@@ -137,7 +140,7 @@ def test_an_output_path_that_is_a_file_is_refused(loaded, tmp_path):
 
 def test_a_suite_of_another_schema_is_refused(tmp_path):
     wide = zoo.load(str(build_tiny_checkpoint(tmp_path / "v3", input_dim=48, output_dim=48, metadata={"encoder": "hash"})))
-    with pytest.raises(StickevalError, match="20 numbers per frame but the model takes 48"):
+    with pytest.raises(SchemaMismatchError, match="20 numbers per frame but the model takes 48"):
         evaluate(wide, SMALL, tmp_path / "run")
 
 

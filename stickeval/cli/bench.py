@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from stickeval.cli.options import DeviceOpt, DtypeOpt, JsonOpt, OutOpt, RevisionOpt, ZooOpt
-from stickeval.cli.output import console, print_json
 from stickeval._io import write_text_atomic
+from stickeval.cli.options import DeviceOpt, DtypeOpt, JsonOpt, OutOpt, RevisionOpt, ZooOpt, parse_batch_size
+from stickeval.cli.output import console, print_json
 
 EXAMPLES = """
 Examples:
@@ -42,7 +41,7 @@ def bench(
 
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
     result = bench_api(loaded.model, frames=frames, n_prompts=prompts, device=device, dtype=dtype, compile=compile,
-                       batch_size=int(batch_size) if batch_size != "auto" else "auto", baseline_prompts=baseline_prompts)  # fmt: skip
+                       batch_size=parse_batch_size(batch_size), baseline_prompts=baseline_prompts)  # fmt: skip
     doc = {"variant": loaded.variant, **result.to_dict()}
     if out:
         write_text_atomic(out, json.dumps(doc, indent=2) + "\n")

@@ -14,3 +14,12 @@ DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="torch device
 DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="bfloat16 or float32 (default: bfloat16 on CUDA, float32 on CPU).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 OutOpt = Annotated[Optional[Path], typer.Option("-o", "--out", help="Output path.")]
+
+
+def parse_batch_size(value: str) -> int | str:
+    """`--batch-size`: "auto" or a positive integer."""
+    if value == "auto":
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    raise typer.BadParameter(f"expected a positive integer or 'auto', got {value!r}", param_hint="--batch-size")

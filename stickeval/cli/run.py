@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from stickeval.cli.options import DeviceOpt, DtypeOpt, JsonOpt, RevisionOpt, SeedOpt, ZooOpt
+from stickeval.cli.options import DeviceOpt, DtypeOpt, JsonOpt, RevisionOpt, SeedOpt, ZooOpt, parse_batch_size
 from stickeval.cli.output import console, err_console, print_json
 
 RUN_EXAMPLES = """
@@ -27,6 +28,13 @@ Examples:
 
   stickeval score runs/large-sft              # re-score cached generations, no model needed
 """
+
+
+class _SequencesPerSecond(ProgressColumn):
+    """Rollouts per second, as rich measures the task's speed."""
+
+    def render(self, task: Task) -> Text:
+        return Text("" if task.speed is None else f"{task.speed:.1f} seq/s", style="cyan")
 
 
 def _table(results: dict) -> Table:
@@ -85,13 +93,13 @@ def run(
 
     settings = RunSettings(
         suite=str(data) if data else suite, limit=limit, noise=noise, noise_prompts=noise_prompts,
-        batch_size=int(batch_size) if batch_size != "auto" else "auto", device=device, dtype=dtype,
+        batch_size=parse_batch_size(batch_size), device=device, dtype=dtype,
         prime=prime, seed=seed, compile=compile,
     )  # fmt: skip
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
     output = output or Path("runs") / Path(loaded.variant).name
-    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=True) as bar:  # fmt: skip
+    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), _SequencesPerSecond(),
+                  TimeRemainingColumn(), console=err_console, transient=True) as bar:  # fmt: skip
         task = bar.add_task("generate", total=None)
         results = evaluate(loaded, settings, output, log_samples=log_samples,
                            progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from stickeval.data.schema import FPS, joints, segment_lengths
-from stickeval.metrics._inputs import check_pair, masked_mean, scored_mask, schema_of
+from stickeval.metrics._inputs import check_pair, masked_mean, schema_of, scored_mask
 from stickeval.metrics.features import SCALE_FLOOR, body_scale
 
 FEET = {"v1": ("left_foot", "right_foot"), "v3": ("l_ankle", "r_ankle")}

@@ -13,7 +13,7 @@ import numpy as np
 
 from stickeval.data.schema import ROOT_JOINT, joints
 from stickeval.errors import MetricInputError
-from stickeval.metrics._inputs import check_motion, check_pair, masked_mean, scored_mask, schema_of
+from stickeval.metrics._inputs import check_motion, check_pair, masked_mean, schema_of, scored_mask
 
 
 def pose_mse(generated: np.ndarray, reference: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:

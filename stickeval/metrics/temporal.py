@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from stickeval.data.schema import FPS
-from stickeval.metrics._inputs import check_motion, check_pair, masked_mean, scored_mask, schema_of
+from stickeval.metrics._inputs import check_motion, check_pair, masked_mean, schema_of, scored_mask
 from stickeval.metrics.features import SCALE_FLOOR, body_scale, joint_array
 
 JERK_EPS = 1e-3  # torso lengths / s^3; keeps the ratio finite (and 1) when both clips are still

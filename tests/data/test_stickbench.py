@@ -9,10 +9,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from stickeval.data.suite import split_of
 from stickeval.data.prompts import CONNECTORS, MODIFIERS
 from stickeval.data.schema import ACTION_TO_ID, ACTIONS, N_FRAMES, V1, joints, segment_lengths
 from stickeval.data.stickbench import SIZES, VERSION, draw_sample, load_suite, make_sample, sample_id, stickbench_suite
+from stickeval.data.suite import split_of
 from stickeval.errors import DatasetError, UnknownSuiteError
 
 # The content hash of stickbench-v1 quick/test, seed 0. It pins the published benchmark: if the
