@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -131,6 +132,7 @@ def evaluate(
     settings: RunSettings,
     output: Path,
     *,
+    resume: bool = True,
     log_samples: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
@@ -140,6 +142,8 @@ def evaluate(
         loaded: a `stickeval.zoo.LoadedModel`.
         settings: RunSettings.
         output: run directory (created); generations are cached under it.
+        resume: reuse this configuration's cached generations (an interrupted run continues
+            where it stopped); False discards them and generates everything again.
         log_samples: also write samples.jsonl (one line per sample with its scores).
         progress: called with (rows done, rows total) after each generated batch.
 
@@ -169,6 +173,8 @@ def evaluate(
         "noise_prompts": settings.noise_prompts, "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest(),
     })  # fmt: skip
     n_rows = len(prompts.role)
+    if not resume:
+        shutil.rmtree(output / "generations" / key, ignore_errors=True)
     cache = RolloutCache(output / "generations" / key, n_rows, CHUNK_ROWS[device.type == "cuda"])
     done = 0
 

@@ -11,6 +11,8 @@ import torch
 
 from fixtures.checkpoints import build_tiny_checkpoint
 from stickeval import zoo
+from stickeval.data import load_suite, save_dataset
+from stickeval.data.datasets import suite_to_samples
 from stickeval.errors import RunDirectoryError, SchemaMismatchError, UnknownSuiteError
 from stickeval.evaluate import RunSettings, evaluate, score
 
@@ -99,6 +101,31 @@ def test_an_interrupted_run_resumes_and_matches_an_uninterrupted_one(loaded, sma
     assert resumed["timing"]["rows_generated_now"] == 63 - 32
     for name, values in numbers(straight).items():
         np.testing.assert_allclose(numbers(resumed)[name], values, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_no_resume_generates_everything_again(loaded, small_run, tmp_path):
+    out, results = small_run
+    shutil.copytree(out, tmp_path / "copy")
+    again = evaluate(loaded, SMALL, tmp_path / "copy", resume=False)
+    assert again["timing"]["rows_generated_now"] == 63
+    assert numbers(again) == numbers(results)
+
+
+def test_the_whole_quick_suite_completes(loaded, tmp_path):
+    results = evaluate(loaded, RunSettings(noise_prompts=4), tmp_path)
+    assert results["suite"]["n"] == 127 and results["metrics"]["pose_mse"]["n"] == 127
+    assert set(results["breakdowns"]["per_action"]["action_accuracy"]) == set(load_suite("quick").labels)
+
+
+def test_a_dataset_scores_with_its_stored_embeddings_and_skips_noise_without_the_encoder(tmp_path):
+    suite = load_suite("quick", limit=5)
+    embeddings = np.random.default_rng(0).standard_normal((5, 1024)).astype(np.float32)
+    save_dataset(suite_to_samples(suite, embeddings), tmp_path / "sft_data_embedded.pt")
+    ckpt = build_tiny_checkpoint(tmp_path / "ckpt", metadata={"encoder": "no-such-encoder"})
+    results = evaluate(zoo.load(str(ckpt)), replace(SMALL, suite=str(tmp_path / "sft_data_embedded.pt")), tmp_path / "run")
+    assert results["suite"]["n"] == 5 and results["config"]["rows"] == 5
+    assert "robustness" not in results["metrics"]
+    assert any("robustness skipped" in notice and "no-such-encoder" in notice for notice in results["notices"])
 
 
 def test_a_corrupt_cache_chunk_is_detected_and_regenerated(loaded, small_run, tmp_path):

@@ -83,6 +83,7 @@ def run(
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile each generation step (CUDA).")] = False,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Run directory (default runs/<variant>).")] = None,
     log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write samples.jsonl.")] = False,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Reuse cached generations of this configuration.")] = True,
     revision: RevisionOpt = None,
     zoo: ZooOpt = None,
     json_: JsonOpt = False,
@@ -101,7 +102,7 @@ def run(
     with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), _SequencesPerSecond(),
                   TimeRemainingColumn(), console=err_console, transient=True) as bar:  # fmt: skip
         task = bar.add_task("generate", total=None)
-        results = evaluate(loaded, settings, output, log_samples=log_samples,
+        results = evaluate(loaded, settings, output, resume=resume, log_samples=log_samples,
                            progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
     _report(results, output, json_)
 
