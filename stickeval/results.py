@@ -17,6 +17,7 @@ class EstimateDict(TypedDict):
     n: int  # samples the mean rests on
     std: float | None  # null for set-level statistics
     n_undefined: int  # samples left out as undefined (e.g. robustness of a text-ignoring model)
+    bias: float | None  # set metrics: bootstrap estimate of the plug-in's finite-sample bias; else null
 
 
 class MetricEntry(EstimateDict, total=False):

@@ -4,11 +4,12 @@ Every figure stickeval reports travels with its uncertainty (DESIGN §7). Two ro
 - `bootstrap_ci`: per-sample values (pose MSE, temporal consistency, ...): the mean, and the
   2.5/97.5 percentiles of the means of `n_boot` resamples drawn with replacement;
 - `bootstrap_set_ci`: set-level statistics that have no per-sample value: the statistic on the full
-  set, and a *recentred* percentile interval (`set_estimate`): a set statistic such as the Fréchet
-  distance is biased at finite size, and its resamples repeat that bias on top of it, so their raw
-  percentiles can miss the full-set value altogether; the replicates are shifted back by their median
-  offset from it, which is reported as `Estimate.bias`. Generic and slow; the Fréchet distance and
-  diversity have fast versions in `distribution.py` built on `resampling_counts` and `set_estimate`.
+  set, and a bias-aware percentile interval (`set_estimate`): a set statistic such as the Fréchet
+  distance is biased at finite size and its resamples repeat that bias on top of it, so their raw
+  percentiles can miss the full-set value altogether; the replicates' median offset from it is
+  reported as `Estimate.bias`, and the interval both contains the full-set value and reaches the
+  bias-corrected one. Generic and slow; the Fréchet distance and diversity have fast versions in
+  `distribution.py` built on `resampling_counts` and `set_estimate`.
 The resampling is driven by `numpy.random.default_rng(seed)` alone, so the same values and seed
 give bit-identical intervals in any process. Empty input raises; undefined values (NaN, e.g. a
 robustness score of a model that ignores its text) are refused unless `drop_undefined=True`, which
@@ -35,14 +36,14 @@ class Estimate:
         mean: the mean of the per-sample values (`bootstrap_ci`) or the statistic on the full set
             (`bootstrap_set_ci`); NaN when no value was defined.
         ci95: (low, high) 95% interval: the percentile bootstrap of the mean (`bootstrap_ci`) or the
-            recentred percentile interval of a set statistic (`set_estimate`); (NaN, NaN) when undefined.
+            bias-aware interval of a set statistic (`set_estimate`); (NaN, NaN) when undefined.
         n: number of (defined) samples used.
         std: standard deviation of the per-sample values (ddof=1; 0 for n=1). None for a set-level
             statistic, which has no per-sample values.
         n_undefined: samples whose value was undefined and left out.
         bias: set-level statistics only (else None): the median of the bootstrap replicates minus
             `mean`, the resampling estimate of the statistic's finite-sample bias at this set size;
-            `mean - bias` estimates the statistic of the underlying distributions.
+            `mean - bias` estimates the statistic of the distributions the sets were drawn from.
     """
 
     mean: float
@@ -119,7 +120,7 @@ def bootstrap_set_ci(
     seed: int = 0,
     paired: bool = True,
 ) -> Estimate:
-    """A set-level statistic with a seeded, recentred percentile-bootstrap 95% CI (see `set_estimate`).
+    """A set-level statistic with a seeded, bias-aware percentile-bootstrap 95% CI (see `set_estimate`).
 
     Args:
         statistic: f(*arrays) -> float, e.g. `distribution.frechet_distance_features`.
@@ -131,8 +132,8 @@ def bootstrap_set_ci(
             unrelated sets, e.g. a test split against a train split).
 
     Returns:
-        Estimate with mean = statistic on the full sets, the recentred bootstrap interval, n = size of
-        the first set, std = None, bias = the replicates' median offset from mean.
+        Estimate with mean = statistic on the full sets, the bias-aware bootstrap interval, n = size
+        of the first set, std = None, bias = the replicates' median offset from mean.
 
     Raises:
         MetricInputError: no arrays, an empty array, paired arrays of different sizes, or a
@@ -179,30 +180,36 @@ def resampling_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarr
     return np.bincount(idx.ravel(), minlength=n_boot * n).reshape(n_boot, n)
 
 
-def set_estimate(point: float, replicates: np.ndarray, n: int) -> Estimate:
+def set_estimate(point: float, replicates: np.ndarray, n: int, *, floor: float = -np.inf) -> Estimate:
     """Estimate of a set-level statistic from its value on the full sets and its bootstrap replicates.
 
     Why not the plain percentile interval: a plug-in set statistic (the Fréchet distance above all) is
-    biased at finite size, and a resample (or a half-sample) adds the same bias again, so the replicates
-    sit around point + bias rather than around point: on the StickBench reference row the Fréchet
-    distance is 0.76 and 97.5% of its replicates exceed 1.07. The bias-corrected percentile and BCa
-    intervals measure that shift by the share of replicates below the point (z0 = Phi^-1(share)),
-    which is 0 there (z0 = -inf): they break down exactly where they are needed. So the shift is
-    measured directly and removed:
+    biased at finite size, and a resample (or a half-sample without replacement) adds about the same
+    bias again, so the replicates sit around point + bias, not around point: on the StickBench
+    reference row the FD is 0.76 while the 2.5th percentile of its replicates is 1.12. The
+    bias-corrected percentile and BCa intervals measure that shift by the share of replicates below
+    the point, z0 = Phi^-1(share), which is Phi^-1(0) = -inf there: they break down exactly where they
+    are needed. So the shift is measured directly, as the replicates' median offset,
 
-        bias = median(replicates) - point;   ci95 = percentiles 2.5 / 97.5 of (replicates - bias).
+        bias = median(replicates) - point,
 
-    The interval is the spread of the statistic over fresh sets of the same sizes, centred on the
-    full-set value: it always contains `point`, and it covers the statistic of the underlying
-    distributions whenever the bias is small next to that spread (tests check both). Where the bias
-    is not small (many features, few samples, two sets from one distribution), `point - bias` is
-    the estimate of that population value and `bias` says how much of `point` is finite-sample bias.
+    and it gives two 95% intervals for the two things a set statistic can be read as:
+    - at this size: percentiles 2.5 / 97.5 of (replicates - bias), the spread of the statistic over
+      fresh sets of the same sizes, centred on `point` (which it always contains);
+    - of the distributions: the same shifted once more, percentiles of (replicates - 2 bias),
+      centred on `point - bias`, the bias-corrected estimate.
+    `ci95` is the smallest interval holding both, floored at `floor`, so it contains the reported
+    value and covers the population value: with bias 0 it is the percentile interval, with bias b > 0
+    it reaches b further down. For a set statistic that can be 0, such as the FD of two sets from one
+    distribution, it then reaches 0 instead of excluding it (the test split against the train split).
 
     Args:
         point: the statistic on the full sets.
         replicates: float [B] the statistic on B resampled sets; NaN replicates (no value defined on
             that resample) are left out.
         n: the size the figure rests on (reported as `Estimate.n`).
+        floor: the smallest value the statistic can take (0 for a distance); the interval is clipped
+            to it (default: no floor).
 
     Returns:
         Estimate(mean = point, ci95, n, std = None, bias).
@@ -217,9 +224,11 @@ def set_estimate(point: float, replicates: np.ndarray, n: int) -> Estimate:
     if reps.size == 0:
         raise MetricInputError("no bootstrap resample gave a defined value; raise n_boot or use larger sets.")
     bias = float(np.median(reps) - point)
-    lo, hi = np.percentile(reps - bias, [2.5, 97.5])
-    # point is the median of reps - bias; min/max only keep float round-off from leaving it outside
-    return Estimate(float(point), (float(min(lo, point)), float(max(hi, point))), int(n), None, 0, bias)
+    lo, hi = np.percentile(reps - bias, [2.5, 97.5])  # at this size; point is its median
+    lo, hi = lo - max(bias, 0.0), hi - min(bias, 0.0)  # widened to the bias-corrected interval
+    # min/max: float round-off in reps - bias must not leave point outside
+    ci = (max(float(min(lo, point)), floor), float(max(hi, point)))
+    return Estimate(float(point), ci, int(n), None, 0, bias)
 
 
 def bootstrap_by_group(

@@ -120,9 +120,86 @@ def test_fast_fd_interval_equals_refitting_on_explicitly_resampled_rows():
 def test_fast_diversity_interval_equals_recomputing_on_explicitly_resampled_rows():
     rng = np.random.default_rng(6)
     gen, ref = rng.standard_normal((25, 4)), rng.standard_normal((60, 4))
-    slow = bootstrap_set_ci(lambda a: diversity_features(a, ref), gen, n_boot=40, seed=1)
+    z = (gen - ref.mean(0)) / ref.std(0)
+
+    def distinct_pairs_diversity(rows, clip_ids):
+        # mean distance over pairs of resampled rows that are not two copies of one clip
+        i, j = np.triu_indices(len(rows), k=1)
+        distinct = clip_ids[i] != clip_ids[j]
+        return float(np.linalg.norm(rows[i] - rows[j], axis=1)[distinct].mean())
+
+    slow = bootstrap_set_ci(distinct_pairs_diversity, z, np.arange(25), n_boot=40, seed=1)
     fast = diversity_ci(gen, ref, n_boot=40, seed=1)
     assert fast.mean == pytest.approx(slow.mean) and np.allclose(fast.ci95, slow.ci95)
+    assert fast.bias == pytest.approx(slow.bias)
+
+
+def test_two_clips_have_a_point_diversity_interval_because_a_clip_drawn_twice_is_not_a_pair():
+    # Resamples of two clips hold both (diversity = their distance) or one clip twice (no pair: left
+    # out). Counting the copy as a pair at distance 0 would put replicates at 0 and the interval at [0, d].
+    feats = np.array([[0.0, 0.0], [3.0, 4.0]])
+    est = diversity_ci(feats, feats, n_boot=50, seed=0)
+    assert est.mean == pytest.approx(2.0 * np.sqrt(2.0))  # standardised by themselves: (-1, -1) and (1, 1)
+    assert est.ci95 == pytest.approx((est.mean, est.mean)) and est.bias == pytest.approx(0.0)
+
+
+def fd_interval_record(draw, truth: float, n_draws: int) -> tuple[float, bool, np.ndarray]:
+    """Share of draws whose FD interval covers `truth`, whether every interval held its estimate, mean bias - point."""
+    covered, held, offsets = 0, True, []
+    for k in range(n_draws):
+        gen, ref = draw(np.random.default_rng(100 + k))
+        est = frechet_distance_ci(gen, ref, n_boot=200, seed=k, paired=False)
+        covered += est.ci95[0] <= truth <= est.ci95[1]
+        held &= est.ci95[0] <= est.mean <= est.ci95[1]
+        offsets.append(est.bias - (est.mean - truth))
+    return covered / n_draws, held, np.array(offsets)
+
+
+def test_fd_interval_covers_a_known_mean_shift_and_a_known_variance_change():
+    # Reference N(0, diag(sd^2)); generated shifted by 0.5 sd on every feature (FD 3 x 0.25 in
+    # standardised units), or with its first sd 1.5x (FD (1.5 - 1)^2 for diagonal Gaussians).
+    sd = np.array([1.0, 2.0, 0.5])
+    shifted = fd_interval_record(
+        lambda rng: (0.5 * sd + sd * rng.standard_normal((150, 3)), sd * rng.standard_normal((150, 3))), 0.75, 40
+    )
+    wider = fd_interval_record(
+        lambda rng: (sd * [1.5, 1, 1] * rng.standard_normal((150, 3)), sd * rng.standard_normal((150, 3))), 0.25, 40
+    )
+    for coverage, held, _ in (shifted, wider):
+        assert coverage >= 0.7 and held
+
+
+def test_fd_of_two_samples_of_one_gaussian_is_all_bias_and_its_interval_still_reaches_zero():
+    # 10 features, 60 clips per set: the plug-in FD is about 1 where the truth is 0, the bias dwarfs the spread.
+    coverage, held, offsets = fd_interval_record(
+        lambda rng: (rng.standard_normal((60, 10)), rng.standard_normal((60, 10))), 0.0, 20
+    )
+    assert coverage >= 0.7 and held
+    assert abs(offsets.mean()) < 0.3  # the bias field accounts for the plug-in's excess over the truth
+
+
+def test_fd_of_two_halves_of_the_real_track_keeps_its_value_in_the_interval_and_its_bias_matches_random_halves(
+    realmotion,
+):
+    sel = np.flatnonzero((realmotion["dataset"] == "dataset-2") & (realmotion["length"] >= 60))[::3]
+    feats = motion_features(realmotion["motion"][sel], realmotion["length"][sel])
+    half = len(feats) // 2
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(feats))
+    est = frechet_distance_ci(feats[order[:half]], feats[order[half:]], n_boot=200, paired=False)
+    assert est == frechet_distance_ci(feats[order[:half]], feats[order[half:]], n_boot=200, paired=False)
+    assert est.ci95[0] <= est.mean <= est.ci95[1]
+    assert est.ci95[0] <= max(est.mean - est.bias, 0.0)
+    # Random halves of one pool share a distribution: their mean FD is the plug-in's bias at this size.
+    splits = [rng.permutation(len(feats)) for _ in range(20)]
+    bias_at_this_size = np.mean([frechet_distance_features(feats[p[:half]], feats[p[half:]]) for p in splits])
+    assert est.bias == pytest.approx(bias_at_this_size, rel=0.35)
+
+
+def test_a_singular_reference_covariance_gives_the_closed_form_fd():
+    # Diagonal Gaussians: FD = |mu1 - mu2|^2 + sum (sqrt(a_k) - sqrt(b_k))^2; here b has a zero variance.
+    fd = frechet_distance_gaussians(np.array([1.0, 0.0]), np.diag([4.0, 1.0]), np.zeros(2), np.diag([1.0, 0.0]))
+    assert fd == pytest.approx(1.0 + (2.0 - 1.0) ** 2 + (1.0 - 0.0) ** 2)
 
 
 def test_paired_fd_interval_needs_sets_of_one_size():

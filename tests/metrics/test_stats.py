@@ -1,10 +1,19 @@
-"""Bootstrap confidence intervals: seeded, shrinking with n, honest about undefined values."""
+"""Bootstrap confidence intervals: seeded, shrinking with n, honest about undefined values and bias."""
+
+import json
 
 import numpy as np
 import pytest
 
 from stickeval.errors import MetricInputError
-from stickeval.metrics.stats import Estimate, bootstrap_by_group, bootstrap_ci, bootstrap_set_ci, resampling_counts
+from stickeval.metrics.stats import (
+    Estimate,
+    bootstrap_by_group,
+    bootstrap_ci,
+    bootstrap_set_ci,
+    resampling_counts,
+    set_estimate,
+)
 
 
 def test_mean_n_and_std_are_those_of_the_values():
@@ -52,7 +61,7 @@ def test_undefined_values_are_refused_unless_dropped_and_then_counted():
 def test_all_undefined_is_reported_as_null_not_as_a_number():
     est = bootstrap_ci(np.full(5, np.nan), drop_undefined=True)
     assert not est.defined
-    assert est.to_dict() == {"mean": None, "ci95": [None, None], "n": 0, "std": None, "n_undefined": 5}
+    assert est.to_dict() == {"mean": None, "ci95": [None, None], "n": 0, "std": None, "n_undefined": 5, "bias": None}
 
 
 def test_empty_and_infinite_values_are_refused():
@@ -95,3 +104,62 @@ def test_breakdown_by_group_matches_each_groups_own_estimate():
     assert out["walk"].mean == 1.0
     with pytest.raises(MetricInputError, match="one group name per value: 2 names for 5 values"):
         bootstrap_by_group(values, ["a", "b"])
+
+
+# The replicates 3 + k/10, k = -50..50: median 3, percentiles 2.5 / 97.5 at 3 -/+ 4.75 (linear interpolation).
+SPREAD = 3.0 + np.arange(-50, 51) / 10
+
+
+def test_set_interval_contains_the_full_set_value_and_reaches_down_by_the_resampling_bias():
+    est = set_estimate(2.0, SPREAD, 40)
+    assert est.bias == pytest.approx(1.0)  # median 3 - point 2
+    # at this size: 2 -/+ 4.75; the bias-corrected interval is 1 lower, so the low end is 2 - 4.75 - 1
+    assert est.ci95 == pytest.approx((-3.75, 6.75))
+    assert est.mean == 2.0 and est.n == 40 and est.std is None
+    assert set_estimate(2.0, SPREAD, 40, floor=0.0).ci95 == pytest.approx((0.0, 6.75))
+
+
+def test_a_negative_resampling_bias_widens_the_set_interval_upward():
+    est = set_estimate(4.0, SPREAD, 40)
+    assert est.bias == pytest.approx(-1.0)
+    assert est.ci95 == pytest.approx((4.0 - 4.75, 4.0 + 4.75 + 1.0))
+
+
+def test_unbiased_replicates_give_the_plain_percentile_interval():
+    est = set_estimate(3.0, SPREAD, 40)
+    assert est.bias == 0.0
+    assert est.ci95 == pytest.approx(tuple(np.percentile(SPREAD, [2.5, 97.5])))
+
+
+def test_undefined_replicates_are_left_out_and_none_defined_is_refused():
+    with_nan = np.concatenate([SPREAD, np.full(7, np.nan)])
+    assert set_estimate(2.0, with_nan, 40) == set_estimate(2.0, SPREAD, 40)
+    with pytest.raises(MetricInputError, match="no bootstrap resample gave a defined value"):
+        set_estimate(2.0, np.full(3, np.nan), 40)
+    with pytest.raises(MetricInputError, match="the statistic is nan on the full sets"):
+        set_estimate(float("nan"), SPREAD, 40)
+
+
+def test_squared_norm_of_a_mean_keeps_its_estimate_in_the_interval_and_reaches_the_true_value():
+    # |mean|^2 of n standard-normal vectors in d dimensions: the truth is 0, the estimate is biased by d / n
+    # (the FD's mean term in miniature), and every resample adds about d / n again.
+    d, n, n_boot = 20, 100, 400
+    x = np.random.default_rng(11).standard_normal((n, d))
+
+    def stat(a):
+        return float(np.sum(a.mean(axis=0) ** 2))
+
+    est = bootstrap_set_ci(stat, x, n_boot=n_boot, seed=3)
+    rng = np.random.default_rng(3)  # the same resamples, to show the plain percentile interval
+    plain = np.percentile([stat(x[rng.integers(0, n, size=n)]) for _ in range(n_boot)], [2.5, 97.5])
+    assert not plain[0] <= est.mean <= plain[1]
+    assert est.ci95[0] <= est.mean <= est.ci95[1]
+    assert est.ci95[0] <= 0.0
+    assert est.bias == pytest.approx(d / n, rel=0.3)
+
+
+def test_estimates_with_a_bias_are_json_ready():
+    est = set_estimate(2.0, SPREAD, 40, floor=0.0)
+    doc = json.loads(json.dumps(est.to_dict()))
+    assert doc["bias"] == pytest.approx(1.0) and doc["ci95"] == pytest.approx([0.0, 6.75]) and doc["std"] is None
+    assert bootstrap_ci(np.array([1.0, 2.0])).to_dict()["bias"] is None
