@@ -52,6 +52,7 @@ class RunSettings:
     prime: str = "reference"
     seed: int = 0
     compile: bool = False
+    encoder: str | None = None  # overrides the text encoder the model names
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,12 @@ def plan_prompts(suite: Suite, encoder_name: str | None, embedding_dim: int, set
     """
     encoder, notice = None, None
     try:
-        encoder = get_encoder(encoder_name or "hash", dim=embedding_dim)
+        if encoder_name is None:
+            raise TextEncoderError(
+                "The model does not name its text encoder (no 'encoder' in its config.json or zoo entry). "
+                "Pass --encoder bge-large (the published models) or --encoder hash."
+            )
+        encoder = get_encoder(encoder_name, dim=embedding_dim)
     except TextEncoderError as e:
         if suite.embeddings is None:
             raise
@@ -165,10 +171,11 @@ def evaluate(
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."))
-    prompts, notice = plan_prompts(suite, loaded.encoder, config.embedding_dim, settings)
+    prompts, notice = plan_prompts(suite, settings.encoder or loaded.encoder, config.embedding_dim, settings)
+    weights_hash = model_hash(loaded.model)
     frames = suite.motion.shape[1]
     key = cache_key({
-        "model": model_hash(loaded.model), "suite": suite.hash, "frames": frames, "prime": settings.prime,
+        "model": weights_hash, "suite": suite.hash, "encoder": settings.encoder or loaded.encoder, "frames": frames, "prime": settings.prime,
         "dtype": settings.dtype, "device": settings.device, "seed": settings.seed, "noise": settings.noise,
         "noise_prompts": settings.noise_prompts, "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest(),
     })  # fmt: skip
@@ -204,7 +211,7 @@ def evaluate(
     run = {
         "settings": asdict(settings),
         "model": loaded.provenance(),
-        "model_hash": model_hash(loaded.model),
+        "model_hash": weights_hash,
         "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash, "n": len(suite.ids)},
         "cache_key": key,
         "roles": prompts.role,

@@ -13,7 +13,7 @@ from fixtures.checkpoints import build_tiny_checkpoint
 from stickeval import zoo
 from stickeval.data import load_suite, save_dataset
 from stickeval.data.datasets import suite_to_samples
-from stickeval.errors import RunDirectoryError, SchemaMismatchError, UnknownSuiteError
+from stickeval.errors import RunDirectoryError, SchemaMismatchError, TextEncoderError, UnknownSuiteError
 from stickeval.evaluate import RunSettings, evaluate, score
 
 SMALL = RunSettings(limit=6, noise_prompts=3)  # 6 clean + 3 other + 18 x 3 noisy = 63 rows, one cache chunk
@@ -152,6 +152,14 @@ def test_a_model_that_ignores_its_text_has_undefined_robustness_not_1(tmp_path):
     robustness = results["metrics"]["robustness"]
     assert robustness["mean"] is None and robustness["n"] == 0
     assert "ignores its text" in robustness["note"]
+
+
+def test_a_model_that_names_no_text_encoder_is_refused_not_given_a_default(tmp_path):
+    unnamed = zoo.load(str(build_tiny_checkpoint(tmp_path / "ckpt")))
+    with pytest.raises(TextEncoderError, match="does not name its text encoder.*--encoder"):
+        evaluate(unnamed, SMALL, tmp_path / "run")
+    results = evaluate(unnamed, replace(SMALL, noise=False, encoder="hash"), tmp_path / "run")
+    assert results["config"]["encoder"] == "hash"
 
 
 def test_an_unknown_suite_is_refused(loaded, tmp_path):

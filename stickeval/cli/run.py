@@ -81,6 +81,7 @@ def run(
     prime: Annotated[str, typer.Option("--prime", help="Frame 0: reference (the clip's first frame) or zeros.")] = "reference",
     seed: SeedOpt = 0,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile each generation step (CUDA).")] = False,
+    encoder: Annotated[Optional[str], typer.Option("--encoder", help="Text encoder (hash, bge-large); default: the one the model names.")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Run directory (default runs/<variant>).")] = None,
     log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write samples.jsonl.")] = False,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Reuse cached generations of this configuration.")] = True,
@@ -95,7 +96,7 @@ def run(
     settings = RunSettings(
         suite=str(data) if data else suite, limit=limit, noise=noise, noise_prompts=noise_prompts,
         batch_size=parse_batch_size(batch_size), device=device, dtype=dtype,
-        prime=prime, seed=seed, compile=compile,
+        prime=prime, seed=seed, compile=compile, encoder=encoder,
     )  # fmt: skip
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
     output = output or Path("runs") / Path(loaded.variant).name
