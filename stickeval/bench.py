@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from stickeval.generate import generate, resolve_device, resolve_dtype
+from stickeval.generate import generate, on_device, resolve_device, resolve_dtype
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 
@@ -123,7 +123,7 @@ def bench(
     flops = rollout_flops(c, frames)
     tflops = flops * run.sequences_per_second / 1e12
 
-    reference = model.to(dev, torch.float32).eval()
+    reference = on_device(model, dev, torch.float32)
     t_text = torch.as_tensor(texts[:baseline_prompts], device=dev)
     t_actions = torch.as_tensor(actions[:baseline_prompts], device=dev)
     original_loop(reference, t_text[0], t_actions[0], min(frames, 8))  # warm-up

@@ -114,7 +114,7 @@ def generate(
     dtype = resolve_dtype(dtype, device)
     texts, actions, first = _validated_inputs(model, text_embeddings, action_tracks, frames, prime, first_frames)
     n = len(texts)
-    engine = _on(model, device, dtype)
+    engine = on_device(model, device, dtype)
     step = _step
     if compile:
         step = torch.compile(_step, dynamic=True, mode=compile if isinstance(compile, str) else None)
@@ -189,8 +189,8 @@ def _rollout_batch(
     return motion, logits
 
 
-def _on(model: StickFigureTransformer, device: torch.device, dtype: torch.dtype) -> StickFigureTransformer:
-    """The model in eval mode on device/dtype; a copy when that differs, so the caller's model is untouched."""
+def on_device(model: StickFigureTransformer, device: torch.device, dtype: torch.dtype) -> StickFigureTransformer:
+    """The model in eval mode on `device` in `dtype`: a copy when that differs, so the caller's model is untouched."""
     param = next(model.parameters())
     if param.device != device or param.dtype != dtype:
         model = copy.deepcopy(model).to(device=device, dtype=dtype)
@@ -283,7 +283,7 @@ def teacher_forced(
     """
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
-    engine = _on(model, device, dtype)
+    engine = on_device(model, device, dtype)
     out = np.empty((len(motion), motion.shape[1] - 1, model.config.output_dim), dtype=np.float32)
     with torch.inference_mode():
         for lo in range(0, len(motion), batch_size):

@@ -27,3 +27,11 @@ def realmotion_path() -> Path:
     if not REALMOTION.exists():
         pytest.skip(f"real motion file not found at {REALMOTION}")
     return REALMOTION
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _classifier_cache(tmp_path_factory):
+    """Fitted action classifiers go to a per-session directory, never the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STICKEVAL_CACHE", str(tmp_path_factory.mktemp("stickeval-cache")))
+        yield

@@ -13,6 +13,14 @@ class CliResult:
     stdout: str
     stderr: str
 
+    def error_line(self) -> str:
+        """The message of a refused command; asserts exit 1, exactly one `Error:` line and no traceback."""
+        assert self.exit_code == 1, self.stderr
+        assert "Traceback" not in self.stderr + self.stdout
+        errors = [line for line in self.stderr.splitlines() if line.startswith("Error: ")]
+        assert len(errors) == 1, self.stderr
+        return errors[0][len("Error: ") :]
+
 
 @pytest.fixture
 def run_cli(capsys):

@@ -9,16 +9,6 @@ import pytest
 
 from fixtures.hub_fixtures import TEST_TOKEN
 
-
-def _one_error_line(result) -> str:
-    """The error line of a failed command; asserts there is exactly one and no traceback."""
-    assert result.exit_code == 1
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == 1, result.stderr
-    return errors[0][len("Error: ") :]
-
-
 # ---- zoo
 
 
@@ -51,14 +41,14 @@ def test_zoo_show_json_gives_one_variant(run_cli):
 
 
 def test_zoo_show_an_unknown_name_exits_1_with_did_you_mean(run_cli):
-    line = _one_error_line(run_cli("zoo", "show", "larg-sft"))
+    line = run_cli("zoo", "show", "larg-sft").error_line()
     assert line.startswith("Unknown variant 'larg-sft'. Did you mean large-sft")
 
 
 def test_zoo_with_a_bad_zoo_file_exits_1_listing_its_problems(run_cli, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[x]\nrepo = "me/x"\n')
-    line = _one_error_line(run_cli("zoo", "--zoo", bad))
+    line = run_cli("zoo", "--zoo", bad).error_line()
     assert line == f"{bad} has 1 problem: x: unknown key 'repo' (did you mean repo_id?). See docs/zoo.md for the keys."
 
 
@@ -77,7 +67,7 @@ def test_pull_prints_the_local_path_and_json_gives_the_commit(run_cli, tiny_zoo)
 
 def test_pull_offline_with_cold_cache_exits_1_and_names_pull(run_cli, tiny_zoo, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    line = _one_error_line(run_cli("pull", "tiny", "--zoo", tiny_zoo.zoo))
+    line = run_cli("pull", "tiny", "--zoo", tiny_zoo.zoo).error_line()
     assert line == "tiny is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull tiny` on a machine with network."
     assert tiny_zoo.hub.requests == []
 
@@ -85,7 +75,7 @@ def test_pull_offline_with_cold_cache_exits_1_and_names_pull(run_cli, tiny_zoo, 
 @pytest.mark.usefixtures("instant_client_retries")
 def test_pull_with_the_hub_down_exits_1_with_one_line(run_cli, tiny_zoo):
     tiny_zoo.hub.stop()
-    line = _one_error_line(run_cli("pull", "tiny", "--zoo", tiny_zoo.zoo))
+    line = run_cli("pull", "tiny", "--zoo", tiny_zoo.zoo).error_line()
     assert line.startswith(f"Could not reach the Hub at {tiny_zoo.hub.url}")
 
 
@@ -93,7 +83,7 @@ def test_pull_strict_exits_1_on_a_parameter_count_mismatch(run_cli, tiny_zoo, tm
     wrong = tmp_path / "wrong.toml"
     wrong.write_text(f'[tiny-big]\nrepo_id = "{tiny_zoo.repo_id}"\nn_params = 1000\n')
     assert run_cli("pull", "tiny-big", "--zoo", wrong).exit_code == 0  # a warning only
-    line = _one_error_line(run_cli("pull", "tiny-big", "--zoo", wrong, "--strict"))
+    line = run_cli("pull", "tiny-big", "--zoo", wrong, "--strict").error_line()
     assert line.startswith(f"tiny-big has {tiny_zoo.n_params:,} parameters but the zoo expects 1,000.")
 
 
@@ -102,7 +92,7 @@ def test_pull_nano_says_its_weights_are_not_built_yet(run_cli):
 
     if any(get_variant("nano").builtin_dir.glob("*.safetensors")):
         pytest.skip("nano weights are built")
-    assert _one_error_line(run_cli("pull", "nano")).startswith("nano weights are not built yet")
+    assert run_cli("pull", "nano").error_line().startswith("nano weights are not built yet")
 
 
 # ---- push
@@ -126,5 +116,5 @@ def test_push_create_pr_prints_the_pull_request_url(run_cli, tiny_zoo, monkeypat
 
 
 def test_push_without_a_token_exits_1_naming_hf_token(run_cli, tiny_zoo):
-    line = _one_error_line(run_cli("push", tiny_zoo.checkpoints["main"], "me/pushed"))
+    line = run_cli("push", tiny_zoo.checkpoints["main"], "me/pushed").error_line()
     assert "set HF_TOKEN or run `hf auth login`" in line

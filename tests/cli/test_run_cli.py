@@ -1,0 +1,153 @@
+"""`stickeval run` and `stickeval score`, run through the real entry point on a tiny checkpoint.
+
+One real generation (4 quick-suite prompts, noise on 2 of them) is shared by the tests that read a
+run directory; each of them works on its own copy, because `run` and `score` rewrite results.json.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures.checkpoints import build_tiny_checkpoint
+from stickeval.cli import main
+from stickeval.data import save_dataset
+
+RUN_ARGS = ("--limit", "4", "--noise-prompts", "2")  # 4 clean + 2 other + 6 kinds x 3 levels x 2 noisy = 42 rollouts
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"), metadata={"encoder": "hash"})
+
+
+@pytest.fixture(scope="module")
+def json_run(ckpt, tmp_path_factory) -> tuple[Path, int, str, str]:
+    """`stickeval run CKPT --limit 4 --noise-prompts 2 -o DIR --json --log-samples`, once for the module.
+
+    Returns (DIR, exit code, stdout, stderr). Captured by redirecting sys.stdout/sys.stderr (what
+    the `run_cli` fixture sees through capsys, which is per test).
+    """
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with redirect_stdout(stdout), redirect_stderr(stderr):
+        try:
+            main(["run", str(ckpt), *RUN_ARGS, "-o", str(out), "--json", "--log-samples"])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return out, code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.fixture
+def run_copy(json_run, tmp_path) -> Path:
+    """A private copy of the shared run directory (generations cached, results written)."""
+    return Path(shutil.copytree(json_run[0], tmp_path / "run"))
+
+
+# ---- run: success
+
+
+def test_run_json_prints_one_document_with_every_metric_and_writes_it_to_results_json(json_run):
+    out, code, stdout, stderr = json_run
+    assert code == 0, stderr
+    doc = json.loads(stdout)  # the whole of stdout is one JSON document: progress and logs went to stderr
+    assert doc == json.loads((out / "results.json").read_text())
+    assert doc["suite"]["n"] == 4 and doc["config"]["rows"] == 42 and doc["timing"]["rows_generated_now"] == 42
+    assert {"pose_mse", "temporal_consistency", "action_accuracy", "robustness", "frechet_distance"} <= set(doc["metrics"])
+    for name, metric in doc["metrics"].items():
+        assert {"mean", "ci95", "n"} <= set(metric), name
+        assert len(metric["ci95"]) == 2 and metric["n"] >= 1, name
+    assert doc["metrics"]["pose_mse"]["n"] == 4
+    assert np.isfinite(doc["metrics"]["pose_mse"]["mean"])
+
+
+def test_run_table_names_every_metric_and_says_where_the_results_are(ckpt, run_copy, run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that no metric name is truncated
+    result = run_cli("run", ckpt, *RUN_ARGS, "-o", run_copy)
+    assert result.exit_code == 0, result.stderr
+    for name in json.loads((run_copy / "results.json").read_text())["metrics"]:
+        assert name in result.stdout, name
+    assert f"Results: {run_copy / 'results.json'}" in result.stderr
+    assert "0 rollouts generated now" in result.stderr  # the cached generations were reused
+
+
+def test_run_with_log_samples_writes_one_json_line_per_prompt(json_run):
+    out, code, _, stderr = json_run
+    assert code == 0, stderr
+    lines = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(lines) == 4 and len({line["id"] for line in lines}) == 4
+    assert {"pose_mse", "action_accuracy"} <= set(lines[0]["scores"])
+
+
+# ---- score
+
+
+def test_score_json_reproduces_the_metrics_of_the_run(json_run, run_copy, run_cli):
+    result = run_cli("score", run_copy, "--json")
+    assert result.exit_code == 0, result.stderr
+    rescored, original = json.loads(result.stdout), json.loads(json_run[2])
+    assert rescored["metrics"] == original["metrics"]
+    assert rescored["reference"] == original["reference"]
+    assert rescored["timing"]["rows_generated_now"] == 42  # what the run generated, not regenerated
+    assert rescored == json.loads((run_copy / "results.json").read_text())
+
+
+def test_score_of_a_directory_without_a_run_exits_1_naming_run(run_cli, tmp_path):
+    assert "run `stickeval run`" in run_cli("score", tmp_path).error_line()
+
+
+# ---- run: bad input
+
+
+def test_run_with_an_unknown_suite_exits_1_suggesting_the_close_name(ckpt, run_cli, tmp_path):
+    message = run_cli("run", ckpt, "--suite", "quik", "--no-noise", "-o", tmp_path / "out").error_line()
+    assert "Unknown suite 'quik'" in message and "Did you mean quick" in message
+    assert not (tmp_path / "out").exists()  # a refused run leaves no directory behind
+
+
+def test_run_with_an_output_path_that_is_a_file_exits_1_and_leaves_the_file_alone(ckpt, run_cli, tmp_path):
+    (tmp_path / "results").write_text("keep me")
+    message = run_cli("run", ckpt, "--limit", "4", "--no-noise", "-o", tmp_path / "results").error_line()
+    assert "is a file" in message and "pass a directory" in message
+    assert (tmp_path / "results").read_text() == "keep me"
+
+
+def test_run_with_an_unknown_variant_exits_1_suggesting_close_names(run_cli, tmp_path):
+    message = run_cli("run", "larg-sft", "--no-noise", "-o", tmp_path / "out").error_line()
+    assert "Unknown variant 'larg-sft'" in message and "Did you mean large-sft" in message
+
+
+def test_run_with_a_missing_data_file_exits_1_naming_it(ckpt, run_cli, tmp_path):
+    missing = tmp_path / "none.pt"
+    message = run_cli("run", ckpt, "--data", missing, "--no-noise", "-o", tmp_path / "out").error_line()
+    assert str(missing) in message and "not found" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_on_a_dataset_of_another_schema_exits_1_naming_both_widths(ckpt, run_cli, tmp_path):
+    frames = 16
+    v3_sample = {"description": "a person waves", "motion": np.zeros((frames, 48), np.float32),
+                 "actions": np.zeros(frames, np.int64)}  # fmt: skip
+    save_dataset([v3_sample, v3_sample], tmp_path / "v3.pt")
+    message = run_cli("run", ckpt, "--data", tmp_path / "v3.pt", "--no-noise", "-o", tmp_path / "out").error_line()
+    assert "48 numbers per frame but the model takes 20" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_on_an_empty_dataset_exits_1_saying_it_has_no_samples(ckpt, run_cli, tmp_path):
+    save_dataset([], tmp_path / "empty.pt")
+    message = run_cli("run", ckpt, "--data", tmp_path / "empty.pt", "--no-noise", "-o", tmp_path / "out").error_line()
+    assert "empty.pt has no usable samples" in message
+
+
+def test_run_without_a_variant_is_a_usage_error(run_cli):
+    result = run_cli("run")
+    assert result.exit_code == 2
+    assert "Missing argument" in result.stderr and "Traceback" not in result.stderr
