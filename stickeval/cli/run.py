@@ -16,9 +16,9 @@ from stickeval.cli.output import console, err_console, print_json
 RUN_EXAMPLES = """
 Examples:
 
-  stickeval run nano                          # the built-in model, quick suite, on this CPU
-
   stickeval run large-sft --suite standard    # on the GPU: results in runs/large-sft/results.json
+
+  stickeval run ./my-checkpoint --limit 32 --device cpu   # a quick look on a laptop
 
   stickeval run ./my-checkpoint --data sft_data_embedded.pt --log-samples
 """
