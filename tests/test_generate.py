@@ -152,3 +152,11 @@ def test_bf16_on_cuda_stays_within_the_documented_tolerance_of_fp32(model, input
     fp32 = generate(model, texts, actions, frames=FRAMES, first_frames=first, device="cuda", dtype="float32").motion
     bf16 = generate(model, texts, actions, frames=FRAMES, first_frames=first, device="cuda", dtype="bfloat16").motion
     assert np.linalg.norm(bf16 - fp32) / np.linalg.norm(fp32) < 0.05  # docs/benchmarks.md: ~1-2% relative L2
+
+
+@pytest.mark.gpu
+def test_bf16_generation_on_cuda_is_repeatable_at_a_fixed_batch_size(model, inputs):
+    texts, actions, first = inputs
+    runs = [generate(model, texts, actions, frames=FRAMES, first_frames=first, device="cuda", dtype="bfloat16",
+                     batch_size=4).motion for _ in range(2)]
+    assert np.array_equal(runs[0], runs[1])
