@@ -1,6 +1,8 @@
 """Atomic file writes: write to a temporary name in the same directory, then rename.
 
-A crash, a full disk or Ctrl-C never leaves a half-written file under the final name.
+A crash, a full disk or Ctrl-C never leaves a half-written file under the final name. The file
+gets the mode a plain `open(path, "w")` would give (0666 minus the umask), not mkstemp's 0600, so
+shared caches stay readable by their other users.
 """
 
 from __future__ import annotations
@@ -10,6 +12,14 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -22,6 +32,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _default_mode())
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -31,3 +42,10 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` (UTF-8) atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """`np.savez` to exactly `path` (no `.npz` appended), atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would append .npz to a bare name
+            np.savez(fh, **arrays)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stickeval._io import atomic_path, write_text_atomic
+from stickeval._io import save_npz_atomic, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,7 @@ class RolloutCache:
                     parts.append({k: z[k] for k in z.files})
                 continue
             arrays = produce(lo, hi)
-            with atomic_path(self._chunk_path(lo)) as tmp:
-                with open(tmp, "wb") as f:
-                    np.savez(f, **arrays)
+            save_npz_atomic(self._chunk_path(lo), **arrays)
             self.manifest[str(lo)] = _sha256(self._chunk_path(lo))
             write_text_atomic(self._manifest_path, json.dumps({"chunks": self.manifest}, indent=1))
             parts.append(arrays)
