@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from stickeval.errors import GenerationInputError
 from stickeval.generate import generate, on_device, resolve_device, resolve_dtype
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
@@ -73,6 +74,8 @@ def original_loop(model: StickFigureTransformer, text: torch.Tensor, actions: to
 
 @dataclass
 class BenchResult:
+    """One `bench` measurement: what was timed, where, and the rates (written as JSON by the CLI)."""
+
     device: str
     dtype: str
     compile: bool | str
@@ -108,7 +111,26 @@ def bench(
     measure_peak: bool = True,
     seed: int = 0,
 ) -> BenchResult:
-    """Time batched generation after a warm-up, and the original loop on `baseline_prompts` prompts."""
+    """Time batched generation after a warm-up, and the original loop on `baseline_prompts` prompts.
+
+    Args:
+        model: the model to time (left untouched; generation works on a copy).
+        frames, n_prompts: rollout length and number of sequences timed.
+        batch_size, device, dtype, compile: as `generate`.
+        baseline_prompts: prompts timed with the original per-prompt fp32 loop (>= 1).
+        measure_peak: also time a large matmul for the device's practical peak (CUDA only).
+        seed: seed of the random inputs.
+
+    Returns:
+        BenchResult (sequences/s, TFLOP/s, fraction of peak, the loop's rate and the ratio).
+
+    Raises:
+        GenerationInputError: bad sizes, device or dtype.
+    """
+    if n_prompts < 1 or baseline_prompts < 1 or frames < 2:
+        raise GenerationInputError(
+            f"bench needs --prompts >= 1, --baseline-prompts >= 1 and --frames >= 2; got {n_prompts}, {baseline_prompts}, {frames}."
+        )
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     rng = np.random.default_rng(seed)

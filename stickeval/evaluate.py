@@ -10,18 +10,28 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import platform
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from stickeval._io import write_text_atomic
 from stickeval.data import load_suite, suite_from_dataset
+from stickeval.data.datasets import read_dataset
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS, perturb
 from stickeval.data.suite import Suite, select
-from stickeval.errors import RunDirectoryError, SchemaMismatchError, TextEncoderError
-from stickeval.generate import generate, resolve_device, resolve_dtype, teacher_forced
+from stickeval.errors import (
+    DatasetError,
+    GenerationInputError,
+    RunDirectoryError,
+    SchemaMismatchError,
+    TextEncoderError,
+)
+from stickeval.generate import PRIMES, generate, resolve_device, resolve_dtype, teacher_forced
 from stickeval.metrics.robustness import other_prompt_indices
 from stickeval.rollout_cache import RolloutCache, cache_key
 from stickeval.scoring import score_run
@@ -35,11 +45,14 @@ CHUNK_ROWS = {False: 256, True: 1024}  # rows per cached chunk (and per generate
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How a run generates: every field is recorded in results.json and keys the generation cache.
+    """How a run generates and scores; recorded in results.json, and (but for `limit` and
+    `on_bad`, which change the suite and so its hash) in the generation cache's key.
 
     suite: "quick", "standard", "real", or a path to a user `.pt` dataset.
     noise_prompts: how many prompts (the first ones) are also generated under each noise kind and
         level; robustness rests on these (6 kinds x 3 levels x noise_prompts extra rollouts).
+    encoder: the text encoder, overriding the one the model names.
+    on_bad: a `.pt` dataset's bad samples: "fail" (default) or "skip" (counted in the notices).
     """
 
     suite: str = "quick"
@@ -52,33 +65,57 @@ class RunSettings:
     prime: str = "reference"
     seed: int = 0
     compile: bool = False
-    encoder: str | None = None  # overrides the text encoder the model names
+    encoder: str | None = None
+    on_bad: str = "fail"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.limit is not None and self.limit < 1:
+            problems.append(f"--limit must be at least 1, got {self.limit}")
+        if self.noise and self.noise_prompts < 2:
+            problems.append(f"--noise-prompts must be at least 2 (robustness compares prompts), got {self.noise_prompts}; or pass --no-noise")
+        if self.prime not in PRIMES:
+            problems.append(f"--prime must be one of {', '.join(PRIMES)}, got {self.prime!r}")
+        if self.on_bad not in ("fail", "skip"):
+            problems.append(f"--on-bad must be fail or skip, got {self.on_bad!r}")
+        if problems:
+            raise GenerationInputError("; ".join(problems) + ".")
 
 
 @dataclass(frozen=True)
 class Prompts:
-    """Every rollout a run needs, as rows: the clean suite first, then other-prompt and noisy rows."""
+    """Every rollout a run needs, as rows: the clean suite first, then the robustness rows."""
 
     texts: np.ndarray  # float32 [M, E]
     sample: np.ndarray  # int [M]: the suite sample whose first frame and action track the row uses
-    role: list[str]  # "clean", "other", or "noise:<kind>:<level>"
+    role: list[str]  # "clean", "anchor", "other", or "noise:<kind>:<level>"
     noisy_prompts: dict[str, list[str]]  # role -> the perturbed prompt of each noise-subset sample
 
 
-def build_suite(settings: RunSettings) -> Suite:
-    """The suite's test split (a user dataset is used whole)."""
-    if Path(settings.suite).suffix == ".pt":
-        suite = suite_from_dataset(settings.suite, on_bad="skip")
+def build_suite(settings: RunSettings) -> tuple[Suite, list[str]]:
+    """The suite's test split (a user dataset whole), and notices about it (skipped samples)."""
+    path = Path(settings.suite)
+    if path.suffix == ".pt":
+        suite = suite_from_dataset(path, on_bad=settings.on_bad)
+        notices = []
+        if settings.on_bad == "skip":
+            _, problems, total = read_dataset(path)
+            if total > len(suite.ids):
+                notices.append(f"{total - len(suite.ids)} of {total} samples of {path} were bad and skipped ({problems[0]}; ...).")
         if settings.limit:
             suite = select(suite, np.arange(min(settings.limit, len(suite.ids))))
-        return suite
-    return load_suite(settings.suite, split="test", limit=settings.limit)
+        return suite, notices
+    if path.suffix:
+        raise DatasetError(f"{path} is not a Stick-Gen .pt dataset; pass a .pt file, or a suite name (quick, standard, real).")
+    return load_suite(settings.suite, split="test", limit=settings.limit), []
 
 
-def plan_prompts(suite: Suite, encoder_name: str | None, embedding_dim: int, settings: RunSettings) -> tuple[Prompts, str | None]:
-    """Clean rows (stored embeddings or the encoder), then, with noise on, other-prompt and noisy rows.
+def plan_prompts(suite: Suite, settings: RunSettings, encoder_name: str | None, embedding_dim: int) -> tuple[Prompts, str | None]:
+    """The rows to generate, and a notice when robustness had to be skipped.
 
-    Returns the rows and a notice when noise had to be skipped (no encoder for a stored-embedding dataset).
+    Clean rows use the dataset's stored embeddings when it has them, else the encoder. The
+    robustness triple (clean, noisy, other prompt) must share one encoder, so with stored
+    embeddings the noise subset is generated once more from encoded prompts ("anchor" rows).
     """
     encoder, notice = None, None
     try:
@@ -89,18 +126,24 @@ def plan_prompts(suite: Suite, encoder_name: str | None, embedding_dim: int, set
             )
         encoder = get_encoder(encoder_name, dim=embedding_dim)
     except TextEncoderError as e:
-        if suite.embeddings is None:
-            raise
+        if suite.embeddings is None or settings.encoder is not None:
+            raise  # no way to embed the prompts, or the user asked for this encoder
         notice = f"robustness skipped: {e}"
     clean = suite.embeddings if suite.embeddings is not None else encoder.encode(suite.prompts)
     n = len(suite.prompts)
     texts, sample, role, noisy = [clean], [np.arange(n)], ["clean"] * n, {}
     if settings.noise and encoder is not None:
         k = min(n, settings.noise_prompts)
-        other = other_prompt_indices(suite.labels[:k], seed=settings.seed) if k > 1 else np.zeros(0, int)
-        texts.append(clean[other])
-        sample.append(np.arange(len(other)))
-        role += ["other"] * len(other)
+        if k < 2:
+            return Prompts(clean.astype(np.float32), np.arange(n), role, {}), "robustness skipped: it needs at least 2 prompts."
+        encoded = clean[:k] if suite.embeddings is None else encoder.encode(suite.prompts[:k])
+        if suite.embeddings is not None:
+            texts.append(encoded)
+            sample.append(np.arange(k))
+            role += ["anchor"] * k
+        texts.append(encoded[other_prompt_indices(suite.labels[:k], seed=settings.seed)])
+        sample.append(np.arange(k))
+        role += ["other"] * k
         for kind in NOISE_KINDS:
             for level in NOISE_LEVELS:
                 name = f"noise:{kind}:{level}"
@@ -110,11 +153,10 @@ def plan_prompts(suite: Suite, encoder_name: str | None, embedding_dim: int, set
                 role += [name] * k
     elif settings.noise and notice:
         log.warning(notice)
-    texts_all = np.concatenate(texts).astype(np.float32)
-    return Prompts(texts_all, np.concatenate(sample), role, noisy), notice
+    return Prompts(np.concatenate(texts).astype(np.float32), np.concatenate(sample), role, noisy), notice
 
 
-def model_hash(model) -> str:
+def model_hash(model: torch.nn.Module) -> str:
     """sha256 of the weights (names, shapes, bytes): the cache key's model part, whatever the source."""
     h = hashlib.sha256()
     for name, tensor in model.state_dict().items():
@@ -133,6 +175,13 @@ def prepare_output(output: Path) -> Path:
     return output
 
 
+def device_name(device: torch.device) -> str:
+    """The accelerator's name (e.g. "NVIDIA H100 80GB HBM3"), or the CPU's."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine() or "cpu"
+
+
 def evaluate(
     loaded,
     settings: RunSettings,
@@ -147,7 +196,8 @@ def evaluate(
     Args:
         loaded: a `stickeval.zoo.LoadedModel`.
         settings: RunSettings.
-        output: run directory (created); generations are cached under it.
+        output: run directory, created once every input has been checked (a refused run leaves
+            nothing behind); generations are cached under it.
         resume: reuse this configuration's cached generations (an interrupted run continues
             where it stopped); False discards them and generates everything again.
         log_samples: also write samples.jsonl (one line per sample with its scores).
@@ -158,54 +208,58 @@ def evaluate(
 
     Raises:
         RunDirectoryError, DatasetError, UnknownSuiteError, TextEncoderError, GenerationInputError:
-        as their names say; `Suite` and model schemas must agree (20 vs 48 numbers per frame).
+            as their names say.
+        SchemaMismatchError: the suite's motion has another width than the model's (20 vs 48).
     """
     config = loaded.config
-    suite = build_suite(settings)
+    suite, notices = build_suite(settings)
     if suite.motion.shape[-1] != config.input_dim:
         raise SchemaMismatchError(
             f"The suite has {suite.motion.shape[-1]} numbers per frame but the model takes {config.input_dim} "
             f"(schema {loaded.schema}); use a dataset of the model's schema."
         )
-    output = prepare_output(output)  # only once the inputs are known good: a refused run leaves nothing behind
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
     settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."))
-    prompts, notice = plan_prompts(suite, settings.encoder or loaded.encoder, config.embedding_dim, settings)
+    encoder = settings.encoder or loaded.encoder
+    prompts, notice = plan_prompts(suite, settings, encoder, config.embedding_dim)
+    notices += [notice] if notice else []
+    output = prepare_output(output)
     weights_hash = model_hash(loaded.model)
     frames = suite.motion.shape[1]
-    key = cache_key({
-        "model": weights_hash, "suite": suite.hash, "encoder": settings.encoder or loaded.encoder, "frames": frames, "prime": settings.prime,
-        "dtype": settings.dtype, "device": settings.device, "seed": settings.seed, "noise": settings.noise,
-        "noise_prompts": settings.noise_prompts, "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest(),
-    })  # fmt: skip
+    generation = {k: v for k, v in asdict(settings).items() if k not in ("limit", "on_bad")}
+    key = cache_key({"model": weights_hash, "suite": suite.hash, "encoder": encoder, "frames": frames, **generation,
+                     "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest()})  # fmt: skip
     n_rows = len(prompts.role)
     if not resume:
         shutil.rmtree(output / "generations" / key, ignore_errors=True)
     cache = RolloutCache(output / "generations" / key, n_rows, CHUNK_ROWS[device.type == "cuda"])
     done = 0
 
-    def produce(lo: int, hi: int) -> dict[str, np.ndarray]:
+    def advance(k: int) -> None:
         nonlocal done
-        rows = prompts.sample[lo:hi]
-        clean_rows = np.array([r == "clean" for r in prompts.role[lo:hi]])
-        def advance(k: int) -> None:
-            nonlocal done
-            done += k
-            if progress:
-                progress(done, n_rows)
+        done += k
+        if progress:
+            progress(done, n_rows)
 
+    def produce(lo: int, hi: int) -> dict[str, np.ndarray]:
+        rows = prompts.sample[lo:hi]
+        clean = np.array([r == "clean" for r in prompts.role[lo:hi]])
         rollout = generate(
             loaded.model, prompts.texts[lo:hi], suite.actions[rows], frames=frames, prime=settings.prime,
             first_frames=suite.motion[rows, 0], batch_size=settings.batch_size, device=device, dtype=dtype,
             return_action_logits=True, compile=settings.compile, progress=advance,
         )  # fmt: skip
         tf = np.full((hi - lo, frames - 1, config.output_dim), np.nan, dtype=np.float32)
-        if clean_rows.any():
-            tf[clean_rows] = teacher_forced(loaded.model, prompts.texts[lo:hi][clean_rows], suite.motion[rows[clean_rows]],
-                                            suite.actions[rows[clean_rows]], device=device, dtype=dtype)  # fmt: skip
-        head = np.where(clean_rows[:, None], rollout.action_logits.argmax(-1), -1).astype(np.int16)
-        return {"motion": rollout.motion, "action_head": head, "teacher_forced": tf, "seconds": np.full(hi - lo, rollout.seconds / (hi - lo))}
+        if clean.any():
+            tf[clean] = teacher_forced(loaded.model, prompts.texts[lo:hi][clean], suite.motion[rows[clean]],
+                                       suite.actions[rows[clean]], device=device, dtype=dtype)  # fmt: skip
+        return {
+            "motion": rollout.motion,
+            "action_logits": rollout.action_logits.astype(np.float16),
+            "teacher_forced": tf,
+            "seconds": np.full(hi - lo, rollout.seconds / (hi - lo)),
+        }
 
     arrays, produced = cache.fill(produce)
     run = {
@@ -216,21 +270,38 @@ def evaluate(
         "cache_key": key,
         "roles": prompts.role,
         "noisy_prompts": prompts.noisy_prompts,
-        "notices": [notice] if notice else [],
+        "notices": notices,
         "rows_generated_now": produced,
+        "device_name": device_name(device),
     }
-    (output / RUN_FILE).write_text(json.dumps(run, indent=1, default=str))
+    write_text_atomic(output / RUN_FILE, json.dumps(run, indent=1, default=str))
     return score_run(output, run, suite, arrays, log_samples=log_samples)
 
 
-def score(run_dir: Path, *, log_samples: bool = False) -> dict:
-    """Re-score a run directory from its cached generations (no model needed)."""
-    run_dir = Path(run_dir)
-    if not (run_dir / RUN_FILE).is_file():
+def _read_run(run_dir: Path) -> tuple[dict, RunSettings]:
+    path = run_dir / RUN_FILE
+    if not path.is_file():
         raise RunDirectoryError(f"{run_dir} holds no {RUN_FILE}; run `stickeval run` with --output {run_dir} first.")
-    run = json.loads((run_dir / RUN_FILE).read_text())
-    settings = RunSettings(**run["settings"])
-    suite = build_suite(settings)
+    try:
+        run = json.loads(path.read_text())
+        known = {f.name for f in fields(RunSettings)}
+        return run, RunSettings(**{k: v for k, v in run["settings"].items() if k in known})
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunDirectoryError(
+            f"{path} is unreadable or from another stickeval version ({type(e).__name__}: {e}); rerun `stickeval run ... --output {run_dir}`."
+        ) from e
+
+
+def score(run_dir: Path, *, log_samples: bool = False) -> dict:
+    """Re-score a run directory from its cached generations (no model needed).
+
+    Raises:
+        RunDirectoryError: no run there, an unreadable run.json, a changed suite, or missing or
+            corrupt generations (each names the command that fixes it).
+    """
+    run_dir = Path(run_dir)
+    run, settings = _read_run(run_dir)
+    suite, _ = build_suite(settings)
     if suite.hash != run["suite"]["hash"]:
         raise RunDirectoryError(f"The suite changed since {run_dir} was generated (hash differs); rerun `stickeval run`.")
     cache = RolloutCache(run_dir / "generations" / run["cache_key"], len(run["roles"]), CHUNK_ROWS[settings.device == "cuda"])

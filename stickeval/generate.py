@@ -26,6 +26,7 @@ from stickeval.zoo.model import StickFigureTransformer
 log = logging.getLogger(__name__)
 
 Prime = Literal["reference", "zeros"]
+PRIMES: tuple[str, ...] = ("reference", "zeros")
 
 
 @dataclass
@@ -50,10 +51,22 @@ class Rollout:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """The requested device, or CUDA when available, else CPU."""
+    """The requested device, or CUDA when available, else CPU.
+
+    Raises:
+        GenerationInputError: an unknown device string, or CUDA asked for where there is none.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise GenerationInputError(f"Unknown device {device!r}; use cpu, cuda or cuda:N.") from e
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise GenerationInputError(f"--device {device} was asked for but this machine has no CUDA device; use --device cpu.")
+    if resolved.type not in ("cpu", "cuda"):
+        raise GenerationInputError(f"Device {device!r} is not supported; use cpu, cuda or cuda:N.")
+    return resolved
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
@@ -190,9 +203,10 @@ def _rollout_batch(
 
 
 def on_device(model: StickFigureTransformer, device: torch.device, dtype: torch.dtype) -> StickFigureTransformer:
-    """The model in eval mode on `device` in `dtype`: a copy when that differs, so the caller's model is untouched."""
+    """The model in eval mode on `device` in `dtype`; a copy whenever that changes anything
+    (device, dtype, or a model in training mode), so the caller's model is never modified."""
     param = next(model.parameters())
-    if param.device != device or param.dtype != dtype:
+    if param.device != device or param.dtype != dtype or model.training:
         model = copy.deepcopy(model).to(device=device, dtype=dtype)
     return model.eval()
 
@@ -241,7 +255,7 @@ def _validated_inputs(
         if not torch.isfinite(first).all():
             raise GenerationInputError("first_frames contain NaN/inf.")
     else:
-        raise GenerationInputError(f"Unknown prime '{prime}'. Use 'reference' or 'zeros'.")
+        raise GenerationInputError(f"Unknown prime '{prime}'. Use {' or '.join(map(repr, PRIMES))}.")
     if c.input_dim != c.output_dim:
         raise GenerationInputError(f"Cannot roll out a model whose output ({c.output_dim}) is not its input ({c.input_dim}).")
     return texts, actions[:, : frames - 1].contiguous(), first

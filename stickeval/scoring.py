@@ -19,7 +19,7 @@ import numpy as np
 from stickeval import __version__
 from stickeval._io import write_text_atomic
 from stickeval.data import load_suite
-from stickeval.data.suite import Suite
+from stickeval.data.suite import Suite, select, split_of
 from stickeval.metrics import METRICS, Metric
 from stickeval.metrics.action import load_or_fit_classifier
 from stickeval.metrics.distribution import diversity_ci, frechet_distance_ci
@@ -38,24 +38,40 @@ def cache_dir() -> Path:
 
 
 def _git_hash() -> str | None:
+    """The commit of the stickeval checkout this code runs from; None for an installed copy."""
+    root = Path(__file__).resolve().parents[1]
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
-        )
-        return out.stdout.strip() or None if out.returncode == 0 else None
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
+    lines = top.stdout.split()
+    if top.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != root:
+        return None  # not a git checkout, or one that merely encloses an installed copy
+    return lines[1]
 
 
 def _entry(metric: Metric, est: Estimate) -> MetricEntry:
     return {**est.to_dict(), "higher_is_better": metric.higher_is_better, "unit": metric.unit, "card_field": metric.card_field}
 
 
-def classifier_training_set(suite: Suite, settings: dict) -> Suite:
-    """The references the action classifier learns from: the suite's train split (a user dataset: itself)."""
-    if Path(settings["suite"]).suffix == ".pt":
-        return suite
-    return load_suite(settings["suite"], split="train")
+def reference_splits(suite: Suite, settings: dict) -> tuple[Suite, Suite, str | None]:
+    """(clips the action classifier learns from, held-out clips for the reference row, a notice).
+
+    A suite's train split trains the classifier and its test split (the suite) is the reference
+    row. A user dataset is split by hashed sample id the same way; one too small to split (or whose
+    train part misses a label) trains on all its clips, and the notice says the reference row is
+    then not independent of the classifier.
+    """
+    if Path(settings["suite"]).suffix != ".pt":
+        return load_suite(settings["suite"], split="train"), suite, None
+    in_train = np.array([split_of(i) == "train" for i in suite.ids])
+    train, held_out = np.flatnonzero(in_train), np.flatnonzero(~in_train)
+    if min(len(train), len(held_out)) >= 2 and set(suite.labels) <= {suite.labels[i] for i in train}:
+        return select(suite, train), select(suite, held_out), None
+    return suite, suite, (
+        "the dataset is too small to split by sample id (or a label occurs only in its test part): the action "
+        "classifier was trained on all its clips, so the reference row's accuracy is a training accuracy."
+    )
 
 
 def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False) -> Results:
@@ -66,9 +82,8 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
     gen, ref, lengths, labels = arrays["motion"][clean], suite.motion, suite.lengths, suite.labels
     per_sample: dict[str, np.ndarray] = {}
     metrics: dict[str, dict] = {}
-    train = classifier_training_set(suite, run["settings"])
+    train, held_out, split_notice = reference_splits(suite, run["settings"])
     classifier = load_or_fit_classifier(cache_dir() / "classifiers", train.motion, train.labels, train.lengths)
-    onehot = np.eye(run["model"]["config"]["num_actions"], dtype=np.float32)[np.maximum(arrays["action_head"][clean], 0)]
 
     for metric in METRICS.values():
         if metric.kind == "paired":
@@ -78,7 +93,7 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
         elif metric.kind == "classifier":
             values = metric.fn(classifier, gen, labels, lengths)
         elif metric.kind == "action_head":
-            values = metric.fn(onehot, suite.actions, lengths)
+            values = metric.fn(arrays["action_logits"][clean].astype(np.float32), suite.actions, lengths)
         else:
             continue  # robustness and set metrics below
         per_sample[metric.name] = values
@@ -92,13 +107,14 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
             metrics["robustness"]["note"] = "undefined: rollouts of different prompts are the same (the model ignores its text)"
 
     gen_f, ref_f = motion_features(gen, lengths), motion_features(ref, lengths)
-    train_f = motion_features(train.motion, train.lengths)
+    train_f, held_out_f = motion_features(train.motion, train.lengths), motion_features(held_out.motion, held_out.lengths)
     metrics["frechet_distance"] = _entry(METRICS["frechet_distance"], frechet_distance_ci(gen_f, ref_f, n_boot=N_BOOT, seed=seed))
     metrics["diversity"] = _entry(METRICS["diversity"], diversity_ci(gen_f, ref_f, n_boot=N_BOOT, seed=seed))
     reference_row = {
-        "action_accuracy": bootstrap_ci(METRICS["action_accuracy"].fn(classifier, ref, labels, lengths), n_boot=N_BOOT, seed=seed).to_dict(),
-        "frechet_distance": frechet_distance_ci(ref_f, train_f, n_boot=N_BOOT, seed=seed, paired=False).to_dict(),
-        "diversity": diversity_ci(ref_f, ref_f, n_boot=N_BOOT, seed=seed).to_dict(),
+        "action_accuracy": bootstrap_ci(METRICS["action_accuracy"].fn(classifier, held_out.motion, held_out.labels, held_out.lengths),
+                                        n_boot=N_BOOT, seed=seed).to_dict(),
+        "frechet_distance": frechet_distance_ci(held_out_f, train_f, n_boot=N_BOOT, seed=seed, paired=False).to_dict(),
+        "diversity": diversity_ci(held_out_f, held_out_f, n_boot=N_BOOT, seed=seed).to_dict(),
     }
     per_action = {
         name: {g: e.to_dict() for g, e in bootstrap_by_group(per_sample[name], labels, n_boot=N_BOOT, seed=seed).items()}
@@ -116,8 +132,8 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
         "reference": reference_row,
         "breakdowns": {"per_action": per_action, "per_noise": per_noise},
         "timing": {"generation_seconds": seconds, "sequences_per_second": len(roles) / seconds if seconds else None,
-                   "rows_generated_now": run["rows_generated_now"]},
-        "notices": run["notices"],
+                   "rows_generated_now": run["rows_generated_now"], "device_name": run["device_name"]},
+        "notices": run["notices"] + ([split_notice] if split_notice else []),
     }  # fmt: skip
     write_text_atomic(output / "results.json", json.dumps(results, indent=2) + "\n")
     if log_samples:
@@ -126,26 +142,31 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
 
 
 def _noise_scores(roles: np.ndarray, motion: np.ndarray, suite: Suite, classifier, seed: int):
-    """Per noise kind and level: robustness and classifier accuracy; plus all robustness values pooled."""
+    """Per noise kind and level: robustness and classifier accuracy (n = noise prompts each);
+    plus each prompt's robustness averaged over the 18 conditions, the headline figure, whose
+    bootstrap resamples prompts (the conditions of one prompt are not independent samples)."""
     other = motion[roles == "other"]
     if len(other) == 0:
         return {}, None
     k = len(other)
-    clean = motion[roles == "clean"][:k]
+    anchor = motion[roles == "anchor"] if (roles == "anchor").any() else motion[roles == "clean"][:k]
     lengths, labels = suite.lengths[:k], suite.labels[:k]
     per_noise: dict[str, dict] = {}
-    pooled = []
+    conditions = []
     for role in dict.fromkeys(r for r in roles if r.startswith("noise:")):
         _, kind, level = role.split(":")
         noisy = motion[roles == role]
-        rob = METRICS["robustness"].fn(noisy, clean, other, lengths)
+        rob = METRICS["robustness"].fn(noisy, anchor, other, lengths)
         acc = METRICS["action_accuracy"].fn(classifier, noisy, labels, lengths)
-        pooled.append(rob)
+        conditions.append(rob)
         per_noise.setdefault(kind, {})[level] = {
             "robustness": bootstrap_ci(rob, n_boot=N_BOOT, seed=seed, drop_undefined=True).to_dict(),
             "action_accuracy": bootstrap_ci(acc, n_boot=N_BOOT, seed=seed).to_dict(),
         }
-    return per_noise, np.concatenate(pooled)
+    stacked = np.stack(conditions)  # [conditions, k]; a prompt's value is NaN in all or none of them
+    defined = ~np.isnan(stacked)
+    per_prompt = np.divide(np.where(defined, stacked, 0).sum(0), defined.sum(0), out=np.full(k, np.nan), where=defined.any(0))
+    return per_noise, per_prompt
 
 
 def _write_samples(path: Path, suite: Suite, per_sample: dict[str, np.ndarray]) -> None:

@@ -11,6 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from stickeval import zoo
 from stickeval.bench import BenchResult, bench, rollout_flops
+from stickeval.errors import GenerationInputError
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 
@@ -63,3 +64,10 @@ def test_bench_on_cpu_reports_finite_positive_rates_and_their_ratio():
     assert result.peak_tflops is None and result.fraction_of_peak is None  # no peak is measured on a CPU
     assert (result.dtype, result.frames, result.n_prompts, result.baseline_prompts) == ("float32", 8, 4, 1)
     assert result.n_params == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("kwargs", [{"baseline_prompts": 0}, {"n_prompts": 0}, {"frames": 1}])
+def test_bench_refuses_sizes_it_cannot_time(kwargs):
+    model = StickFigureTransformer(ModelConfig(d_model=32, nhead=2, num_layers=1))
+    with pytest.raises(GenerationInputError, match="bench needs"):
+        bench(model, **{"frames": 8, "n_prompts": 2, "device": "cpu", **kwargs})

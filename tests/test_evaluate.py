@@ -13,7 +13,7 @@ from fixtures.checkpoints import build_tiny_checkpoint
 from stickeval import zoo
 from stickeval.data import load_suite, save_dataset
 from stickeval.data.datasets import suite_to_samples
-from stickeval.errors import RunDirectoryError, SchemaMismatchError, TextEncoderError, UnknownSuiteError
+from stickeval.errors import RunDirectoryError, SchemaMismatchError, StickevalError, TextEncoderError, UnknownSuiteError
 from stickeval.evaluate import RunSettings, evaluate, score
 
 SMALL = RunSettings(limit=6, noise_prompts=3)  # 6 clean + 3 other + 18 x 3 noisy = 63 rows, one cache chunk
@@ -45,7 +45,9 @@ def test_results_carry_mean_ci_and_n_for_every_metric(small_run):
         if m["mean"] is not None:
             assert m["ci95"][0] <= m["mean"] + 1e-9 and m["mean"] <= m["ci95"][1] + 1e-9, name
     assert results["metrics"]["pose_mse"]["n"] == 6
-    assert results["metrics"]["robustness"]["n"] + results["metrics"]["robustness"]["n_undefined"] == 18 * 3
+    robustness = results["metrics"]["robustness"]  # per prompt, averaged over 6 kinds x 3 levels
+    assert robustness["n"] + robustness["n_undefined"] == 3
+    assert results["breakdowns"]["per_noise"]["typo"]["1"]["robustness"]["n"] <= 3
     assert set(results["breakdowns"]["per_noise"]) == {"typo", "dropout", "synonym", "order", "case", "filler"}
     assert results["model"]["hash"] and results["tool"]["version"]
 
@@ -177,6 +179,56 @@ def test_a_suite_of_another_schema_is_refused(tmp_path):
     wide = zoo.load(str(build_tiny_checkpoint(tmp_path / "v3", input_dim=48, output_dim=48, metadata={"encoder": "hash"})))
     with pytest.raises(SchemaMismatchError, match="20 numbers per frame but the model takes 48"):
         evaluate(wide, SMALL, tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"prime": "noise"}, "--prime must be one of reference, zeros"),
+        ({"noise_prompts": 1}, "--noise-prompts must be at least 2"),
+        ({"limit": 0}, "--limit must be at least 1"),
+        ({"dtype": "float16"}, "Unknown dtype 'float16'"),
+        ({"device": "tpu"}, "not supported|Unknown device"),
+        ({"encoder": "no-such-encoder"}, "Unknown text encoder"),
+    ],
+)
+def test_bad_settings_are_refused_before_anything_is_written(loaded, tmp_path, fields, message):
+    with pytest.raises(StickevalError, match=message):
+        evaluate(loaded, RunSettings(**fields), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_robustness_uses_one_encoder_for_clean_noisy_and_other_prompts(tmp_path):
+    suite = load_suite("quick", limit=4)
+    stored = np.random.default_rng(0).standard_normal((4, 1024)).astype(np.float32)  # not the hash encoder's
+    save_dataset(suite_to_samples(suite, stored), tmp_path / "data.pt")
+    ckpt = zoo.load(str(build_tiny_checkpoint(tmp_path / "ckpt", metadata={"encoder": "hash"})))
+    results = evaluate(ckpt, RunSettings(suite=str(tmp_path / "data.pt"), noise_prompts=3), tmp_path / "run")
+    roles = json.loads((tmp_path / "run" / "run.json").read_text())["roles"]
+    assert roles.count("clean") == 4 and roles.count("anchor") == 3 and roles.count("other") == 3
+    assert results["metrics"]["robustness"]["n"] + results["metrics"]["robustness"]["n_undefined"] == 3
+
+
+def test_a_small_dataset_says_its_reference_row_is_not_independent(tmp_path):
+    suite = load_suite("quick", limit=3)
+    save_dataset(suite_to_samples(suite), tmp_path / "data.pt")
+    ckpt = zoo.load(str(build_tiny_checkpoint(tmp_path / "ckpt", metadata={"encoder": "hash"})))
+    results = evaluate(ckpt, RunSettings(suite=str(tmp_path / "data.pt"), noise=False), tmp_path / "run")
+    assert any("training accuracy" in notice for notice in results["notices"])
+
+
+def test_an_unreadable_run_json_says_to_rerun(small_run, tmp_path):
+    out, _ = small_run
+    shutil.copytree(out, tmp_path / "copy")
+    (tmp_path / "copy" / "run.json").write_text('{"settings": ')
+    with pytest.raises(RunDirectoryError, match="unreadable.*rerun `stickeval run"):
+        score(tmp_path / "copy")
+
+
+def test_results_name_the_device_that_generated(small_run):
+    _, results = small_run
+    assert results["timing"]["device_name"]
+    assert results["config"]["device"] == "cpu" and results["config"]["dtype"] == "float32"
 
 
 def test_score_of_a_directory_without_a_run_says_what_to_do(tmp_path):

@@ -100,6 +100,28 @@ def test_the_callers_model_is_left_untouched(model, inputs):
     assert next(model.parameters()).dtype == torch.float32
 
 
+def test_a_model_in_training_mode_is_not_switched_to_eval(inputs):
+    torch.manual_seed(0)
+    training = StickFigureTransformer(ModelConfig(d_model=32, nhead=2, num_layers=1, num_actions=46)).train()
+    texts, actions, first = inputs
+    generate(training, texts[:1], actions[:1], frames=3, first_frames=first[:1], device="cpu")
+    assert training.training
+
+
+@pytest.mark.parametrize("device, message", [("gpu", "Unknown device"), ("meta", "not supported")])
+def test_bad_devices_are_refused_by_name(model, inputs, device, message):
+    texts, actions, first = inputs
+    with pytest.raises(GenerationInputError, match=message):
+        generate(model, texts, actions, frames=FRAMES, first_frames=first, device=device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_on_a_machine_without_it_is_refused(model, inputs):
+    texts, actions, first = inputs
+    with pytest.raises(GenerationInputError, match="no CUDA device; use --device cpu"):
+        generate(model, texts, actions, frames=FRAMES, first_frames=first, device="cuda")
+
+
 def test_teacher_forced_outputs_are_the_forward_on_all_but_the_last_frame(model, inputs):
     texts, actions, _ = inputs
     motion = np.random.default_rng(3).standard_normal((2, FRAMES, 20)).astype(np.float32)

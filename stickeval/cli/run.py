@@ -70,8 +70,9 @@ def _report(results: dict, output: Path, json_: bool) -> None:
 
 def run(
     variant: Annotated[str, typer.Argument(help="A zoo variant, an org/name repo id, or a checkpoint directory.")],
-    suite: Annotated[str, typer.Option("--suite", help="quick, standard or real.")] = "quick",
+    suite: Annotated[Optional[str], typer.Option("--suite", help="quick (default), standard or real.")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Score on a Stick-Gen .pt dataset instead of a suite.")] = None,
+    on_bad: Annotated[str, typer.Option("--on-bad", help="Bad samples in --data: fail, or skip (counted in the notices).")] = "fail",
     limit: Annotated[Optional[int], typer.Option("--limit", help="Use only the first N prompts.")] = None,
     noise: Annotated[bool, typer.Option("--noise/--no-noise", help="Also generate under prompt noise (robustness).")] = True,
     noise_prompts: Annotated[int, typer.Option("--noise-prompts", help="Prompts generated under each noise kind and level.")] = 64,
@@ -93,8 +94,10 @@ def run(
     from stickeval import zoo as zoo_api
     from stickeval.evaluate import RunSettings, evaluate
 
+    if data is not None and suite is not None:
+        raise typer.BadParameter("pass either --suite or --data, not both", param_hint="--suite/--data")
     settings = RunSettings(
-        suite=str(data) if data else suite, limit=limit, noise=noise, noise_prompts=noise_prompts,
+        suite=str(data) if data else suite or "quick", on_bad=on_bad, limit=limit, noise=noise, noise_prompts=noise_prompts,
         batch_size=parse_batch_size(batch_size), device=device, dtype=dtype,
         prime=prime, seed=seed, compile=compile, encoder=encoder,
     )  # fmt: skip
