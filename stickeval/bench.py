@@ -18,7 +18,7 @@ import torch
 
 from stickeval.errors import GenerationInputError
 from stickeval.generate import generate, on_device, resolve_device, resolve_dtype
-from stickeval.zoo.model import ModelConfig, StickFigureTransformer
+from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 
 
 def rollout_flops(config: ModelConfig, frames: int) -> float:
@@ -160,7 +160,7 @@ def bench(
         frames=frames,
         n_prompts=n_prompts,
         batch_size=run.batch_size,
-        n_params=sum(p.numel() for p in model.parameters()),
+        n_params=count_parameters(model.config),
         sequences_per_second=run.sequences_per_second,
         tflops=tflops,
         peak_tflops=peak,

@@ -15,6 +15,17 @@ class StickevalError(Exception):
     """An error the user can fix: the CLI prints str(e) on one line and exits 1."""
 
 
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of an exception's message (at most 200 characters), else its type name.
+
+    For quoting a library's error inside a one-line stickeval message.
+    """
+    for line in str(error).splitlines():
+        if line.strip():
+            return line.strip()[:200]
+    return type(error).__name__
+
+
 def _did_you_mean(name: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=3)
     return f" Did you mean {', '.join(close)}?" if close else ""
@@ -113,6 +124,22 @@ class ParameterCountError(StickevalError, ValueError):
         self.name, self.expected, self.actual = name, expected, actual
         super().__init__(
             f"{name} has {actual:,} parameters but the zoo expects {expected:,}. "
+            "Check the revision and the zoo entry, or drop --strict to continue with a warning."
+        )
+
+
+class ArchitectureMismatchError(StickevalError, ValueError):
+    """A variant's weights have another architecture than its zoo entry declares (raised with --strict).
+
+    Example:
+        ArchitectureMismatchError: tiny's weights do not match its zoo entry: d_model 32 (zoo: 64). Check the
+        revision and the zoo entry, or drop --strict to continue with a warning.
+    """
+
+    def __init__(self, name: str, differences: list[str]):
+        self.name, self.differences = name, differences
+        super().__init__(
+            f"{name}'s weights do not match its zoo entry: {', '.join(differences)}. "
             "Check the revision and the zoo entry, or drop --strict to continue with a warning."
         )
 

@@ -50,7 +50,7 @@ class Results(TypedDict):
     schema_version: int
     tool: ToolInfo
     date: str
-    model: dict  # variant, source, repo_id, revision, commit_sha, path, encoder, schema, n_params, config, hash
+    model: dict  # variant, source, repo_id, revision, commit_sha, path, encoder, schema, n_params, config, base, hash
     suite: SuiteInfo
     config: dict  # RunSettings fields (device and dtype resolved) + frames + rows
     metrics: dict[str, MetricEntry]

@@ -27,7 +27,7 @@ def pull(
     name: Annotated[str, typer.Argument(help="A zoo name, an org/name repo id or a local checkpoint directory.")],
     revision: RevisionOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Download again even if cached.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail if the parameter count differs from the zoo's.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail if the architecture or parameter count differs from the zoo entry.")] = False,
     zoo_file: ZooOpt = None,
     json_: JsonOpt = False,
 ) -> None:

@@ -27,10 +27,6 @@ class Schema:
         return 4 * len(self.segments)
 
     @property
-    def segment_names(self) -> tuple[str, ...]:
-        return tuple(s[0] for s in self.segments)
-
-    @property
     def joint_names(self) -> tuple[str, ...]:
         """Distinct joints in order of first appearance."""
         seen: dict[str, None] = {}
@@ -88,6 +84,14 @@ def schema_for_dim(dim: int) -> Schema:
         return SCHEMAS[dim]
     except KeyError:
         raise ValueError(f"No motion schema has {dim} numbers per frame; known: 20 (v1), 48 (v3).") from None
+
+
+def schema_for_name(name: str) -> Schema:
+    """The schema called `name` ("v1" → 20 numbers per frame, "v3" → 48)."""
+    for schema in SCHEMAS.values():
+        if schema.name == name:
+            return schema
+    raise ValueError(f"No motion schema is called {name!r}; known: v1 (20 numbers per frame), v3 (48).")
 
 
 # The second v1 order, used by the original real-data converters (AMASS, AIST++, NTU, HumanML3D):

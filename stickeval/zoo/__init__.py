@@ -2,9 +2,10 @@
 
 A variant is a zoo name (`large-sft`, see `variants.toml`), a Hub repo id (`org/name`) or a local
 checkpoint directory. `pull` downloads into the standard HF cache and checks that the weights load
-with the expected parameter count; `load` reads from the cache (no network when cached, so it works
-with HF_HUB_OFFLINE=1) and returns the model with its provenance; `push` uploads a directory written
-by `save_checkpoint`. LoRA variants fetch their base too and are merged at load time.
+with the architecture and parameter count the zoo entry declares; `load` reads from the cache (no
+network when cached, so it works with HF_HUB_OFFLINE=1) and returns the model with its provenance;
+`push` uploads a directory written by `save_checkpoint`. LoRA variants fetch their base too and are
+merged at load time.
 
 Example:
     >>> from stickeval import zoo
@@ -14,20 +15,34 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from stickeval.errors import CheckpointError, HubError, ParameterCountError, WeightsNotBuiltError
+from stickeval.errors import (
+    ArchitectureMismatchError,
+    CheckpointError,
+    HubError,
+    ParameterCountError,
+    WeightsNotBuiltError,
+)
 from stickeval.zoo import hub
-from stickeval.zoo.checkpoint import CONFIG_FILE, WEIGHT_FILES, load_checkpoint, resolve_weights_file, save_checkpoint
+from stickeval.zoo.checkpoint import (
+    CONFIG_FILE,
+    WEIGHT_FILES,
+    load_checkpoint,
+    read_config_json,
+    resolve_weights_file,
+    save_checkpoint,
+    schema_name,
+)
 from stickeval.zoo.hub import PushResult
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 from stickeval.zoo.registry import REPO_ID, Variant, load_zoo, resolve_variant
 
 __all__ = [
     "LoadedModel",
+    "LoraBase",
     "ModelConfig",
     "PulledModel",
     "PushResult",
@@ -91,6 +106,22 @@ class PulledModel:
 
 
 @dataclass(frozen=True)
+class LoraBase:
+    """Where a LoRA variant's base came from: the variant its adapters were merged into."""
+
+    variant: str
+    source: str
+    repo_id: str | None
+    revision: str | None
+    commit_sha: str | None
+    path: Path
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields (the path as a string)."""
+        return {**asdict(self), "path": str(self.path)}
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     """A model in eval mode with where it came from."""
 
@@ -103,11 +134,12 @@ class LoadedModel:
     commit_sha: str | None
     path: Path
     encoder: str | None  # the text encoder the model expects
-    schema: str  # "v1" or "v3"
+    schema: str  # "v1" or "v3" (read from the weights), "<n>-dim" for another width
     n_params: int
+    base: LoraBase | None = None  # LoRA: the base the adapters were merged into
 
     def provenance(self) -> dict:
-        """The model block of a results file: everything but the module itself."""
+        """The model block of a results file: everything but the module itself (`base` is None unless LoRA)."""
         return {
             "variant": self.variant,
             "source": self.source,
@@ -119,45 +151,82 @@ class LoadedModel:
             "schema": self.schema,
             "n_params": self.n_params,
             "config": self.config.to_dict(),
+            "base": self.base.to_dict() if self.base else None,
         }
 
 
 @dataclass(frozen=True)
 class _Located:
+    """A variant's files on disk and the commit they came from; for LoRA, its base's too."""
+
+    variant: Variant
     path: Path
     weights: Path
     revision: str | None = None
     commit_sha: str | None = None
+    base: _Located | None = None
+
+
+def _locate(variant: Variant, revision: str | None, *, zoo: str | Path | None, force: bool, cached_only: bool) -> _Located:
+    """Find a variant's weights (and its LoRA base's): in the package, a local path, or the HF cache (fetching if needed)."""
+    located = _files(variant, revision, force=force, cached_only=cached_only)
+    if variant.is_lora:
+        base = _locate(resolve_variant(variant.base, zoo), None, zoo=zoo, force=force, cached_only=cached_only)
+        located = replace(located, base=base)
+    return located
 
 
 def _files(variant: Variant, revision: str | None, *, force: bool, cached_only: bool) -> _Located:
-    """Find a variant's weights: in the package, a local directory, or the HF cache (fetching if needed)."""
     if variant.source == "builtin":
         for name in variant.weight_files:
             if (variant.builtin_dir / name).is_file():
-                return _Located(variant.builtin_dir, variant.builtin_dir / name)
+                return _Located(variant, variant.builtin_dir, variant.builtin_dir / name)
         raise WeightsNotBuiltError(variant.name, str(variant.builtin_dir))
     if variant.source == "local":
         weights = resolve_weights_file(variant.path)
-        return _Located(weights.parent, weights)
+        return _Located(variant, weights.parent, weights)
     revision = revision or variant.revision
     snapshot = hub.cached_snapshot(variant.repo_id, revision, variant.weight_files) if cached_only and not force else None
     if snapshot is None:
         snapshot = hub.fetch(variant.repo_id, revision, variant.weight_files, name=variant.name, force=force)
-    return _Located(snapshot.path, snapshot.weights, snapshot.revision, snapshot.commit_sha)
+    return _Located(variant, snapshot.path, snapshot.weights, snapshot.revision, snapshot.commit_sha)
 
 
-def _load_model(
-    variant: Variant, weights: Path, base_weights: Path | None, *, device: str
-) -> tuple[StickFigureTransformer, ModelConfig]:
-    if variant.is_lora:
-        return load_checkpoint(
-            weights, base=base_weights, lora_alpha=variant.lora_alpha, lora_rank=variant.lora_rank, map_location=device
+def _load(located: _Located, *, device: str, strict: bool) -> tuple[StickFigureTransformer, ModelConfig]:
+    """Load located weights (LoRA adapters merged into the base) and check them against the zoo entry."""
+    variant = located.variant
+    model, config = load_checkpoint(
+        located.weights,
+        base=located.base.weights if located.base else None,
+        lora_alpha=variant.lora_alpha,
+        lora_rank=variant.lora_rank,
+        map_location=device,
+    )
+    _check_against_zoo(variant, config, strict=strict)
+    return model, config
+
+
+def _schema_label(config: ModelConfig) -> str:
+    return schema_name(config.input_dim) or f"{config.input_dim}-dim"
+
+
+def _check_against_zoo(variant: Variant, config: ModelConfig, *, strict: bool) -> None:
+    """Compare the loaded architecture and parameter count with what the zoo entry declares.
+
+    Raises:
+        ArchitectureMismatchError, ParameterCountError: with `strict` (otherwise each is a logged warning).
+    """
+    loaded = {"schema": _schema_label(config), **config.to_dict()}
+    differences = [f"{key} {loaded[key]} (zoo: {value})" for key, value in variant.architecture().items() if loaded[key] != value]
+    if differences and strict:
+        raise ArchitectureMismatchError(variant.name, differences)
+    if differences:
+        log.warning(
+            "%s's weights do not match its zoo entry: %s; stickeval uses the weights' architecture.",
+            variant.name,
+            ", ".join(differences),
         )
-    return load_checkpoint(weights, map_location=device)
-
-
-def _check_count(variant: Variant, n_params: int, *, strict: bool) -> None:
+    n_params = count_parameters(config)
     if variant.n_params is None or variant.n_params == n_params:
         return
     if strict:
@@ -180,37 +249,35 @@ def pull(
         revision: branch, tag or commit sha; default the zoo's (usually `main`).
         force: download again even if cached.
         zoo: a TOML file of extra or overriding variants.
-        strict: a parameter count other than the zoo's is an error instead of a warning.
+        strict: an architecture or parameter count other than the zoo entry's is an error instead of a warning.
 
     Returns:
-        Where the files are, the commit they came from and the counted parameters (LoRA: with its base).
+        Where the files are, the commit they came from and the counted parameters (LoRA: with its base's).
 
     Raises:
         UnknownVariantError, ZooFileError: the name or zoo file is bad.
         HubError: the download failed (one line: offline with a cold cache, unreachable, missing, gated...).
         WeightsNotBuiltError: a built-in variant has no weights yet.
-        CheckpointError: the weights do not load.
-        ParameterCountError: with `strict`, the count differs from the zoo's.
+        CheckpointError: the weights (or their config.json) do not load.
+        ArchitectureMismatchError, ParameterCountError: with `strict`, the weights differ from the zoo entry.
     """
     variant = resolve_variant(name, zoo)
-    return _pull(variant, revision, force=force, zoo=zoo, strict=strict)
+    return _pulled(_locate(variant, revision, zoo=zoo, force=force, cached_only=False), strict=strict)
 
 
-def _pull(variant: Variant, revision: str | None, *, force: bool, zoo: str | Path | None, strict: bool) -> PulledModel:
-    files = _files(variant, revision, force=force, cached_only=False)
-    base = _pull(resolve_variant(variant.base, zoo), None, force=force, zoo=zoo, strict=strict) if variant.is_lora else None
-    model, _ = _load_model(variant, files.weights, base.weights if base else None, device="cpu")
-    n_params = sum(p.numel() for p in model.parameters())
-    _check_count(variant, n_params, strict=strict)
+def _pulled(located: _Located, *, strict: bool) -> PulledModel:
+    base = _pulled(located.base, strict=strict) if located.base else None  # the base must load on its own too
+    _, config = _load(located, device="cpu", strict=strict)
+    variant = located.variant
     return PulledModel(
         variant=variant.name,
         source=variant.source,
         repo_id=variant.repo_id,
-        revision=files.revision,
-        commit_sha=files.commit_sha,
-        path=files.path,
-        weights=files.weights,
-        n_params=n_params,
+        revision=located.revision,
+        commit_sha=located.commit_sha,
+        path=located.path,
+        weights=located.weights,
+        n_params=count_parameters(config),
         expected_n_params=variant.n_params,
         base=base,
     )
@@ -227,38 +294,35 @@ def load(name: str, *, revision: str | None = None, zoo: str | Path | None = Non
 
     Returns:
         The model in eval mode, its config and provenance (variant, repo, revision, commit sha,
-        path, encoder, schema, parameter count).
+        path, encoder, schema, parameter count; for LoRA, the base's variant, revision and commit sha).
 
     Raises:
-        As `pull`; offline with a cold cache it says which `stickeval pull` to run.
+        As `pull` (differences from the zoo entry are warnings); offline with a cold cache it says
+        which `stickeval pull` to run.
     """
     variant = resolve_variant(name, zoo)
-    files = _files(variant, revision, force=False, cached_only=True)
-    base_weights = None
-    if variant.is_lora:
-        base_weights = _files(resolve_variant(variant.base, zoo), None, force=False, cached_only=True).weights
-    model, config = _load_model(variant, files.weights, base_weights, device=device)
-    n_params = sum(p.numel() for p in model.parameters())
-    _check_count(variant, n_params, strict=False)
-    config_json = _read_config_json(files.path)
+    located = _locate(variant, revision, zoo=zoo, force=False, cached_only=True)
+    model, config = _load(located, device=device, strict=False)
     return LoadedModel(
         model=model,
         config=config,
         variant=variant.name,
         source=variant.source,
         repo_id=variant.repo_id,
-        revision=files.revision,
-        commit_sha=files.commit_sha,
-        path=files.path,
-        encoder=variant.encoder or config_json.get("encoder"),
-        schema=variant.schema or {20: "v1", 48: "v3"}.get(config.input_dim, f"{config.input_dim}-dim"),
-        n_params=n_params,
+        revision=located.revision,
+        commit_sha=located.commit_sha,
+        path=located.path,
+        encoder=variant.encoder or (read_config_json(located.path) or {}).get("encoder"),
+        schema=_schema_label(config),
+        n_params=count_parameters(config),
+        base=_lora_base(located.base),
     )
 
 
-def _read_config_json(directory: Path) -> dict:
-    path = directory / CONFIG_FILE  # already parsed once by load_checkpoint, so it is valid JSON
-    return json.loads(path.read_text()) if path.is_file() else {}
+def _lora_base(base: _Located | None) -> LoraBase | None:
+    if base is None:
+        return None
+    return LoraBase(base.variant.name, base.variant.source, base.variant.repo_id, base.revision, base.commit_sha, base.path)
 
 
 def describe_variant(variant: Variant) -> dict:

@@ -21,8 +21,8 @@ from safetensors.torch import load_file as load_safetensors
 from safetensors.torch import save_file as save_safetensors
 
 from stickeval._io import atomic_path, write_text_atomic
-from stickeval.data.schema import schema_for_dim
-from stickeval.errors import CheckpointError, StateDictMismatchError
+from stickeval.data.schema import SCHEMAS
+from stickeval.errors import CheckpointError, StateDictMismatchError, first_line
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
 
     Raises:
         CheckpointError: the file is missing, truncated, not a checkpoint, or a pickle that would
-            run code (refused, never executed).
+            run code (refused, never executed); the config.json beside it is not a JSON object.
     """
     path = resolve_weights_file(path)
     if path.suffix == ".safetensors":
@@ -82,7 +82,7 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
             state_dict, fmt = load_safetensors(str(path)), "safetensors"
         except (SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(
-                f"{path} is not a readable safetensors file ({_first_line(e)}). Re-download it with `stickeval pull --force`.",
+                f"{path} is not a readable safetensors file ({first_line(e)}). Re-download it with `stickeval pull --force`.",
                 path=str(path),
             ) from e
         obj: object = state_dict
@@ -97,12 +97,36 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
         obj = obj["model_state_dict"]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(
-            f"{path} holds no state_dict (expected a dict of tensors, or a training dict with `model_state_dict`).",
+            f"{path} holds no state_dict (expected a dict of tensors, or a training dict with `model_state_dict`). "
+            "Save the weights with save_checkpoint, or torch.save(model.state_dict(), path).",
             path=str(path),
         )
-    config_file = path.parent / CONFIG_FILE
-    config_json = json.loads(config_file.read_text()) if config_file.is_file() else None
-    return RawCheckpoint(path, fmt, _strip_wrappers(obj), config_json, lora_config, extra)
+    return RawCheckpoint(path, fmt, _strip_wrappers(obj), read_config_json(path.parent), lora_config, extra)
+
+
+def read_config_json(directory: str | Path) -> dict | None:
+    """The `config.json` of a checkpoint directory (architecture extras, schema, encoder, lora_config), or None.
+
+    Raises:
+        CheckpointError: the file exists but is unreadable, not JSON, or not a JSON object.
+    """
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        return None
+    fix = "Re-save the checkpoint with save_checkpoint or fix the file."
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({first_line(e)}). {fix}", path=str(path)) from e
+    if not isinstance(document, dict):
+        raise CheckpointError(f"{path} holds a JSON {type(document).__name__}, not an object. {fix}", path=str(path))
+    return document
+
+
+def schema_name(input_dim: int) -> str | None:
+    """The motion schema ("v1", "v3") of a model taking `input_dim` numbers per frame; None for other widths."""
+    schema = SCHEMAS.get(input_dim)
+    return schema.name if schema else None
 
 
 def _torch_load(path: Path) -> object:
@@ -116,15 +140,10 @@ def _torch_load(path: Path) -> object:
                 path=str(path),
             ) from e
         raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint, or it is truncated ({type(e).__name__}: {_first_line(e)}). "
+            f"{path} is not a readable PyTorch checkpoint, or it is truncated ({type(e).__name__}: {first_line(e)}). "
             "Re-download or re-save it.",
             path=str(path),
         ) from e
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__
 
 
 def _strip_wrappers(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -145,7 +164,8 @@ def merge_lora(
     plain base (`x.weight`, `x.lora_A`, `x.lora_B`). r is read from `lora_A`'s shape.
 
     Raises:
-        CheckpointError: adapters are present but `alpha` is unknown, or `rank` disagrees with the shapes.
+        CheckpointError: adapters are present but `alpha` is unknown, a layer has only one of its two
+            matrices or no base weight, or `rank` disagrees with the shapes.
     """
     names = sorted({k.rsplit(".lora_", 1)[0] for k in state_dict if ".lora_A" in k or ".lora_B" in k})
     if not names:
@@ -153,22 +173,32 @@ def merge_lora(
     if alpha is None:
         raise CheckpointError(
             f"The checkpoint has LoRA adapters on {len(names)} layers but no lora_config with alpha. "
-            "Pass the adapters' alpha (and rank), e.g. `--lora-alpha 32 --lora-rank 16`."
+            "Give the adapters' alpha (and rank): `lora_alpha = 32` (and `lora_rank = 16`) in a --zoo entry for it, "
+            "or lora_alpha= in load_checkpoint."
         )
     out = {k: v for k, v in state_dict.items() if ".lora_" not in k}
     for name in names:
         a, b = state_dict.get(f"{name}.lora_A"), state_dict.get(f"{name}.lora_B")
         if a is None or b is None:
-            raise CheckpointError(f"LoRA layer {name} has only one of lora_A / lora_B.")
+            present, absent = ("lora_A", "lora_B") if b is None else ("lora_B", "lora_A")
+            raise CheckpointError(
+                f"LoRA layer {name} has {present} but no {absent}: the adapter file is incomplete. "
+                "Re-export the adapters with both matrices for every adapted layer."
+            )
         r = a.shape[0]
         if rank is not None and rank != r:
-            raise CheckpointError(f"LoRA rank {rank} was given but {name}.lora_A has rank {r}.")
+            raise CheckpointError(
+                f"LoRA rank {rank} was given but {name}.lora_A has rank {r}. Fix or remove lora_rank: the rank is read from the shapes."
+            )
         for suffix in ("weight", "bias"):
             wrapped = out.pop(f"{name}.base_layer.{suffix}", None)
             if wrapped is not None:
                 out[f"{name}.{suffix}"] = wrapped
         if f"{name}.weight" not in out:
-            raise CheckpointError(f"LoRA adapters for {name} have no base weight to merge into. Pass the base checkpoint.")
+            raise CheckpointError(
+                f"LoRA adapters for {name} have no base weight ({name}.weight) to merge into. Pass the base checkpoint "
+                "they were trained on: `base = \"<variant>\"` in a --zoo entry, or load_checkpoint(path, base=...)."
+            )
         w = out[f"{name}.weight"]
         out[f"{name}.weight"] = (w.double() + (alpha / r) * (b.double() @ a.double())).to(w.dtype)
     return out
@@ -283,7 +313,8 @@ def save_checkpoint(model: StickFigureTransformer, directory: str | Path, *, met
 
     `pytorch_model.bin` is a bare state_dict with the original key names, so the published
     model-card snippet (`model.load_state_dict(torch.load(path))`) loads it. `metadata` (text
-    encoder, schema, action names, recipe...) is stored in config.json beside the architecture.
+    encoder, action names, recipe...) is stored in config.json beside the architecture and the schema
+    ("v1", "v3", or null for a model of another width).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -296,7 +327,7 @@ def save_checkpoint(model: StickFigureTransformer, directory: str | Path, *, met
     document = {
         "model_type": "stick-figure-transformer",
         **config.to_dict(),
-        "schema": schema_for_dim(config.input_dim).name,
+        "schema": schema_name(config.input_dim),
         **(metadata or {}),
     }
     write_text_atomic(directory / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
@@ -317,7 +348,7 @@ def describe_checkpoint(path: str | Path) -> dict:
         "path": str(raw.path),
         "format": raw.format,
         "config": config.to_dict(),
-        "schema": schema_for_dim(config.input_dim).name if config.input_dim in (20, 48) else None,
+        "schema": schema_name(config.input_dim),
         "n_params": sum(v.numel() for k, v in plain.items() if not k.endswith("inv_freq") and not k.startswith(_IMAGE_PREFIXES)),
         "lora_keys": len(raw.lora_keys),
         "lora_params": sum(raw.state_dict[k].numel() for k in raw.lora_keys),

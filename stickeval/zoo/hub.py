@@ -17,7 +17,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from huggingface_hub import CommitOperationAdd, HfApi, constants, get_token, snapshot_download, try_to_load_from_cache
+from huggingface_hub import (
+    CommitOperationAdd,
+    HfApi,
+    constants,
+    get_token,
+    snapshot_download,
+    try_to_load_from_cache,
+)
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -30,7 +37,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.repocard import metadata_load
 
 from stickeval._io import write_text_atomic
-from stickeval.errors import HubError, StickevalError
+from stickeval.errors import HubError, StickevalError, first_line
 from stickeval.zoo.checkpoint import CONFIG_FILE
 
 log = logging.getLogger(__name__)
@@ -144,7 +151,7 @@ def fetch(
     except _CLIENT_ERRORS as e:
         cached = None if force else cached_snapshot(repo_id, revision, weight_files)
         if cached is not None and _is_unreachable(e):
-            log.warning("Could not reach the Hub at %s (%s); using the cached commit %s of %s.", settings.endpoint, _first_line(e), cached.commit_sha[:12], name)
+            log.warning("Could not reach the Hub at %s (%s); using the cached commit %s of %s.", settings.endpoint, first_line(e), cached.commit_sha[:12], name)
             return cached
         raise translate(e, name=name, repo_id=repo_id, revision=revision) from e
     present = {sibling.rfilename for sibling in info.siblings or []}
@@ -210,7 +217,7 @@ def read_card_metrics(readme: Path) -> dict[str, float]:
     try:
         metadata = metadata_load(readme) or {}
     except (OSError, ValueError) as e:  # an unreadable card has no metrics to show
-        log.warning("Could not read the model card %s: %s", readme, _first_line(e))
+        log.warning("Could not read the model card %s: %s", readme, first_line(e))
         return {}
     metrics = {}
     for model in metadata.get("model-index") or []:
@@ -271,13 +278,6 @@ def upload(
 # ---- error translation
 
 
-def _first_line(e: BaseException) -> str:
-    for line in str(e).splitlines():
-        if line.strip():
-            return line.strip()[:200]
-    return type(e).__name__
-
-
 def _causes(e: BaseException) -> list[BaseException]:
     """The error and its causes, outermost first."""
     chain: list[BaseException] = []
@@ -324,7 +324,7 @@ def translate(e: BaseException, *, name: str, repo_id: str, revision: str) -> St
     if isinstance(e, RevisionNotFoundError):
         return hub_error(f"{repo_id} has no revision '{revision}'. Pass an existing branch, tag or commit sha to --revision.")
     if isinstance(e, EntryNotFoundError) and not isinstance(e, LocalEntryNotFoundError):
-        return hub_error(f"{repo_id} at {revision} is missing a file ({_first_line(e)}). Pass another --revision.")
+        return hub_error(f"{repo_id} at {revision} is missing a file ({first_line(e)}). Pass another --revision.")
     for cause in chain:
         status = _status(cause)
         if isinstance(cause, HfHubHTTPError) and status is not None and status >= 500:
@@ -332,16 +332,16 @@ def translate(e: BaseException, *, name: str, repo_id: str, revision: str) -> St
         if isinstance(cause, HfHubHTTPError) and status in (401, 403):
             return hub_error(f"The Hub refused access to {repo_id} ({status}). Set HF_TOKEN to a token with access to it.")
         if isinstance(cause, HfHubHTTPError):
-            return hub_error(f"The Hub answered {status} for {repo_id}: {_first_line(cause)}")
+            return hub_error(f"The Hub answered {status} for {repo_id}: {first_line(cause)}")
         if isinstance(cause, _TRANSPORT_ERRORS) and ("closed" in str(cause).lower() or "incomplete" in str(cause).lower()):
-            return hub_error(f"The download of {repo_id} was cut off mid-file ({_first_line(cause)}); nothing partial was kept. Run the pull again.")
+            return hub_error(f"The download of {repo_id} was cut off mid-file ({first_line(cause)}); nothing partial was kept. Run the pull again.")
         if isinstance(cause, _TRANSPORT_ERRORS):
             return hub_error(
-                f"Could not reach the Hub at {endpoint} ({_first_line(cause)}) and {name} is not in the cache. "
+                f"Could not reach the Hub at {endpoint} ({first_line(cause)}) and {name} is not in the cache. "
                 "Check the network and HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use a warm cache."
             )
         if isinstance(cause, OSError) and "Consistency check failed" in str(cause):
             return hub_error(
-                f"A file of {repo_id} arrived with the wrong size ({_first_line(cause)}); nothing partial was kept. Run the pull again."
+                f"A file of {repo_id} arrived with the wrong size ({first_line(cause)}); nothing partial was kept. Run the pull again."
             )
-    return hub_error(f"The Hub request for {repo_id} failed: {_first_line(e)}")
+    return hub_error(f"The Hub request for {repo_id} failed: {first_line(e)}")

@@ -14,14 +14,16 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from stickeval.data.schema import SCHEMAS, schema_for_name
 from stickeval.errors import UnknownVariantError, ZooFileError
 from stickeval.zoo.checkpoint import WEIGHT_FILES
-from stickeval.zoo.model import ModelConfig
+from stickeval.zoo.model import ModelConfig, count_parameters
 
 PACKAGED_ZOO = Path(__file__).with_name("variants.toml")
 BUILTIN_DIR = Path(__file__).with_name("builtin")  # built-in weights: builtin/<name>/model.safetensors
 SOURCES = ("hub", "builtin", "local")
-SCHEMA_DIMS = {"v1": 20, "v3": 48}
+SCHEMA_NAMES = tuple(schema.name for schema in SCHEMAS.values())
+ARCHITECTURE_KEYS = ("schema", "d_model", "nhead", "num_layers", "embedding_dim", "num_actions")
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -60,21 +62,21 @@ class Variant:
         """Where a built-in variant's weights live inside the package."""
         return BUILTIN_DIR / self.name
 
+    def architecture(self) -> dict[str, str | int]:
+        """The architecture keys this entry sets (of ARCHITECTURE_KEYS), for checking loaded weights against."""
+        return {key: getattr(self, key) for key in ARCHITECTURE_KEYS if getattr(self, key) is not None}
+
     def model_config(self) -> ModelConfig | None:
-        """The architecture, when the entry gives all of it (else None: it is inferred from the weights)."""
-        arch = (self.schema, self.d_model, self.nhead, self.num_layers, self.embedding_dim, self.num_actions)
-        if any(value is None for value in arch) or self.schema not in SCHEMA_DIMS:
+        """The model the entry describes, when it sets every architecture key (else None).
+
+        Loading never uses it (the architecture is inferred from the weights); it is what the entry's
+        n_params is checked against, and it builds a variant's model without its weights.
+        """
+        arch = self.architecture()
+        if len(arch) < len(ARCHITECTURE_KEYS):
             return None
-        dim = SCHEMA_DIMS[self.schema]
-        return ModelConfig(
-            input_dim=dim,
-            output_dim=dim,
-            d_model=self.d_model,
-            nhead=self.nhead,
-            num_layers=self.num_layers,
-            embedding_dim=self.embedding_dim,
-            num_actions=self.num_actions,
-        )
+        dim = schema_for_name(arch.pop("schema")).dim
+        return ModelConfig(input_dim=dim, output_dim=dim, **arch)
 
     def to_dict(self) -> dict:
         """JSON-ready fields."""
@@ -138,7 +140,7 @@ def _key_problems(name: str, table: object) -> list[str]:
 
 
 def _entry_problems(name: str, entry: dict, names: set[str]) -> list[str]:
-    """Rules on a complete (merged) entry: source, repo id, schema, LoRA base."""
+    """Rules on a complete (merged) entry: source, repo id, schema, LoRA base, n_params against the architecture."""
     problems = []
     source = entry.get("source", "hub")
     if source not in SOURCES:
@@ -147,8 +149,15 @@ def _entry_problems(name: str, entry: dict, names: set[str]) -> list[str]:
         problems.append(f"{name}: needs repo_id = \"org/name\" (got {entry.get('repo_id')!r})")
     if source == "local" and not entry.get("path"):
         problems.append(f"{name}: source \"local\" needs path = \"<checkpoint directory>\"")
-    if entry.get("schema") is not None and entry["schema"] not in SCHEMA_DIMS:
-        problems.append(f"{name}: schema must be one of {', '.join(SCHEMA_DIMS)}, got {entry['schema']!r}")
+    if entry.get("schema") is not None and entry["schema"] not in SCHEMA_NAMES:
+        problems.append(f"{name}: schema must be one of {', '.join(SCHEMA_NAMES)}, got {entry['schema']!r}")
+    elif entry.get("n_params") is not None:
+        config = Variant(name=name, **{key: entry.get(key) for key in ARCHITECTURE_KEYS}).model_config()
+        if config is not None and count_parameters(config) != entry["n_params"]:
+            problems.append(
+                f"{name}: n_params {entry['n_params']:,} does not match its architecture, "
+                f"which has {count_parameters(config):,} parameters"
+            )
     if entry.get("base") is not None:
         if entry["base"] not in names:
             problems.append(f"{name}: base '{entry['base']}' is not a variant in the zoo")

@@ -8,7 +8,15 @@ import torch
 from safetensors.torch import save_file
 
 from stickeval.errors import CheckpointError, StateDictMismatchError
-from stickeval.zoo.checkpoint import describe_checkpoint, infer_config, load_checkpoint, merge_lora, save_checkpoint
+from stickeval.zoo.checkpoint import (
+    describe_checkpoint,
+    infer_config,
+    load_checkpoint,
+    merge_lora,
+    read_checkpoint,
+    read_config_json,
+    save_checkpoint,
+)
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 CONFIG = ModelConfig(d_model=32, nhead=2, num_layers=2, num_actions=46)
@@ -110,11 +118,30 @@ def test_adapter_only_file_applies_to_a_base_checkpoint(model, tmp_path):
     assert torch.allclose(loaded.state_dict()["pose_decoder.3.weight"], expected)
 
 
-def test_lora_keys_without_alpha_are_refused_with_the_flags_to_pass(model, tmp_path):
+def test_lora_keys_without_alpha_are_refused_naming_where_to_give_it(model, tmp_path):
     path = tmp_path / "lora.pt"
     torch.save(wrap_with_lora(model.state_dict(), ["pose_decoder.3"], rank=2), path)
-    with pytest.raises(CheckpointError, match="alpha.*--lora-alpha"):
+    with pytest.raises(CheckpointError, match="no lora_config with alpha.*lora_alpha = .* in a --zoo entry"):
         load_checkpoint(path)
+
+
+def test_a_lora_layer_with_only_one_matrix_says_the_adapters_are_incomplete():
+    sd = {"x.weight": torch.zeros(3, 3), "x.lora_A": torch.zeros(2, 3)}
+    with pytest.raises(CheckpointError) as e:
+        merge_lora(sd, alpha=1.0)
+    assert str(e.value) == (
+        "LoRA layer x has lora_A but no lora_B: the adapter file is incomplete. "
+        "Re-export the adapters with both matrices for every adapted layer."
+    )
+
+
+def test_adapters_without_a_base_weight_say_to_pass_the_base_checkpoint():
+    sd = {"x.lora_A": torch.zeros(2, 3), "x.lora_B": torch.zeros(3, 2)}
+    with pytest.raises(CheckpointError) as e:
+        merge_lora(sd, alpha=1.0)
+    message = str(e.value)
+    assert message.startswith("LoRA adapters for x have no base weight (x.weight) to merge into.")
+    assert "base = " in message and "--zoo" in message and "load_checkpoint(path, base=...)" in message
 
 
 def test_lora_rank_that_contradicts_the_shapes_is_refused():
@@ -192,6 +219,48 @@ def test_shape_mismatch_names_the_key_and_both_shapes(model, tmp_path):
     save_file(state_dict, str(tmp_path / "model.safetensors"))
     with pytest.raises(StateDictMismatchError, match=r"physics_decoder.3.weight: checkpoint \[7, 16\] vs model \[6, 16\]"):
         load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("content", [[1, 2, 3], {}, {"model_state_dict": {"weight": 3}}])
+def test_a_file_without_a_state_dict_says_what_to_save_instead(tmp_path, content):
+    path = tmp_path / "odd.pt"
+    torch.save(content, path)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(path)
+    assert str(e.value) == (
+        f"{path} holds no state_dict (expected a dict of tensors, or a training dict with `model_state_dict`). "
+        "Save the weights with save_checkpoint, or torch.save(model.state_dict(), path)."
+    )
+    assert e.value.path == str(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [('{"causal": true,', "is not valid JSON (Expecting"), ("[1, 2]", "holds a JSON list, not an object")],
+)
+def test_a_malformed_config_json_beside_the_weights_is_a_checkpoint_error(model, tmp_path, text, problem):
+    save_checkpoint(model, tmp_path)
+    config = tmp_path / "config.json"
+    config.write_text(text)
+    for call in (load_checkpoint, describe_checkpoint, read_checkpoint):
+        with pytest.raises(CheckpointError) as e:
+            call(tmp_path / "model.safetensors")
+        message = str(e.value)
+        assert message.startswith(f"{config} {problem}") and "\n" not in message
+        assert message.endswith("Re-save the checkpoint with save_checkpoint or fix the file.")
+        assert e.value.path == str(config)
+
+
+def test_read_config_json_of_a_directory_without_one_is_none(tmp_path):
+    assert read_config_json(tmp_path) is None
+
+
+def test_a_model_of_another_width_saves_with_a_null_schema_and_loads_back(tmp_path):
+    config = ModelConfig(input_dim=8, output_dim=8, d_model=32, nhead=2, num_layers=1)
+    save_checkpoint(StickFigureTransformer(config), tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["schema"] is None
+    assert load_checkpoint(tmp_path)[1] == config
+    assert describe_checkpoint(tmp_path)["schema"] is None
 
 
 def test_a_state_dict_of_another_model_says_why_the_architecture_is_unknown(tmp_path):

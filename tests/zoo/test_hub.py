@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ from safetensors.torch import load_file
 from fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
 from fixtures.hub_fixtures import TEST_TOKEN
 from stickeval import zoo
-from stickeval.errors import CheckpointError, HubError, ParameterCountError, WeightsNotBuiltError
+from stickeval.errors import (
+    ArchitectureMismatchError,
+    CheckpointError,
+    HubError,
+    ParameterCountError,
+    WeightsNotBuiltError,
+)
 from stickeval.zoo.hub import hub_settings
 
 
@@ -111,6 +118,68 @@ def test_a_lora_pull_fetches_its_base_and_load_merges_the_adapters(tiny_zoo):
     assert not torch.equal(merged, base[f"{name}.weight"])
 
 
+def test_a_lora_variants_provenance_records_its_bases_own_revision_and_commit(tiny_zoo, tmp_path):
+    pinned = tmp_path / "pinned.toml"
+    tables = tomllib.loads(tiny_zoo.zoo.read_text())
+    pinned.write_text(zoo_toml({**tables, "tiny": {**tables["tiny"], "revision": "v1"}}))  # the base at its tag
+    pulled = zoo.pull("tiny-lora", zoo=pinned)
+    assert (pulled.commit_sha, pulled.base.revision, pulled.base.commit_sha) == (
+        tiny_zoo.commits["lora"], "v1", tiny_zoo.commits["v1"],
+    )
+    assert pulled.to_dict()["base"]["commit_sha"] == tiny_zoo.commits["v1"]
+    model = zoo.load("tiny-lora", zoo=pinned).provenance()
+    assert (model["variant"], model["commit_sha"]) == ("tiny-lora", tiny_zoo.commits["lora"])
+    assert model["base"] == {
+        "variant": "tiny",
+        "source": "hub",
+        "repo_id": tiny_zoo.repo_id,
+        "revision": "v1",
+        "commit_sha": tiny_zoo.commits["v1"],
+        "path": str(pulled.base.path),
+    }
+
+
+def test_weights_that_contradict_the_zoos_architecture_warn_and_fail_with_strict(tiny_zoo, tmp_path, caplog):
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(tiny_zoo.zoo.read_text() + zoo_toml({"tiny-v3": {"repo_id": tiny_zoo.repo_id, "schema": "v3", "d_model": 64}}))
+    differences = "schema v1 (zoo: v3), d_model 32 (zoo: 64)"
+    with caplog.at_level(logging.WARNING, logger="stickeval.zoo"):
+        zoo.pull("tiny-v3", zoo=wrong)
+    assert f"tiny-v3's weights do not match its zoo entry: {differences}" in caplog.text
+    with pytest.raises(ArchitectureMismatchError) as e:
+        zoo.pull("tiny-v3", zoo=wrong, strict=True)
+    assert str(e.value) == (
+        f"tiny-v3's weights do not match its zoo entry: {differences}. "
+        "Check the revision and the zoo entry, or drop --strict to continue with a warning."
+    )
+    assert zoo.load("tiny-v3", zoo=wrong).schema == "v1"  # the weights decide, not the zoo
+
+
+def test_lora_weights_without_a_config_load_with_lora_alpha_from_a_zoo_entry(tmp_path):
+    base = load_file(build_tiny_checkpoint(tmp_path / "base") / "model.safetensors")
+    name, rank = "pose_decoder.3", 2
+    wrapped = {k: v for k, v in base.items() if not k.startswith(f"{name}.")}
+    wrapped[f"{name}.base_layer.weight"], wrapped[f"{name}.base_layer.bias"] = base[f"{name}.weight"], base[f"{name}.bias"]
+    torch.manual_seed(0)
+    a, b = torch.randn(rank, 16), torch.randn(20, rank)
+    wrapped[f"{name}.lora_A"], wrapped[f"{name}.lora_B"] = a, b
+    torch.save(wrapped, tmp_path / "lora.pt")
+    with pytest.raises(CheckpointError, match="lora_alpha = "):
+        zoo.load(str(tmp_path / "lora.pt"))
+    mine = tmp_path / "mine.toml"
+    mine.write_text(zoo_toml({"mine": {"source": "local", "path": str(tmp_path / "lora.pt"), "lora_alpha": 4.0}}))
+    merged = zoo.load("mine", zoo=mine).model.state_dict()[f"{name}.weight"]
+    torch.testing.assert_close(merged, base[f"{name}.weight"] + (4.0 / rank) * b @ a)
+
+
+def test_a_malformed_config_json_of_a_local_variant_is_a_checkpoint_error(tmp_path):
+    directory = build_tiny_checkpoint(tmp_path / "mine")
+    (directory / "config.json").write_text('{"encoder": "hash"')
+    for call in (zoo.load, zoo.pull):
+        with pytest.raises(CheckpointError, match=r"config\.json is not valid JSON \(.*\)\. Re-save the checkpoint"):
+            call(str(directory))
+
+
 def test_a_local_checkpoint_directory_pulls_and_loads_without_requests(tiny_zoo, tmp_path):
     directory = build_tiny_checkpoint(tmp_path / "mine", metadata={"encoder": "hash"})
     pulled = zoo.pull(str(directory))
@@ -149,6 +218,7 @@ def test_load_reads_the_cache_without_any_request_and_reports_provenance(tiny_zo
         "schema": "v1",
         "n_params": tiny_zoo.n_params,
         "config": None,
+        "base": None,
     }
     assert not loaded.model.training
     expected = load_file(tiny_zoo.checkpoints["main"] / "model.safetensors")

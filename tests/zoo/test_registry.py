@@ -9,7 +9,7 @@ import torch
 
 from fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
 from stickeval.errors import UnknownVariantError, ZooFileError
-from stickeval.zoo.model import StickFigureTransformer, count_parameters
+from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 from stickeval.zoo.registry import _KEY_TYPES, Variant, load_zoo, resolve_variant
 
 HUB_NAMES = [f"{size}{kind}" for kind in ("", "-sft", "-lora") for size in ("small", "medium", "large")]
@@ -120,6 +120,27 @@ def test_a_user_zoo_entry_is_checked_as_a_whole_after_merging(tmp_path):
         "adapters: a LoRA variant (with base) needs lora_alpha",
         "here: source \"local\" needs path = \"<checkpoint directory>\"",
     ]
+
+
+def test_a_zoo_entry_whose_n_params_contradicts_its_architecture_is_reported(tmp_path):
+    arch = {"schema": "v1", "d_model": 32, "nhead": 2, "num_layers": 1, "embedding_dim": 1024, "num_actions": 64}
+    zoo = tmp_path / "mine.toml"
+    zoo.write_text(zoo_toml({"tiny": {"repo_id": "me/tiny", **arch, "n_params": 1000}, "large": {"n_params": 44_619_645}}))
+    with pytest.raises(ZooFileError) as e:
+        load_zoo(zoo)
+    tiny = count_parameters(ModelConfig(d_model=32, nhead=2, num_layers=1))
+    assert e.value.problems == [
+        f"tiny: n_params 1,000 does not match its architecture, which has {tiny:,} parameters",
+        "large: n_params 44,619,645 does not match its architecture, which has 44,619,646 parameters",
+    ]
+
+
+def test_model_config_is_none_until_the_entry_gives_the_whole_architecture():
+    assert Variant(name="x", repo_id="me/x", schema="v3", d_model=64).model_config() is None
+    full = Variant(name="x", schema="v3", d_model=64, nhead=2, num_layers=3, embedding_dim=256, num_actions=46)
+    assert full.model_config() == ModelConfig(
+        input_dim=48, output_dim=48, d_model=64, nhead=2, num_layers=3, embedding_dim=256, num_actions=46
+    )
 
 
 def test_a_missing_or_malformed_zoo_file_is_a_zoo_file_error(tmp_path):
