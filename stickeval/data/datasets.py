@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 
 from stickeval._io import atomic_path
 from stickeval.data.schema import ACTIONS, FPS, SCHEMAS
-from stickeval.data.suite import Suite
+from stickeval.data.suite import MIN_FRAMES, Suite
 from stickeval.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def physics_from_motion(motion: np.ndarray, fps: int = FPS) -> np.ndarray:
 # .PT FILES
 
 
-def _problems(sample: Any, dims: dict[str, int]) -> list[str]:
+def _problems(sample: Any, dims: dict[str, int], min_frames: int) -> list[str]:
     """Everything wrong with one sample; `dims` holds the file's motion/embedding dims, set by the first."""
     import torch
 
@@ -62,8 +63,8 @@ def _problems(sample: Any, dims: dict[str, int]) -> list[str]:
     if not isinstance(motion, torch.Tensor) or motion.ndim != 2 or motion.shape[1] not in SCHEMAS:
         return [*out, f"'motion' is not a [T, 20|48] tensor (got {_describe(motion)})"]
     n_frames = motion.shape[0]
-    if n_frames < 2:
-        out.append(f"'motion' has {n_frames} frame(s); at least 2 are needed")
+    if n_frames < min_frames:
+        out.append(f"'motion' has {n_frames} frame(s); at least {min_frames} are needed")
     if not motion.is_floating_point() or not torch.isfinite(motion).all():
         out.append("'motion' has NaN/inf or is not floating point")
     if motion.shape[1] != dims.setdefault("motion", motion.shape[1]):
@@ -96,12 +97,18 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {list(shape)}" if shape is not None else type(value).__name__
 
 
-def check_samples(samples: list[Any]) -> tuple[list[dict], list[str]]:
-    """Validate samples; return (the good ones, one "sample i: problem" line per problem)."""
+def check_samples(samples: list[Any], *, min_frames: int = 2) -> tuple[list[dict], list[str]]:
+    """Validate samples; return (the good ones, one "sample i: problem" line per problem).
+
+    Args:
+        samples: what a `.pt` file holds (anything; each should be a sample dict).
+        min_frames: the fewest frames a clip may have: 2 (frame 0 and one to predict) to train on,
+            `suite.MIN_FRAMES` (5) to evaluate on.
+    """
     dims: dict[str, int] = {}
     good, problems = [], []
     for i, sample in enumerate(samples):
-        found = _problems(sample, dims)
+        found = _problems(sample, dims, min_frames)
         problems += [f"sample {i}: {p}" for p in found]
         if not found:
             good.append(sample)
@@ -109,12 +116,15 @@ def check_samples(samples: list[Any]) -> tuple[list[dict], list[str]]:
 
 
 def _summary(path: str, problems: list[str], n_bad: int, n: int) -> str:
+    """"<path>: <n_bad> of <n> samples are bad: <the first few problems>." (the caller adds what to do)."""
     shown = "; ".join(problems[:MAX_LISTED]) + (f"; ... ({len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else "")
-    return f"{path}: {n_bad} of {n} samples are bad: {shown}. Fix them, or pass --on-bad skip to drop them."
+    return f"{path}: {n_bad} of {n} samples are bad: {shown}."
 
 
-def read_dataset(path: str | os.PathLike) -> tuple[list[dict], list[str], int]:
+def read_dataset(path: str | os.PathLike, *, min_frames: int = 2) -> tuple[list[dict], list[str], int]:
     """Read a `.pt` file: (good samples with `physics`/`camera` filled in, problems, total count).
+
+    `min_frames` is as in `check_samples`.
 
     Raises:
         DatasetError: the file is missing, not a safe torch file, or not a list.
@@ -134,7 +144,7 @@ def read_dataset(path: str | os.PathLike) -> tuple[list[dict], list[str], int]:
         ) from e
     if not isinstance(samples, list):
         raise DatasetError(f"{path} holds a {type(samples).__name__}, not a list of sample dicts.", path=str(path))
-    good, problems = check_samples(samples)
+    good, problems = check_samples(samples, min_frames=min_frames)
     for sample in good:
         if sample.get("physics") is None:
             sample["physics"] = torch.from_numpy(physics_from_motion(sample["motion"].numpy()))
@@ -143,7 +153,7 @@ def read_dataset(path: str | os.PathLike) -> tuple[list[dict], list[str], int]:
     return good, problems, len(samples)
 
 
-def load_dataset(path: str | os.PathLike, *, on_bad: str = "fail") -> list[dict]:
+def load_dataset(path: str | os.PathLike, *, on_bad: str = "fail", min_frames: int = 2) -> list[dict]:
     """Load a Stick-Gen `.pt` dataset, validating every sample.
 
     Missing `physics` is derived from the motion (`physics_from_motion`); missing `camera` is zeros.
@@ -151,6 +161,7 @@ def load_dataset(path: str | os.PathLike, *, on_bad: str = "fail") -> list[dict]
     Args:
         path: the `.pt` file.
         on_bad: "fail" raises when any sample is bad; "skip" drops bad samples with a warning.
+        min_frames: a clip with fewer frames is bad (default 2; see `check_samples`).
 
     Returns:
         The good samples, as stored (tensors and strings).
@@ -160,9 +171,13 @@ def load_dataset(path: str | os.PathLike, *, on_bad: str = "fail") -> list[dict]
     """
     if on_bad not in ("fail", "skip"):
         raise DatasetError(f"on_bad must be 'fail' or 'skip', not {on_bad!r}.")
-    good, problems, n = read_dataset(path)
+    good, problems, n = read_dataset(path, min_frames=min_frames)
     if problems and on_bad == "fail":
-        raise DatasetError(_summary(str(path), problems, n - len(good), n), problems=problems, path=str(path))
+        raise DatasetError(
+            f"{_summary(str(path), problems, n - len(good), n)} Fix them, or pass --on-bad skip to drop them.",
+            problems=problems,
+            path=str(path),
+        )
     for problem in problems:
         log.warning("%s: skipping %s", path, problem)
     return good
@@ -179,8 +194,8 @@ def save_dataset(samples: list[dict], path: str | os.PathLike) -> None:
     tensors = [{k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for k, v in s.items()} if isinstance(s, dict) else s for s in samples]
     good, problems = check_samples(tensors)
     if problems:
-        raise DatasetError(_summary(str(path), problems, len(tensors) - len(good), len(tensors)).replace(
-            "or pass --on-bad skip to drop them", "nothing was written"), problems=problems, path=str(path))  # fmt: skip
+        summary = _summary(str(path), problems, len(tensors) - len(good), len(tensors))
+        raise DatasetError(f"{summary} Fix them; nothing was written.", problems=problems, path=str(path))
     with atomic_path(path) as tmp:
         torch.save(tensors, tmp)
 
@@ -260,12 +275,18 @@ def suite_from_dataset(path: str | os.PathLike, *, on_bad: str = "fail") -> Suit
     """A `.pt` dataset as a Suite: every good sample, ids "<stem>/<index>", embeddings from the file.
 
     Labels are each clip's most frequent action. Embeddings are None unless every sample has one.
+    A clip shorter than `suite.MIN_FRAMES` (5) frames is a bad sample here: the metrics could not
+    score it, so it is reported before any generation runs.
+
+    Args:
+        path: the `.pt` file.
+        on_bad: "fail" or "skip", as `load_dataset`.
 
     Raises:
         DatasetError: as `load_dataset`, or the file has no good samples.
     """
     path = Path(path)
-    samples = load_dataset(path, on_bad=on_bad)
+    samples = load_dataset(path, on_bad=on_bad, min_frames=MIN_FRAMES)
     if not samples:
         raise DatasetError(f"{path} has no usable samples.", path=str(path))
     motion = [s["motion"].numpy().astype(np.float32) for s in samples]
@@ -316,10 +337,13 @@ def read_motion_npz(path: str | os.PathLike, *, datasets: tuple[str, ...] | None
     Needs `motion` [N, T, 20|48] and `label` [N]. Uses when present: `length` (else T),
     `motion_sagittal` (for `SAGITTAL_LABELS`), `floor_y` (subtracted from every y so the floor is
     y = 0, StickBench's convention), `dataset` (kept if in `datasets`; None keeps all),
-    `style` (worded into the prompt), `source_file` and `start_frame` (the id).
+    `style` (worded into the prompt), `source_file` and `start_frame` (the id). Each label must be
+    a schema action (`schema.ACTIONS`) or a real-motion label of `REAL_LABEL_ACTIONS`: it sets the
+    clip's action track.
 
     Raises:
-        DatasetError: the file is missing, unreadable, or lacks `motion`/`label`.
+        DatasetError: the file is missing or unreadable, lacks `motion`/`label`, has a per-clip
+            array of another length, an unknown label, or a clip shorter than `suite.MIN_FRAMES`.
     """
     path = Path(path)
     if not path.is_file():
@@ -331,35 +355,73 @@ def read_motion_npz(path: str | os.PathLike, *, datasets: tuple[str, ...] | None
     from stickeval.data.prompts import real_prompt
 
     try:
-        data = np.load(path, allow_pickle=False)
-        n = len(data["label"])
-        keep = np.ones(n, bool) if datasets is None or "dataset" not in data else np.isin(data["dataset"], datasets)
-        labels = data["label"][keep].astype(str)
-        motion = data["motion"][keep]
-        if "motion_sagittal" in data:
-            side = np.isin(labels, list(SAGITTAL_LABELS))
-            motion[side] = data["motion_sagittal"][keep][side]
-    except (OSError, ValueError, KeyError) as e:
-        raise DatasetError(f"{path} is not a motion .npz with 'motion' and 'label' arrays ({e}).", path=str(path)) from e
-    n_kept, n_frames = motion.shape[:2]
-    if "floor_y" in data:
-        motion[..., 1::2] -= data["floor_y"][keep][:, None, None].astype(motion.dtype)
-
-    def column(key: str, default: np.ndarray) -> np.ndarray:
-        return data[key][keep] if key in data else default
-
-    lengths = column("length", np.full(n_kept, n_frames)).astype(np.int64)
-    styles = column("style", np.full(n_kept, "normal")).astype(str)
-    sources = column("source_file", np.array([f"{path.stem}/{i}" for i in range(n_kept)])).astype(str)
-    starts = column("start_frame", np.zeros(n_kept, dtype=np.int64))
-    action_ids = [ACTIONS.index(REAL_LABEL_ACTIONS.get(x, x if x in ACTIONS else "idle")) for x in labels]
+        with np.load(path, allow_pickle=False) as data:
+            clips = _motion_columns(data, datasets, path.stem)
+    except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile) as e:
+        raise DatasetError(
+            f"{path} is not a motion .npz with 'motion' [N, T, 20|48] and 'label' [N] arrays, and optional "
+            f"per-clip arrays of length N ({type(e).__name__}: {e}).",
+            path=str(path),
+        ) from e
+    labels, motion, lengths = clips["label"], clips["motion"], clips["length"]
+    n_frames = motion.shape[1]
+    unknown = sorted(set(labels.tolist()) - set(REAL_LABEL_ACTIONS) - set(ACTIONS))
+    if unknown:
+        raise DatasetError(
+            f"{path}: labels {unknown[:5]} ({len(unknown)} in all) are neither stickeval actions nor known "
+            "real-motion labels. Relabel those clips with actions from stickeval.data.ACTIONS (walk, wave, "
+            "idle, ...), or drop them.",
+            path=str(path),
+        )
+    short = np.flatnonzero((lengths < MIN_FRAMES) | (lengths > n_frames))
+    if short.size:
+        i = int(short[0])
+        raise DatasetError(
+            f"{path}: {short.size} clip(s) have a length outside [{MIN_FRAMES}, {n_frames}] frames (clip {i}: "
+            f"{int(lengths[i])}); the metrics need at least {MIN_FRAMES}. Drop those clips or fix 'length'.",
+            path=str(path),
+        )
+    action_ids = [ACTIONS.index(REAL_LABEL_ACTIONS.get(x, x)) for x in labels]
     return Suite.build(
         name=path.stem,
         version=path.stem,
-        ids=[f"{s}#{int(f)}" for s, f in zip(sources, starts)],
-        prompts=[real_prompt(x, s) for x, s in zip(labels, styles)],
+        ids=[f"{s}#{int(f)}" for s, f in zip(clips["source_file"], clips["start_frame"])],
+        prompts=[real_prompt(x, s) for x, s in zip(labels, clips["style"])],
         motion=motion.astype(np.float32),
         actions=np.repeat(np.array(action_ids, dtype=np.int64)[:, None], n_frames, axis=1),
         lengths=lengths,
         labels=labels.tolist(),
     )
+
+
+def _motion_columns(data: np.lib.npyio.NpzFile, datasets: tuple[str, ...] | None, stem: str) -> dict[str, np.ndarray]:
+    """The kept clips' arrays of an open motion `.npz`, read into memory, with the viewing conventions applied.
+
+    Raises:
+        KeyError, ValueError, IndexError: `motion`/`label` missing, bad shapes, or a per-clip array of
+            another length (the caller turns them into one DatasetError).
+    """
+    labels_all = data["label"]
+    keep = np.ones(len(labels_all), bool) if datasets is None or "dataset" not in data else np.isin(data["dataset"], datasets)
+    labels = labels_all[keep].astype(str)
+    motion = data["motion"][keep]
+    if motion.ndim != 3 or motion.shape[2] not in SCHEMAS:
+        raise ValueError(f"'motion' has shape {motion.shape}")
+    if "motion_sagittal" in data:
+        side = np.isin(labels, list(SAGITTAL_LABELS))
+        motion[side] = data["motion_sagittal"][keep][side]
+    if "floor_y" in data:
+        motion[..., 1::2] -= data["floor_y"][keep][:, None, None].astype(motion.dtype)
+    n_kept, n_frames = motion.shape[:2]
+
+    def column(key: str, default: np.ndarray) -> np.ndarray:
+        return data[key][keep] if key in data else default
+
+    return {
+        "label": labels,
+        "motion": motion,
+        "length": column("length", np.full(n_kept, n_frames)).astype(np.int64),
+        "style": column("style", np.full(n_kept, "normal")).astype(str),
+        "source_file": column("source_file", np.array([f"{stem}/{i}" for i in range(n_kept)])).astype(str),
+        "start_frame": column("start_frame", np.zeros(n_kept, dtype=np.int64)),
+    }

@@ -15,6 +15,10 @@ import numpy as np
 
 TEST_FRACTION = 0.5
 SPLITS = ("train", "test")
+# The fewest real frames a suite clip may have: frame 0 is given to the generator, and temporal
+# consistency takes third differences of the frames after it (`stickeval.metrics.temporal.MIN_FRAMES`,
+# the most any metric needs; tests/metrics keep the two equal). Data may not import metrics.
+MIN_FRAMES = 5
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
-from stickeval._io import atomic_path
+from stickeval._io import save_npz_atomic
 from stickeval.errors import ActionClassifierError, MetricInputError
 from stickeval.metrics._inputs import check_lengths, masked_mean, scored_mask
+from stickeval.metrics._threads import one_thread
 from stickeval.metrics.features import FEATURES_VERSION, motion_features
 
 logger = logging.getLogger(__name__)
@@ -75,9 +75,13 @@ class ActionClassifier:
             MetricInputError: fewer than 2 distinct labels, a label count that differs from N, or
                 bad clips (see `features.motion_features`).
         """
+        names = _labels(labels, len(motion))
+        return self._fit(motion, names, lengths, training_hash(motion, names, lengths))
+
+    def _fit(self, motion: np.ndarray, names: np.ndarray, lengths: np.ndarray | None, data_hash: str) -> ActionClassifier:
+        """`fit` with validated labels and the training data's hash already computed."""
         from sklearn.linear_model import LogisticRegression  # imported here: scikit-learn is slow to import
 
-        names = _labels(labels, len(motion))
         classes = np.unique(names)
         if classes.size < 2:
             raise MetricInputError(f"the action classifier needs at least 2 distinct labels; got {classes.tolist()}.")
@@ -85,15 +89,14 @@ class ActionClassifier:
         mean, scale = features.mean(axis=0), features.std(axis=0)
         scale = np.where(scale > 0, scale, 1.0)
         model = LogisticRegression(C=self.c, max_iter=self.max_iter)
-        # A fit this small is 30x slower with BLAS/OpenMP threads than with one on 2 busy cores (measured).
-        with threadpool_limits(limits=1):
+        with one_thread():  # after the scikit-learn import, so its OpenMP pool is limited too
             model.fit((features - mean) / scale, names)
         weight, bias = model.coef_, model.intercept_
         if weight.shape[0] == 1:  # binary: sigmoid(z) == softmax([0, z])
             weight, bias = np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias])
         classes = model.classes_.astype(str)
         self._params = {"classes": classes, "mean": mean, "scale": scale, "weight": weight, "bias": bias}
-        self.training_hash = training_hash(motion, names, lengths)
+        self.training_hash = data_hash
         return self
 
     def predict_proba(self, motion: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -134,12 +137,9 @@ class ActionClassifier:
             ActionClassifierError: the classifier is not fitted.
         """
         p = self._fitted()
-        meta = {"version": CLASSIFIER_VERSION, "features": FEATURES_VERSION, "c": self.c,
-                "max_iter": self.max_iter, "training_hash": self.training_hash}  # fmt: skip
         path = Path(path)
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:  # a file object: np.savez would append .npz to a bare name
-                np.savez(fh, meta=np.array(json.dumps(meta)), **p)
+        meta = _description(self.training_hash or "", self.c, self.max_iter)
+        save_npz_atomic(path, meta=np.array(json.dumps(meta)), **p)
         return path
 
     @classmethod
@@ -200,13 +200,14 @@ def load_or_fit_classifier(
         MetricInputError: as `ActionClassifier.fit`.
     """
     names = _labels(labels, len(motion))
-    path = Path(cache_dir) / f"action-classifier-{_cache_key(training_hash(motion, names, lengths), c, max_iter)}.npz"
+    data_hash = training_hash(motion, names, lengths)
+    path = Path(cache_dir) / f"action-classifier-{_cache_key(data_hash, c, max_iter)}.npz"
     if path.exists():
         try:
             return ActionClassifier.load(path)
         except ActionClassifierError as e:
             logger.warning("refitting the action classifier: %s", e)
-    clf = ActionClassifier(c=c, max_iter=max_iter).fit(motion, names, lengths)
+    clf = ActionClassifier(c=c, max_iter=max_iter)._fit(motion, names, lengths, data_hash)
     clf.save(path)
     return clf
 
@@ -348,6 +349,13 @@ def _labels(labels: Sequence[str], n: int) -> np.ndarray:
     return names
 
 
+def _description(data_hash: str, c: float, max_iter: int) -> dict:
+    """What makes a fitted classifier: versions, hyperparameters, training data. Saved as its `meta`."""
+    return {"version": CLASSIFIER_VERSION, "features": FEATURES_VERSION, "c": c, "max_iter": max_iter,
+            "training_hash": data_hash}  # fmt: skip
+
+
 def _cache_key(data_hash: str, c: float, max_iter: int) -> str:
-    spec = json.dumps([CLASSIFIER_VERSION, FEATURES_VERSION, c, max_iter, data_hash])
-    return hashlib.sha256(spec.encode()).hexdigest()[:16]
+    """16 hex digits of sha256 over `_description` as sorted-key JSON: the rule of the rollout cache's
+    keys (`rollout_cache.cache_key`, which metrics may not import)."""
+    return hashlib.sha256(json.dumps(_description(data_hash, c, max_iter), sort_keys=True).encode()).hexdigest()[:16]

@@ -20,15 +20,14 @@ it (`stats.set_estimate` says why: the plug-in FD is biased at finite size).
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 
 from stickeval.errors import MetricInputError
+from stickeval.metrics._threads import one_thread
 from stickeval.metrics.features import motion_features
 from stickeval.metrics.stats import Estimate, resampling_counts, set_estimate
 
 STD_FLOOR = 1e-6  # reference std below this: the feature is constant there and is not rescaled
 _ROWS = 1024  # diversity: rows of the pairwise-distance matrix computed at a time
-_BLAS = ThreadpoolController()  # built once: a scan of the loaded libraries (~1 ms); limiting it is ~20 us
 
 
 def frechet_distance(
@@ -97,7 +96,7 @@ def frechet_distance_features(features: np.ndarray, reference_features: np.ndarr
         MetricInputError: a set has fewer than 2 rows or the feature counts differ.
     """
     z, z_ref = _standardise(features, reference_features)
-    with _one_blas_thread():
+    with one_thread():
         return _fd(z, z_ref, None, None)
 
 
@@ -110,7 +109,7 @@ def diversity_features(features: np.ndarray, reference_features: np.ndarray) -> 
     z, _ = _standardise(features, reference_features)
     n = len(z)
     total = 0.0
-    with _one_blas_thread():
+    with one_thread():
         for start in range(0, n, _ROWS):  # row blocks keep memory at _ROWS x N distances
             total += _distances(z, np.arange(start, min(start + _ROWS, n))).sum()
     return float(total / (n * (n - 1)))
@@ -157,7 +156,7 @@ def frechet_distance_ci(
     rng = np.random.default_rng(seed)
     counts = resampling_counts(len(z), n_boot, rng)
     counts_ref = counts if paired else resampling_counts(len(z_ref), n_boot, rng)
-    with _one_blas_thread():
+    with one_thread():
         replicates = np.array([_fd(z, z_ref, w, w_ref) for w, w_ref in zip(counts, counts_ref)])
         point = _fd(z, z_ref, None, None)
     return set_estimate(point, replicates, len(z), floor=0.0)
@@ -191,7 +190,7 @@ def diversity_ci(
     """
     z, _ = _standardise(features, reference_features)
     n = len(z)
-    with _one_blas_thread():
+    with one_thread():
         dist = _distances(z, np.arange(n))
         counts = resampling_counts(n, n_boot, np.random.default_rng(seed)).astype(np.float64)
         pair_sums = np.einsum("bi,bi->b", counts @ dist, counts)  # the diagonal of dist is exactly 0
@@ -217,7 +216,7 @@ def frechet_distance_gaussians(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndar
         raise MetricInputError(
             f"Gaussian shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {s1.shape} / {s2.shape}."
         )
-    with _one_blas_thread():
+    with one_thread():
         return _frechet(mu1, s1, mu2, s2)
 
 
@@ -245,7 +244,7 @@ def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -
 def _fd(z: np.ndarray, z_ref: np.ndarray, w: np.ndarray | None, w_ref: np.ndarray | None) -> float:
     """FD between Gaussians fitted to standardised rows, each row weighted by its count (None: 1).
 
-    The caller limits BLAS threads (`_one_blas_thread`)."""
+    The caller limits BLAS threads (`one_thread`)."""
     mu, cov = _gaussian(z, w)
     mu_ref, cov_ref = _gaussian(z_ref, w_ref)
     return _frechet(mu, cov, mu_ref, cov_ref)
@@ -268,13 +267,6 @@ def _distances(z: np.ndarray, rows: np.ndarray) -> np.ndarray:
     d2 = np.maximum(sq[rows, None] + sq[None, :] - 2.0 * z[rows] @ z.T, 0.0)
     d2[np.arange(len(rows)), rows] = 0.0
     return np.sqrt(d2)
-
-
-def _one_blas_thread():
-    """Run BLAS on one thread. These matrices are small (114 x 114 covariances): BLAS threads made them
-    10x slower on 2 busy cores (measured), and one thread makes the results independent of the
-    machine's thread count down to the last digit."""
-    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from stickeval.data.schema import FPS, ROOT_JOINT, Schema, joints
-from stickeval.metrics._inputs import check_motion, schema_of
+from stickeval.metrics._inputs import check_motion, schema_of, scored_mask
 
 FEATURES_VERSION = "features-v1"  # bump when the vector changes: cached classifiers key on it
 LAGS = (1, 2, 4, 8, 16, 32)  # frames; 40 ms .. 1.3 s at 25 fps
@@ -58,8 +58,7 @@ def body_scale(motion: np.ndarray, lengths: np.ndarray | None = None) -> np.ndar
     schema = schema_of(arr.shape[-1])
     by_name = joints(arr, schema)
     torso = np.linalg.norm(by_name["neck"] - by_name[ROOT_JOINT[schema.name]], axis=-1)  # [N, T]
-    t = np.arange(arr.shape[1])[None, :]
-    torso = np.where((t >= 1) & (t < lens[:, None]), torso, np.nan)
+    torso = np.where(scored_mask(lens, arr.shape[1]), torso, np.nan)
     return np.nanmedian(torso, axis=1)
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from stickeval.data.schema import FPS, joints, segment_lengths
-from stickeval.metrics._inputs import check_pair, masked_mean, schema_of, scored_mask
+from stickeval.metrics._inputs import check_motion, check_pair, masked_mean, schema_of, scored_mask
 from stickeval.metrics.features import SCALE_FLOOR, body_scale
 
 FEET = {"v1": ("left_foot", "right_foot"), "v3": ("l_ankle", "r_ankle")}
@@ -39,7 +39,7 @@ def ground_height(reference: np.ndarray, lengths: np.ndarray | None = None) -> n
     Raises:
         MetricInputError: see `_inputs.check_motion`.
     """
-    r, _, lens = check_pair(reference, reference, lengths)
+    r, lens = check_motion(reference, lengths, name="reference")
     feet_y = _feet(r)[..., 1]  # [N, T, 2]
     valid = scored_mask(lens, r.shape[1])[..., None]
     return np.where(valid, feet_y, np.inf).min(axis=(1, 2))

@@ -17,6 +17,7 @@ from stickeval.data.datasets import (
 )
 from stickeval.data.schema import ACTIONS, FPS
 from stickeval.data.stickbench import load_suite
+from stickeval.data.suite import MIN_FRAMES
 from stickeval.errors import DatasetError
 
 
@@ -106,9 +107,10 @@ def test_on_bad_skip_keeps_the_good_samples_and_logs_each_bad_one(tmp_path, capl
 
 
 def test_saving_a_bad_sample_raises_and_writes_nothing(tmp_path):
-    with pytest.raises(DatasetError, match="nothing was written") as e:
+    with pytest.raises(DatasetError, match=r"1 of 2 samples are bad: .* Fix them; nothing was written\.$") as e:
         save_dataset([sample(), sample(quality_score=-1)], tmp_path / "out.pt")
     assert e.value.problems == ["sample 1: 'quality_score' is not a number in [0, 1] (got -1)"]
+    assert "--on-bad" not in str(e.value)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -193,6 +195,17 @@ def test_describe_dataset_counts_actions_sources_lengths_quality_and_bad_samples
     assert info["length"] == {"min": 30, "median": 40.0, "max": 50}
     assert info["quality"] == {"n": 2, "min": 0.25, "mean": 0.5, "max": 0.75, "n_at_least_0.5": 1}
     assert info["problems"] == ["sample 2: 'motion' has 1 frame(s); at least 2 are needed"]
+
+
+def test_clips_too_short_to_score_are_bad_samples_of_a_suite_but_fine_to_train_on(tmp_path):
+    short = MIN_FRAMES - 1
+    save_dataset([sample(seed=0), sample(n_frames=short, seed=1), sample(n_frames=MIN_FRAMES, seed=2)], tmp_path / "d.pt")
+    assert len(load_dataset(tmp_path / "d.pt")) == 3
+    with pytest.raises(DatasetError, match="1 of 3 samples are bad") as e:
+        suite_from_dataset(tmp_path / "d.pt")
+    assert e.value.problems == [f"sample 1: 'motion' has {short} frame(s); at least {MIN_FRAMES} are needed"]
+    suite = suite_from_dataset(tmp_path / "d.pt", on_bad="skip")
+    assert list(suite.lengths) == [30, MIN_FRAMES]
 
 
 def test_a_file_with_no_usable_sample_is_not_a_suite(tmp_path):

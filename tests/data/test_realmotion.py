@@ -1,11 +1,15 @@
 """The real-motion track: the `.npz` reader and the "real" suite built on it."""
 
+import os
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from stickeval.data import datasets
 from stickeval.data.datasets import read_motion_npz
-from stickeval.data.schema import ACTION_TO_ID, N_FRAMES, joints
+from stickeval.data.schema import ACTION_TO_ID, ACTIONS, N_FRAMES, joints
 from stickeval.data.stickbench import load_suite
 from stickeval.data.suite import split_of
 from stickeval.errors import DatasetError
@@ -82,16 +86,60 @@ def test_a_missing_real_motion_file_is_a_clear_error_naming_the_path(tmp_path, m
 
 def test_any_npz_with_motion_and_label_reads_with_defaults(tmp_path):
     motion = np.random.default_rng(0).standard_normal((3, 40, 20)).astype(np.float32)
-    np.savez(tmp_path / "mine.npz", motion=motion, label=np.array(["walk", "jump", "juggle"]))
+    np.savez(tmp_path / "mine.npz", motion=motion, label=np.array(["walk", "jump", "bow"]))
     suite = read_motion_npz(tmp_path / "mine.npz")
     np.testing.assert_array_equal(suite.motion, motion)
     assert suite.ids == ["mine/0#0", "mine/1#0", "mine/2#0"]
     assert list(suite.lengths) == [40, 40, 40]
+    # A schema action is its own action; a real-motion label is mapped (a bow is explicitly idle).
     assert suite.actions[:, 0].tolist() == [ACTION_TO_ID["walk"], ACTION_TO_ID["jump"], ACTION_TO_ID["idle"]]
-    assert suite.prompts[2] == "A person performs juggle."
+    assert suite.prompts[2] == "A person bows."
 
 
-def test_an_npz_without_labels_is_refused(tmp_path):
-    np.savez(tmp_path / "bad.npz", motion=np.zeros((2, 10, 20), np.float32))
-    with pytest.raises(DatasetError, match="'motion' and 'label'"):
-        read_motion_npz(tmp_path / "bad.npz")
+def test_an_unknown_label_is_refused_by_name_never_read_as_idle(tmp_path):
+    labels = np.array(["walk", "juggle", "moonwalk", "juggle"])
+    np.savez(tmp_path / "mine.npz", motion=np.zeros((4, 10, 20), np.float32), label=labels)
+    with pytest.raises(DatasetError, match=r"labels \['juggle', 'moonwalk'\] \(2 in all\) are neither") as e:
+        read_motion_npz(tmp_path / "mine.npz")
+    assert "stickeval.data.ACTIONS" in str(e.value) and e.value.path == str(tmp_path / "mine.npz")
+
+
+def test_both_hands_raised_is_celebrate_and_one_hand_raised_is_wave(tmp_path):
+    labels = np.array(["raise-up-both-hands", "raise-up-left-hand", "raise-up-right-hand"])
+    np.savez(tmp_path / "raise.npz", motion=np.zeros((3, 10, 20), np.float32), label=labels)
+    suite = read_motion_npz(tmp_path / "raise.npz")
+    assert [ACTIONS[track[0]] for track in suite.actions] == ["celebrate", "wave", "wave"]
+
+
+def open_files(path) -> list[str]:
+    """The file descriptors of this process open on `path` (Linux /proc; the test skips elsewhere)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc/self/fd")
+    return [fd.name for fd in fds.iterdir() if os.path.realpath(fd) == os.path.realpath(path)]
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"motion": np.zeros((2, 10, 20), np.float32)}, "'label is not a file in the archive'"),
+        ({"motion": np.zeros((2, 10, 19), np.float32), "label": np.array(["walk"] * 2)}, r"shape \(2, 10, 19\)"),
+        ({"motion": np.zeros((2, 10, 20), np.float32), "label": np.array(["walk"] * 2), "floor_y": np.zeros(3)}, "IndexError"),
+        ({"motion": np.zeros((2, 10, 20), np.float32), "label": np.array(["walk"] * 2), "length": np.array([10])}, "IndexError"),
+    ],
+    ids=["no-label", "bad-width", "floor_y-of-another-length", "length-of-another-length"],
+)
+def test_a_malformed_npz_is_one_dataset_error_and_leaves_no_file_open(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DatasetError, match="is not a motion .npz with 'motion' .* and 'label'") as e:
+        read_motion_npz(path)
+    assert re.search(message, str(e.value)) and e.value.path == str(path)
+    assert open_files(path) == []  # even while the error (and its traceback) is alive
+
+
+def test_a_clip_too_short_to_score_is_refused(tmp_path):
+    motion = np.zeros((3, 10, 20), np.float32)
+    np.savez(tmp_path / "short.npz", motion=motion, label=np.array(["walk"] * 3), length=np.array([10, 4, 3]))
+    with pytest.raises(DatasetError, match=r"2 clip\(s\) have a length outside \[5, 10\] frames \(clip 1: 4\)"):
+        read_motion_npz(tmp_path / "short.npz")

@@ -1,11 +1,16 @@
-"""Inputs for the metric tests: real motion capture clips and the degenerate variants made from them.
+"""Inputs for the metric tests: reference clips from two sources and the degenerate variants made from them.
 
-`real_clips` is a fixed, seeded subsample of the real track (dataset-2, frontal view), cut to 100
-real frames each so that any two clips can be paired. The variants are what the metrics must tell
-apart: a copy, a time-shifted copy, a real clip of another action, a frozen first frame, white noise
-(standard normal, as the original's mock data), white noise around the clip's mean pose (sd 0.5
-torso: noise where the body is, feet near the ground) and the real frames in shuffled order.
-`figures` builds exact synthetic stick figures for known-answer tests.
+`clips` is parametrized over two sources, so a test that takes it (or `variants`) runs on both:
+- "stickbench": StickBench quick's test split (127 clips, every action), built in a fraction of a
+  second from the package: these runs happen on every machine;
+- "real": a fixed, seeded subsample of the real track (40 dataset-2 clips, frontal view): these
+  runs skip where ../shared/realmotion is absent.
+Every clip is cut to 100 real frames, so any two can be paired. A test that states a fact about one
+source only pins it with `@pytest.mark.parametrize("clips", ["real"], indirect=True)`.
+The variants are what the metrics must tell apart: a copy, a time-shifted copy, a clip of another
+action, a frozen first frame, white noise (standard normal, as the original's mock data), white noise
+around the clip's mean pose (sd 0.5 torso: noise where the body is, feet near the ground) and the
+real frames in shuffled order. `figures` builds exact synthetic stick figures for known-answer tests.
 """
 
 from __future__ import annotations
@@ -16,16 +21,26 @@ import numpy as np
 import pytest
 
 from stickeval.data.schema import V1, V3, Schema
+from stickeval.data.stickbench import load_suite
 
+SOURCES = ("stickbench", "real")
 CLIP_FRAMES = 100  # real frames per test clip (4 s at 25 fps)
-N_CLIPS = 40
+N_REAL_CLIPS = 40
 
 
 @dataclass(frozen=True)
 class Clips:
+    source: str  # "stickbench" or "real"
     motion: np.ndarray  # float64 [N, 250, 20]
     lengths: np.ndarray  # int64 [N]
     labels: list[str]
+
+
+def cut(source: str, motion: np.ndarray, labels: list[str]) -> Clips:
+    """Clips cut to their first CLIP_FRAMES frames; the padding holds the last of them."""
+    motion = np.array(motion, dtype=np.float64)
+    motion[:, CLIP_FRAMES:] = motion[:, CLIP_FRAMES - 1 : CLIP_FRAMES]
+    return Clips(source, motion, np.full(len(motion), CLIP_FRAMES, dtype=np.int64), [str(x) for x in labels])
 
 
 @pytest.fixture(scope="session")
@@ -37,21 +52,32 @@ def realmotion(realmotion_path) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def real_clips(realmotion) -> Clips:
-    """40 seeded dataset-2 clips, frontal view, each cut to 100 real frames (padding holds the last frame)."""
+    """40 seeded dataset-2 clips, frontal view, each cut to 100 real frames."""
     rng = np.random.default_rng(0)
     pool = np.flatnonzero((realmotion["dataset"] == "dataset-2") & (realmotion["length"] >= CLIP_FRAMES))
-    idx = np.sort(rng.choice(pool, N_CLIPS, replace=False))
-    motion = realmotion["motion"][idx].astype(np.float64)
-    motion[:, CLIP_FRAMES:] = motion[:, CLIP_FRAMES - 1 : CLIP_FRAMES]
-    return Clips(motion, np.full(N_CLIPS, CLIP_FRAMES, dtype=np.int64), [str(x) for x in realmotion["label"][idx]])
+    idx = np.sort(rng.choice(pool, N_REAL_CLIPS, replace=False))
+    return cut("real", realmotion["motion"][idx], realmotion["label"][idx].tolist())
 
 
 @pytest.fixture(scope="session")
-def variants(real_clips) -> dict[str, np.ndarray]:
-    """Degenerate and plausible-but-wrong versions of `real_clips`, keyed by name."""
-    ref, n = real_clips.motion, CLIP_FRAMES
+def stickbench_clips() -> Clips:
+    """StickBench quick's test split, each clip cut to 100 real frames."""
+    suite = load_suite("quick", split="test")
+    return cut("stickbench", suite.motion, suite.labels)
+
+
+@pytest.fixture(scope="session", params=SOURCES)
+def clips(request) -> Clips:
+    """The reference clips of one source (see the module docstring); "real" skips where absent."""
+    return request.getfixturevalue(f"{request.param}_clips")
+
+
+@pytest.fixture(scope="session")
+def variants(clips) -> dict[str, np.ndarray]:
+    """Degenerate and plausible-but-wrong versions of `clips`, keyed by name."""
+    ref, n = clips.motion, CLIP_FRAMES
     rng = np.random.default_rng(1)
-    labels = np.array(real_clips.labels)
+    labels = np.array(clips.labels)
     other = np.array([rng.choice(np.flatnonzero(labels != lab)) for lab in labels])
     frames = np.arange(ref.shape[1])
     shifted_frames = np.where(frames >= 1, np.minimum(frames + 10, n - 1), 0)  # 0.4 s ahead, last frame held

@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
+from stickeval.data.stickbench import load_suite
 from stickeval.errors import MetricInputError
 from stickeval.metrics.distribution import (
     diversity,
@@ -56,15 +57,18 @@ def test_feature_sets_with_equal_total_variance_but_different_correlation_are_to
     assert trace_only_fid(correlated.mean(0), np.cov(correlated.T), x.mean(0), np.cov(x.T)) < 0.01
 
 
-def test_set_against_itself_scores_zero(real_clips):
-    ref, lens = real_clips.motion, real_clips.lengths
+def test_set_against_itself_scores_zero(clips):
+    ref, lens = clips.motion, clips.lengths
     assert frechet_distance(ref, ref.copy(), lens) == pytest.approx(0.0, abs=1e-8)
 
 
-def test_ordering_copy_shifted_other_frozen_noise(variants, real_clips):
-    ref, lens = real_clips.motion, real_clips.lengths
+def test_ordering_copy_shifted_other_frozen_noise(variants, clips):
+    ref, lens = clips.motion, clips.lengths
     fd = {k: frechet_distance(v, ref, lens) for k, v in variants.items()}
-    assert fd["copy"] < fd["shifted"] < fd["other"] < fd["frozen"] < fd["noise"]
+    # As sets, "other" (clips of other actions drawn from the same pool) and "shifted" are both near
+    # the reference; which of the two is nearer depends on the source.
+    assert fd["copy"] < min(fd["shifted"], fd["other"])
+    assert max(fd["shifted"], fd["other"]) < fd["frozen"] < fd["noise"]
     assert fd["shuffled"] > 5 * fd["other"]
 
 
@@ -77,10 +81,24 @@ def test_two_halves_of_the_real_track_are_far_closer_than_noise_or_frozen_clips(
     assert real < 0.1 * frechet_distance(frozen, motion[half_b], lens[half_a], lens[half_b])
 
 
-def test_diversity_of_identical_clips_is_zero_and_of_independent_noise_is_far_above_real(variants, real_clips):
-    ref, lens = real_clips.motion, real_clips.lengths
+def test_stickbench_train_and_test_splits_are_far_closer_than_frozen_clips():
+    train, test = load_suite("quick", split="train"), load_suite("quick", split="test")
+    between = frechet_distance(train.motion, test.motion, train.lengths, test.lengths)
+    frozen = np.repeat(train.motion[:, :1], train.motion.shape[1], axis=1)
+    assert between < 0.1 * frechet_distance(frozen, test.motion, train.lengths, test.lengths)
+
+
+def test_diversity_of_identical_clips_is_zero(clips):
+    ref, lens = clips.motion, clips.lengths
     same = np.repeat(ref[:1], len(ref), axis=0)
     assert diversity(same, ref, lens) == pytest.approx(0.0, abs=1e-6)
+    assert diversity(ref, ref, lens) > 1.0
+
+
+@pytest.mark.parametrize("clips", ["real"], indirect=True)
+def test_diversity_of_independent_noise_is_far_above_real_motion(variants, clips):
+    # Not so on StickBench: its 17 actions spread the reference features (the unit) far wider.
+    ref, lens = clips.motion, clips.lengths
     assert diversity(variants["noise"], ref, lens) > 2 * diversity(ref, ref, lens)
 
 
@@ -92,15 +110,16 @@ def test_diversity_is_the_mean_pairwise_distance_of_reference_standardised_featu
     assert diversity_features(feats, ref) == pytest.approx(expected)
 
 
-def test_fd_and_diversity_intervals_are_seeded_around_the_full_set_values(real_clips, variants):
-    f_gen = motion_features(variants["shifted"], real_clips.lengths)
-    f_ref = motion_features(real_clips.motion, real_clips.lengths)
+@pytest.mark.parametrize("clips", ["stickbench"], indirect=True)
+def test_fd_and_diversity_intervals_are_seeded_around_the_full_set_values(clips, variants):
+    f_gen = motion_features(variants["shifted"], clips.lengths)
+    f_ref = motion_features(clips.motion, clips.lengths)
     for ci, value in ((frechet_distance_ci, frechet_distance_features), (diversity_ci, diversity_features)):
         a = ci(f_gen, f_ref, n_boot=200, seed=4)
         assert a == ci(f_gen, f_ref, n_boot=200, seed=4)
         assert a != ci(f_gen, f_ref, n_boot=200, seed=5)
         assert a.mean == pytest.approx(value(f_gen, f_ref), rel=1e-12)
-        assert a.n == 40 and a.std is None and a.ci95[0] < a.ci95[1]
+        assert a.n == len(clips.motion) and a.std is None and a.ci95[0] < a.ci95[1]
 
 
 def test_fast_fd_interval_equals_refitting_on_explicitly_resampled_rows():
@@ -214,6 +233,7 @@ def test_sets_of_different_schemas_are_refused():
         frechet_distance(np.zeros((4, 10, 20)), np.zeros((4, 10, 48)))
 
 
-def test_a_single_clip_is_not_a_distribution(real_clips):
-    with pytest.raises(MetricInputError, match="at least 2 clips per set; got 1 and 40"):
-        frechet_distance(real_clips.motion[:1], real_clips.motion, real_clips.lengths[:1], real_clips.lengths)
+def test_a_single_clip_is_not_a_distribution(figures):
+    still = np.repeat(figures.standing("v1", 10)[None], 3, axis=0)
+    with pytest.raises(MetricInputError, match="at least 2 clips per set; got 1 and 3"):
+        frechet_distance(still[:1], still)

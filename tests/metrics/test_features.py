@@ -7,16 +7,16 @@ from stickeval.errors import MetricInputError
 from stickeval.metrics.features import body_scale, motion_features
 
 
-def test_features_do_not_change_when_the_figure_moves_or_changes_size(real_clips):
-    motion, lens = real_clips.motion[:10], real_clips.lengths[:10]
+def test_features_do_not_change_when_the_figure_moves_or_changes_size(clips):
+    motion, lens = clips.motion[:10], clips.lengths[:10]
     base = motion_features(motion, lens)
     moved = motion + np.tile([3.0, -1.5], 10)
     assert np.allclose(motion_features(moved, lens), base)
     assert np.allclose(motion_features(1.7 * motion, lens), base)
 
 
-def test_padding_frames_do_not_change_the_features(real_clips):
-    motion, lens = real_clips.motion[:5].copy(), real_clips.lengths[:5]
+def test_padding_frames_do_not_change_the_features(clips):
+    motion, lens = clips.motion[:5].copy(), clips.lengths[:5]
     base = motion_features(motion, lens)
     motion[:, lens[0] :] = np.random.default_rng(0).standard_normal(motion[:, lens[0] :].shape)
     assert np.array_equal(motion_features(motion, lens), base)

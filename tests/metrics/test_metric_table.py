@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stickeval.errors import UnknownMetricError
+from stickeval.data.suite import MIN_FRAMES
+from stickeval.errors import MetricInputError, UnknownMetricError
 from stickeval.metrics import KINDS, METRICS, get_metric
+from stickeval.metrics.features import motion_features
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
@@ -38,11 +40,22 @@ def test_every_metric_has_a_section_in_docs_metrics_md_saying_how_it_differs_fro
     assert text.count("Original:") + text.count("original:") >= 6
 
 
-def test_paired_metrics_return_one_float_per_clip(real_clips, variants):
+def test_paired_metrics_return_one_float_per_clip(clips, variants):
     for metric in METRICS.values():
         if metric.kind == "paired":
-            out = metric.fn(variants["shifted"], real_clips.motion, real_clips.lengths)
-            assert out.shape == (len(real_clips.motion),) and out.dtype == np.float64, metric.name
+            out = metric.fn(variants["shifted"], clips.motion, clips.lengths)
+            assert out.shape == (len(clips.motion),) and out.dtype == np.float64, metric.name
+
+
+def test_every_paired_metric_scores_clips_of_the_shortest_length_a_suite_admits(clips, variants):
+    # Data may not import metrics, so `suite.MIN_FRAMES` restates the longest minimum; this keeps them equal.
+    lens = np.full(len(clips.motion), MIN_FRAMES)
+    for metric in METRICS.values():
+        if metric.kind == "paired":
+            assert np.all(np.isfinite(metric.fn(variants["shifted"], clips.motion, lens))), metric.name
+    assert motion_features(clips.motion, lens).shape[0] == len(lens)
+    with pytest.raises(MetricInputError, match=f"at least {MIN_FRAMES} real frames"):
+        get_metric("temporal_consistency").fn(variants["shifted"], clips.motion, lens - 1)
 
 
 def test_unknown_name_suggests_the_closest_metric():

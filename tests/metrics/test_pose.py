@@ -7,10 +7,10 @@ from stickeval.errors import MetricInputError
 from stickeval.metrics.pose import pose_mse, root_relative_pose_mse, teacher_forced_mse
 
 
-def test_copy_of_the_reference_scores_zero(real_clips):
-    ref = real_clips.motion
-    assert np.all(pose_mse(ref.copy(), ref, real_clips.lengths) == 0.0)
-    assert np.all(root_relative_pose_mse(ref.copy(), ref, real_clips.lengths) == 0.0)
+def test_copy_of_the_reference_scores_zero(clips):
+    ref = clips.motion
+    assert np.all(pose_mse(ref.copy(), ref, clips.lengths) == 0.0)
+    assert np.all(root_relative_pose_mse(ref.copy(), ref, clips.lengths) == 0.0)
 
 
 @pytest.mark.parametrize("dim", [20, 48])
@@ -45,8 +45,8 @@ def test_root_relative_mse_ignores_where_the_figure_stands_but_not_its_shape(fig
     assert pose_mse(gen, ref)[0] > root_relative_pose_mse(gen, ref)[0]
 
 
-def test_ordering_copy_below_plausible_but_wrong_below_white_noise(variants, real_clips):
-    ref, lens = real_clips.motion, real_clips.lengths
+def test_ordering_copy_below_plausible_but_wrong_below_white_noise(variants, clips):
+    ref, lens = clips.motion, clips.lengths
 
     def mean(fn, name):
         return fn(variants[name], ref, lens).mean()
@@ -56,8 +56,8 @@ def test_ordering_copy_below_plausible_but_wrong_below_white_noise(variants, rea
     assert mean(rel, "copy") < mean(rel, "other") < mean(rel, "noise")
 
 
-def test_model_copying_its_leaked_target_has_zero_teacher_forced_mse_but_large_rollout_mse(real_clips):
-    motion, lens = real_clips.motion, real_clips.lengths
+def test_model_copying_its_leaked_target_has_zero_teacher_forced_mse_but_large_rollout_mse(clips):
+    motion, lens = clips.motion, clips.lengths
     leaked_copy = motion[:, 1:]  # position t outputs input t+1, which bidirectional attention lets it see
     rollout = np.repeat(motion[:, :1], motion.shape[1], axis=1)  # without the future it can only repeat
     assert np.all(teacher_forced_mse(leaked_copy, motion, lens) == 0.0)

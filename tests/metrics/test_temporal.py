@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from stickeval.data.stickbench import load_suite
 from stickeval.errors import MetricInputError
 from stickeval.metrics.temporal import frozen, jerk_ratio, jittery, smoothness_legacy, temporal_consistency
 
@@ -18,9 +19,9 @@ def waving(figures, amplitude: float, n_frames: int = 255) -> np.ndarray:
     return figures.motion("v1", tracks)[None]
 
 
-def test_copy_scores_one(real_clips):
-    ref = real_clips.motion
-    assert np.allclose(temporal_consistency(ref.copy(), ref, real_clips.lengths), 1.0)
+def test_copy_scores_one(clips):
+    ref = clips.motion
+    assert np.allclose(temporal_consistency(ref.copy(), ref, clips.lengths), 1.0)
 
 
 def test_same_motion_at_a_smaller_amplitude_scores_the_amplitude_ratio(figures):
@@ -45,42 +46,58 @@ def test_legacy_mean_jerk_of_a_sine_matches_its_closed_form(figures):
     assert mean_jerk == pytest.approx(0.5 * (2 * np.sin(OMEGA / 2)) ** 3 * 2 / np.pi, rel=0.01)
 
 
-def test_frozen_pose_scores_near_zero_and_is_flagged_frozen(variants, real_clips):
-    ref, lens = real_clips.motion, real_clips.lengths
+def test_frozen_pose_scores_near_zero_and_is_flagged_frozen(variants, clips):
+    ref, lens = clips.motion, clips.lengths
     assert temporal_consistency(variants["frozen"], ref, lens).max() < 0.01
     assert np.all(frozen(variants["frozen"], ref, lens) == 1.0)
     assert np.all(jittery(variants["frozen"], ref, lens) == 0.0)
 
 
-def test_white_noise_scores_low_and_is_flagged_jittery(variants, real_clips):
-    ref, lens = real_clips.motion, real_clips.lengths
+# Share of white-noise clips flagged jittery: every one against real motion; StickBench's dodges and
+# punches are themselves more than a quarter as jerky per unit of speed as white noise.
+NOISE_JITTERY_SHARE = {"real": 1.0, "stickbench": 0.95}
+
+
+def test_white_noise_scores_low_and_is_flagged_jittery(variants, clips):
+    ref, lens = clips.motion, clips.lengths
     assert temporal_consistency(variants["noise"], ref, lens).max() < 0.05
-    assert np.all(jittery(variants["noise"], ref, lens) == 1.0)
+    assert jittery(variants["noise"], ref, lens).mean() >= NOISE_JITTERY_SHARE[clips.source]
     assert np.all(frozen(variants["noise"], ref, lens) == 0.0)
 
 
-def test_real_frames_in_shuffled_order_score_low(variants, real_clips):
-    assert temporal_consistency(variants["shuffled"], real_clips.motion, real_clips.lengths).mean() < 0.1
+def test_reference_frames_in_shuffled_order_score_low(variants, clips):
+    assert temporal_consistency(variants["shuffled"], clips.motion, clips.lengths).mean() < 0.1
 
 
-def test_time_shifted_copy_scores_near_one_and_is_not_flagged(variants, real_clips):
-    ref, lens = real_clips.motion, real_clips.lengths
+def test_time_shifted_copy_scores_near_one_and_is_not_flagged(variants, clips):
+    ref, lens = clips.motion, clips.lengths
     assert temporal_consistency(variants["shifted"], ref, lens).mean() > 0.8
     assert frozen(variants["shifted"], ref, lens).sum() == 0 and jittery(variants["shifted"], ref, lens).sum() == 0
 
 
-def test_ordering_reference_above_other_real_motion_above_white_noise(variants, real_clips):
-    ref, lens = real_clips.motion, real_clips.lengths
+def test_ordering_reference_above_another_action_above_white_noise(variants, clips):
+    ref, lens = clips.motion, clips.lengths
     copy, other, noise = (temporal_consistency(variants[k], ref, lens).mean() for k in ("copy", "other", "noise"))
     assert copy > other > noise
 
 
-def test_real_walk_beats_a_frozen_pose_where_the_legacy_score_has_it_backwards(realmotion):
+@pytest.fixture(params=["stickbench", "real"])
+def walks(request) -> np.ndarray:
+    """Walking clips of 150 frames: StickBench quick's, or 8 of the real track's seen from the side."""
+    if request.param == "stickbench":
+        suite = load_suite("quick", split="test")
+        return suite.motion[[i for i, label in enumerate(suite.labels) if label == "walk"], :150].astype(np.float64)
+    realmotion = request.getfixturevalue("realmotion")
     sel = np.flatnonzero((realmotion["label"] == "walk") & (realmotion["length"] >= 150))[:8]
-    walk = realmotion["motion_sagittal"][sel].astype(np.float64)[:, :150]
+    return realmotion["motion_sagittal"][sel].astype(np.float64)[:, :150]
+
+
+def test_walk_beats_a_frozen_pose_where_the_legacy_score_has_it_backwards(walks):
+    walk = walks
+    assert len(walk) >= 4
     still = np.repeat(walk[:, :1], 150, axis=1)
     assert temporal_consistency(walk, walk).mean() > 0.99 > 0.01 > temporal_consistency(still, walk).mean()
-    # The original's score: the frozen pose 1.0, above the real walk.
+    # The original's score: the frozen pose 1.0, above the walk.
     assert np.all(smoothness_legacy(still) == 1.0)
     assert smoothness_legacy(walk).max() < 1.0
 
@@ -91,8 +108,8 @@ def test_still_rollout_of_a_still_reference_is_consistent_and_not_flagged(figure
     assert frozen(still, still.copy())[0] == 0.0 and jittery(still, still.copy())[0] == 0.0
 
 
-def test_jerk_ratio_is_independent_of_body_size(real_clips, variants):
-    ref, lens = real_clips.motion, real_clips.lengths
+def test_jerk_ratio_is_independent_of_body_size(clips, variants):
+    ref, lens = clips.motion, clips.lengths
     other = variants["other"]
     assert np.allclose(jerk_ratio(3 * other, 3 * ref, lens), jerk_ratio(other, ref, lens), rtol=1e-4)
 
