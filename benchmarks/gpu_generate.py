@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from stickeval.bench import bench
-from stickeval.generate import generate
+from stickeval.generation import generate
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 SIZES = {

@@ -10,7 +10,7 @@ import argparse
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from stickeval.generate import _step
+from stickeval.generation import _step
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 parser = argparse.ArgumentParser()

@@ -18,8 +18,8 @@ import torch
 from fixtures.checkpoints import TINY_CONFIG, build_tiny_checkpoint
 from stickeval import zoo
 from stickeval.bench import original_loop, rollout_flops
-from stickeval.evaluate import RunSettings, evaluate, score
-from stickeval.generate import generate
+from stickeval.evaluation import RunSettings, evaluate, score
+from stickeval.generation import generate
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 N_PROMPTS = 16

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from stickeval.errors import GenerationInputError
-from stickeval.generate import generate, on_device, resolve_device, resolve_dtype
+from stickeval.generation import generate, on_device, resolve_device, resolve_dtype
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 
 

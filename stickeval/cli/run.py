@@ -92,7 +92,7 @@ def run(
 ) -> None:
     """Generate motion for a benchmark suite and score it; cached generations are reused (resume)."""
     from stickeval import zoo as zoo_api
-    from stickeval.evaluate import RunSettings, evaluate
+    from stickeval.evaluation import RunSettings, evaluate
 
     if data is not None and suite is not None:
         raise typer.BadParameter("pass either --suite or --data, not both", param_hint="--suite/--data")
@@ -117,6 +117,6 @@ def score(
     json_: JsonOpt = False,
 ) -> None:
     """Re-score a run from its cached generations (no model, no GPU)."""
-    from stickeval.evaluate import score as score_api
+    from stickeval.evaluation import score as score_api
 
     _report(score_api(run_dir, log_samples=log_samples), run_dir, json_)

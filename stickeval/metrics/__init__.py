@@ -2,7 +2,7 @@
 
 Every fact about a metric (its function, direction, model-card field, unit, one-line meaning, call
 form) lives in its `Metric` row of `METRICS`; definitions are in the functions' docstrings and in
-docs/metrics.md. This package imports neither `stickeval.zoo` nor `stickeval.generate`: it scores
+docs/metrics.md. This package imports neither `stickeval.zoo` nor `stickeval.generation`: it scores
 arrays. Call forms (`Metric.kind`):
 
 - "paired":         fn(generated [N,T,D], reference [N,T,D], lengths [N] | None) -> float64 [N]

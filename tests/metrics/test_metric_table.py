@@ -71,4 +71,4 @@ def test_metrics_import_neither_the_zoo_nor_generation_nor_torch():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             for name in names:
-                assert not name.startswith(("stickeval.zoo", "stickeval.generate", "torch")), (path.name, name)
+                assert not name.startswith(("stickeval.zoo", "stickeval.generation", "torch")), (path.name, name)

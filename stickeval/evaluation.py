@@ -31,7 +31,7 @@ from stickeval.errors import (
     SchemaMismatchError,
     TextEncoderError,
 )
-from stickeval.generate import PRIMES, generate, resolve_device, resolve_dtype, teacher_forced
+from stickeval.generation import PRIMES, generate, resolve_device, resolve_dtype, teacher_forced
 from stickeval.metrics.robustness import other_prompt_indices
 from stickeval.rollout_cache import RolloutCache, cache_key
 from stickeval.scoring import score_run

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from stickeval.errors import GenerationInputError, NonFiniteOutputError
-from stickeval.generate import generate, teacher_forced
+from stickeval.generation import generate, teacher_forced
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 FRAMES = 12

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import sys
 from dataclasses import replace
 
 import numpy as np
@@ -10,11 +9,11 @@ import pytest
 import torch
 
 from fixtures.checkpoints import build_tiny_checkpoint
-from stickeval import zoo
+from stickeval import evaluation, zoo
 from stickeval.data import load_suite, save_dataset
 from stickeval.data.datasets import suite_to_samples
 from stickeval.errors import RunDirectoryError, SchemaMismatchError, StickevalError, TextEncoderError, UnknownSuiteError
-from stickeval.evaluate import RunSettings, evaluate, score
+from stickeval.evaluation import RunSettings, evaluate, score
 
 SMALL = RunSettings(limit=6, noise_prompts=3)  # 6 clean + 3 other + 18 x 3 noisy = 63 rows, one cache chunk
 
@@ -89,8 +88,7 @@ def test_rerun_regenerates_nothing_already_cached(loaded, small_run, tmp_path):
 
 def test_an_interrupted_run_resumes_and_matches_an_uninterrupted_one(loaded, small_run, tmp_path, monkeypatch):
     _, straight = small_run
-    # 63 rows in chunks of 32 and 31 (the package's `stickeval.evaluate` attribute is the function)
-    monkeypatch.setattr(sys.modules["stickeval.evaluate"], "CHUNK_ROWS", {False: 32, True: 32})
+    monkeypatch.setattr(evaluation, "CHUNK_ROWS", {False: 32, True: 32})  # 63 rows in chunks of 32 and 31
     settings = replace(SMALL, batch_size=8)
 
     def interrupt_in_second_chunk(done, total):
