@@ -1,4 +1,4 @@
-"""Atomic file writes: write to a temporary name in the same directory, then rename.
+"""Files on disk: atomic writes (a temporary name in the same directory, then rename), stable keys.
 
 A crash, a full disk or Ctrl-C never leaves a half-written file under the final name. The file
 gets the mode a plain `open(path, "w")` would give (0666 minus the umask), not mkstemp's 0600, so
@@ -8,6 +8,8 @@ shared caches stay readable by their other users.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -49,3 +51,8 @@ def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:  # a file object: np.savez would append .npz to a bare name
             np.savez(fh, **arrays)
+
+
+def stable_key(parts: dict) -> str:
+    """16 hex digits of sha256 over `parts` as sorted-key JSON: the same key on every machine and run."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]

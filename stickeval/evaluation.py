@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stickeval._io import write_text_atomic
+from stickeval._io import stable_key, write_text_atomic
 from stickeval.data import load_suite, suite_from_dataset
 from stickeval.data.datasets import read_dataset
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS, perturb
@@ -33,7 +33,7 @@ from stickeval.errors import (
 )
 from stickeval.generation import PRIMES, generate, resolve_device, resolve_dtype, teacher_forced
 from stickeval.metrics.robustness import other_prompt_indices
-from stickeval.rollout_cache import RolloutCache, cache_key
+from stickeval.rollout_cache import RolloutCache
 from stickeval.scoring import score_run
 from stickeval.text import get_encoder
 
@@ -228,7 +228,7 @@ def evaluate(
     weights_hash = model_hash(loaded.model)
     frames = suite.motion.shape[1]
     generation = {k: v for k, v in asdict(settings).items() if k not in ("limit", "on_bad")}
-    key = cache_key({"model": weights_hash, "suite": suite.hash, "encoder": encoder, "frames": frames, **generation,
+    key = stable_key({"model": weights_hash, "suite": suite.hash, "encoder": encoder, "frames": frames, **generation,
                      "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest()})  # fmt: skip
     n_rows = len(prompts.role)
     if not resume:

@@ -21,11 +21,6 @@ from stickeval._io import save_npz_atomic, write_text_atomic
 log = logging.getLogger(__name__)
 
 
-def cache_key(parts: dict) -> str:
-    """A short stable hash of a JSON-serialisable description (model hash, suite hash, config...)."""
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -21,7 +21,7 @@ import numpy as np
 from stickeval._io import atomic_path
 from stickeval.data.schema import ACTIONS, FPS, SCHEMAS
 from stickeval.data.suite import MIN_FRAMES, Suite
-from stickeval.errors import DatasetError
+from stickeval.errors import DatasetError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def read_dataset(path: str | os.PathLike, *, min_frames: int = 2) -> tuple[list[
         samples = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt or unsafe pickles
         raise DatasetError(
-            f"{path} cannot be read as a torch file with weights_only=True ({type(e).__name__}: {str(e).splitlines()[0][:200]}). "
+            f"{path} cannot be read as a torch file with weights_only=True ({type(e).__name__}: {first_line(e)}). "
             "Re-save it with torch.save of a list of dicts of tensors and strings.",
             path=str(path),
         ) from e

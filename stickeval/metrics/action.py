@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stickeval._io import save_npz_atomic
+from stickeval._io import save_npz_atomic, stable_key
 from stickeval.errors import ActionClassifierError, MetricInputError
 from stickeval.metrics._inputs import check_lengths, masked_mean, scored_mask
 from stickeval.metrics._threads import one_thread
@@ -356,6 +356,4 @@ def _description(data_hash: str, c: float, max_iter: int) -> dict:
 
 
 def _cache_key(data_hash: str, c: float, max_iter: int) -> str:
-    """16 hex digits of sha256 over `_description` as sorted-key JSON: the rule of the rollout cache's
-    keys (`rollout_cache.cache_key`, which metrics may not import)."""
-    return hashlib.sha256(json.dumps(_description(data_hash, c, max_iter), sort_keys=True).encode()).hexdigest()[:16]
+    return stable_key(_description(data_hash, c, max_iter))
