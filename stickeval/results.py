@@ -44,6 +44,7 @@ class Timing(TypedDict):
     generation_seconds: float  # wall time of the generate calls behind the cached rows
     sequences_per_second: float | None
     rows_generated_now: int  # 0 when everything came from the cache
+    device_name: str  # the accelerator (or CPU) that generated the rows
 
 
 class Results(TypedDict):
