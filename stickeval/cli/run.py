@@ -97,7 +97,7 @@ def run(
     if data is not None and suite is not None:
         raise typer.BadParameter("pass either --suite or --data, not both", param_hint="--suite/--data")
     settings = RunSettings(
-        suite=str(data) if data else suite or "quick", on_bad=on_bad, limit=limit, noise=noise, noise_prompts=noise_prompts,
+        suite=str(data.resolve()) if data else suite or "quick", on_bad=on_bad, limit=limit, noise=noise, noise_prompts=noise_prompts,
         batch_size=parse_batch_size(batch_size), device=device, dtype=dtype,
         prime=prime, seed=seed, compile=compile, encoder=encoder,
     )  # fmt: skip
