@@ -9,6 +9,7 @@ score` re-reads everything without the model.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Callable
@@ -21,16 +22,11 @@ from stickeval._io import save_npz_atomic, write_text_atomic
 log = logging.getLogger(__name__)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 class RolloutCache:
     """Arrays for rows [0, n) of one generation job, stored in chunks of `chunk` rows."""
 
     def __init__(self, directory: Path, n_rows: int, chunk: int):
         self.directory, self.n_rows, self.chunk = Path(directory), n_rows, chunk
-        self.directory.mkdir(parents=True, exist_ok=True)
         self._manifest_path = self.directory / "manifest.json"
         self.manifest: dict[str, str] = {}
         if self._manifest_path.is_file():
@@ -42,41 +38,50 @@ class RolloutCache:
     def _chunk_path(self, lo: int) -> Path:
         return self.directory / f"rows-{lo:07d}.npz"
 
-    def valid_chunks(self) -> set[int]:
-        """Starts of the chunks whose file exists and matches its recorded sha256."""
-        good = set()
-        for lo in range(0, self.n_rows, self.chunk):
-            path, digest = self._chunk_path(lo), self.manifest.get(str(lo))
-            if digest and path.is_file() and _sha256(path) == digest:
-                good.add(lo)
-            elif digest:
-                log.warning("cached generations %s are corrupt or missing: regenerating them", path.name)
-        return good
+    def _read_chunk(self, lo: int) -> dict[str, np.ndarray] | None:
+        """The chunk starting at row `lo` if its file exists and matches its recorded sha256 (read once)."""
+        path, digest = self._chunk_path(lo), self.manifest.get(str(lo))
+        if digest is None:
+            return None
+        data = path.read_bytes() if path.is_file() else b""
+        if hashlib.sha256(data).hexdigest() != digest:
+            log.warning("cached generations %s are corrupt or missing: regenerating them", path.name)
+            return None
+        with np.load(io.BytesIO(data)) as z:
+            return {k: z[k] for k in z.files}
+
+    def _write_chunk(self, lo: int, arrays: dict[str, np.ndarray]) -> None:
+        path = self._chunk_path(lo)
+        save_npz_atomic(path, **arrays)
+        self.manifest[str(lo)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        write_text_atomic(self._manifest_path, json.dumps({"chunks": self.manifest}, indent=1))
 
     def fill(self, produce: Callable[[int, int], dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], int]:
-        """Every row's arrays: cached chunks are read, the others produced by `produce(lo, hi)` and saved.
+        """Every row's arrays: intact cached chunks are read, the others produced by `produce(lo, hi)` and saved.
 
         Returns (arrays concatenated over rows, number of rows produced now).
         """
-        good = self.valid_chunks()
         parts, produced = [], 0
         for lo in range(0, self.n_rows, self.chunk):
-            hi = min(self.n_rows, lo + self.chunk)
-            if lo in good:
-                with np.load(self._chunk_path(lo)) as z:
-                    parts.append({k: z[k] for k in z.files})
-                continue
-            arrays = produce(lo, hi)
-            save_npz_atomic(self._chunk_path(lo), **arrays)
-            self.manifest[str(lo)] = _sha256(self._chunk_path(lo))
-            write_text_atomic(self._manifest_path, json.dumps({"chunks": self.manifest}, indent=1))
+            arrays = self._read_chunk(lo)
+            if arrays is None:
+                hi = min(self.n_rows, lo + self.chunk)
+                arrays = produce(lo, hi)
+                self._write_chunk(lo, arrays)
+                produced += hi - lo
             parts.append(arrays)
-            produced += hi - lo
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, produced
+        return _concatenate(parts), produced
 
     def read_all(self) -> dict[str, np.ndarray] | None:
         """Every row's arrays if every chunk is present and intact, else None."""
-        if len(self.valid_chunks()) * self.chunk < self.n_rows:
-            return None
-        arrays, _ = self.fill(lambda lo, hi: {})
-        return arrays
+        parts = []
+        for lo in range(0, self.n_rows, self.chunk):
+            arrays = self._read_chunk(lo)
+            if arrays is None:
+                return None
+            parts.append(arrays)
+        return _concatenate(parts)
+
+
+def _concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

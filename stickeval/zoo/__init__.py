@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from stickeval.errors import (
@@ -139,20 +139,10 @@ class LoadedModel:
     base: LoraBase | None = None  # LoRA: the base the adapters were merged into
 
     def provenance(self) -> dict:
-        """The model block of a results file: everything but the module itself (`base` is None unless LoRA)."""
-        return {
-            "variant": self.variant,
-            "source": self.source,
-            "repo_id": self.repo_id,
-            "revision": self.revision,
-            "commit_sha": self.commit_sha,
-            "path": str(self.path),
-            "encoder": self.encoder,
-            "schema": self.schema,
-            "n_params": self.n_params,
-            "config": self.config.to_dict(),
-            "base": self.base.to_dict() if self.base else None,
-        }
+        """The model block of a results file: every field but the module itself (`base` is None unless LoRA)."""
+        doc = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        doc.update(path=str(self.path), config=self.config.to_dict(), base=self.base.to_dict() if self.base else None)
+        return doc
 
 
 @dataclass(frozen=True)
