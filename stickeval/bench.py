@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from stickeval.errors import GenerationInputError
-from stickeval.generation import generate, on_device, resolve_device, resolve_dtype
+from stickeval.device import device_name, on_device, resolve_device, resolve_dtype
+from stickeval.generation import generate
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 
 
@@ -154,7 +155,7 @@ def bench(
 
     peak = measure_peak_tflops(dev, dt) if measure_peak and dev.type == "cuda" else None
     return BenchResult(
-        device=torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
+        device=device_name(dev),
         dtype=str(dt).removeprefix("torch."),
         compile=compile,
         frames=frames,

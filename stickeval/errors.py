@@ -177,6 +177,10 @@ class TextEncoderError(StickevalError, RuntimeError):
 # GENERATION AND EVALUATION ERRORS
 
 
+class DeviceError(StickevalError, ValueError):
+    """An unknown or unavailable --device, or an unknown --dtype."""
+
+
 class GenerationInputError(StickevalError, ValueError):
     """Inputs to generation are inconsistent (counts, dims, action ids, frames, NaN)."""
 

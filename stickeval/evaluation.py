@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import platform
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
@@ -31,7 +30,8 @@ from stickeval.errors import (
     SchemaMismatchError,
     TextEncoderError,
 )
-from stickeval.generation import PRIMES, generate, resolve_device, resolve_dtype, teacher_forced
+from stickeval.device import device_name, resolve_device, resolve_dtype
+from stickeval.generation import PRIMES, generate, teacher_forced
 from stickeval.metrics.robustness import other_prompt_indices
 from stickeval.rollout_cache import RolloutCache
 from stickeval.scoring import score_run
@@ -173,13 +173,6 @@ def prepare_output(output: Path) -> Path:
         raise RunDirectoryError(f"--output {output} is a file; pass a directory (it will hold results.json).")
     output.mkdir(parents=True, exist_ok=True)
     return output
-
-
-def device_name(device: torch.device) -> str:
-    """The accelerator's name (e.g. "NVIDIA H100 80GB HBM3"), or the CPU's."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return platform.processor() or platform.machine() or "cpu"
 
 
 def evaluate(

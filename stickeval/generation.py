@@ -10,7 +10,6 @@ keys and values (a KV cache). The last layer is computed at the last position on
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from stickeval.device import on_device, resolve_device, resolve_dtype
 from stickeval.errors import GenerationInputError, NonFiniteOutputError
 from stickeval.zoo.model import StickFigureTransformer
 
@@ -48,37 +48,6 @@ class Rollout:
     @property
     def sequences_per_second(self) -> float:
         return len(self.motion) / self.seconds if self.seconds > 0 else float("inf")
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """The requested device, or CUDA when available, else CPU.
-
-    Raises:
-        GenerationInputError: an unknown device string, or CUDA asked for where there is none.
-    """
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise GenerationInputError(f"Unknown device {device!r}; use cpu, cuda or cuda:N.") from e
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise GenerationInputError(f"--device {device} was asked for but this machine has no CUDA device; use --device cpu.")
-    if resolved.type not in ("cpu", "cuda"):
-        raise GenerationInputError(f"Device {device!r} is not supported; use cpu, cuda or cuda:N.")
-    return resolved
-
-
-def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """bfloat16 on CUDA and float32 on CPU unless asked otherwise."""
-    if dtype is None:
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    names = {"bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64}
-    if dtype not in names:
-        raise GenerationInputError(f"Unknown dtype '{dtype}'. Use bfloat16, float32 or float64.")
-    return names[dtype]
 
 
 def generate(
@@ -200,15 +169,6 @@ def _rollout_batch(
         if t + 1 < frames:
             tokens[:, t + 1 : t + 2] = model.embed_frames(pose[:, None], actions[:, t : t + 1])
     return motion, logits
-
-
-def on_device(model: StickFigureTransformer, device: torch.device, dtype: torch.dtype) -> StickFigureTransformer:
-    """The model in eval mode on `device` in `dtype`; a copy whenever that changes anything
-    (device, dtype, or a model in training mode), so the caller's model is never modified."""
-    param = next(model.parameters())
-    if param.device != device or param.dtype != dtype or model.training:
-        model = copy.deepcopy(model).to(device=device, dtype=dtype)
-    return model.eval()
 
 
 def _validated_inputs(

@@ -108,20 +108,6 @@ def test_a_model_in_training_mode_is_not_switched_to_eval(inputs):
     assert training.training
 
 
-@pytest.mark.parametrize("device, message", [("gpu", "Unknown device"), ("meta", "not supported")])
-def test_bad_devices_are_refused_by_name(model, inputs, device, message):
-    texts, actions, first = inputs
-    with pytest.raises(GenerationInputError, match=message):
-        generate(model, texts, actions, frames=FRAMES, first_frames=first, device=device)
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
-def test_cuda_on_a_machine_without_it_is_refused(model, inputs):
-    texts, actions, first = inputs
-    with pytest.raises(GenerationInputError, match="no CUDA device; use --device cpu"):
-        generate(model, texts, actions, frames=FRAMES, first_frames=first, device="cuda")
-
-
 def test_teacher_forced_outputs_are_the_forward_on_all_but_the_last_frame(model, inputs):
     texts, actions, _ = inputs
     motion = np.random.default_rng(3).standard_normal((2, FRAMES, 20)).astype(np.float32)
