@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stickeval.errors import OutputPathError
+
 
 def _default_mode() -> int:
     umask = os.umask(0)
@@ -38,6 +40,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def check_writable(path: str | os.PathLike, *, directory: bool = False) -> None:
+    """Check, before any work, that `path` can be written as a file (or, with `directory`, as a directory).
+
+    Long commands call this first, so a bad `-o` fails in a second instead of after the work. It
+    creates nothing: it probes the nearest existing ancestor with a temporary file and removes it
+    (a real write, because `os.access` says yes to root even on a read-only mount).
+
+    Raises:
+        OutputPathError: the path is a directory where a file is wanted (or the reverse), an
+            ancestor is a file, or the directory that would hold it is not writable.
+    """
+    path = Path(path)
+    if path.exists() and path.is_dir() != directory:
+        wanted, found = ("a directory", "a file") if directory else ("a file name", "a directory")
+        raise OutputPathError(f"Cannot write {path}: it is {found}. Pass {wanted} to -o/--out.", path=str(path))
+    existing = path if path.is_dir() else path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputPathError(f"Cannot write {path}: {existing} is a file, not a directory. Pass another -o/--out.", path=str(path))
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".stickeval-probe-", dir=existing)
+    except OSError as e:
+        raise OutputPathError(
+            f"Cannot write {path}: {existing} is not writable ({e.strerror}). Pass another -o/--out.", path=str(path)
+        ) from e
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -225,3 +225,17 @@ class PromptNoiseError(StickevalError, ValueError):
 
 class RunDirectoryError(StickevalError, OSError):
     """A run directory cannot be used (it is a file, unwritable, or holds another run)."""
+
+
+class OutputPathError(StickevalError, OSError):
+    """An output (`-o/--out`) cannot be written: its directory is a file, read-only or missing rights.
+
+    Checked before the work starts, so a bad path fails in a second and leaves nothing behind.
+
+    Example:
+        OutputPathError: Cannot write out/bench.json: out is a file, not a directory. Pass another -o/--out.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None):
+        self.path = path
+        super().__init__(message)
