@@ -65,6 +65,23 @@ class StateDictMismatchError(CheckpointError):
         super().__init__(message, path=path)
 
 
+class ModelArgumentsError(StickevalError, TypeError):
+    """StickFigureTransformer got a ModelConfig and keywords together, an unknown keyword, or a bad positional.
+
+    Example:
+        ModelArgumentsError: StickFigureTransformer got unknown keyword argument(s) 'd_modle'. Did you mean d_model?
+        Pass a ModelConfig, or the original constructor's keywords (input_dim, d_model, ...), not both.
+    """
+
+    def __init__(self, problem: str, *, accepted: Iterable[str], unknown: Iterable[str] = ()):
+        self.accepted, self.unknown = list(accepted), list(unknown)
+        hint = _did_you_mean(self.unknown[0], self.accepted) if self.unknown else ""
+        super().__init__(
+            f"{problem}{hint} Pass a ModelConfig, or the original constructor's keywords "
+            f"({', '.join(self.accepted)}), not both; `causal` is set through ModelConfig."
+        )
+
+
 # ZOO AND HUB ERRORS
 
 
@@ -239,3 +256,35 @@ class OutputPathError(StickevalError, OSError):
     def __init__(self, message: str, *, path: str | None = None):
         self.path = path
         super().__init__(message)
+
+
+# REPORT ERRORS
+
+
+class MissingDependencyError(StickevalError, ImportError):
+    """An optional library (Pillow, matplotlib, imageio-ffmpeg) that a command needs is not installed."""
+
+    def __init__(self, package: str, purpose: str, extra: str):
+        self.package, self.extra = package, extra
+        super().__init__(f"{purpose} needs {package}, which is not installed: pip install 'stickeval[{extra}]'.")
+
+
+class ResultsFileError(StickevalError, ValueError):
+    """A run directory's results.json is missing, unreadable, or of another schema version."""
+
+
+class UnknownPromptError(StickevalError, LookupError):
+    """A prompt id (or action) names no clip of the run or dataset."""
+
+    def __init__(self, what: str, value: str, known: Iterable[str]):
+        self.value, self.known = value, sorted(set(known))
+        shown = ", ".join(self.known[:8]) + (" ..." if len(self.known) > 8 else "")
+        super().__init__(f"No clip has {what} '{value}'.{_did_you_mean(value, self.known)} Known: {shown}.")
+
+
+class OutputPathError(StickevalError, OSError):
+    """An output path cannot be written: its directory does not exist, or its suffix names no known format."""
+
+
+class SuiteMismatchError(StickevalError, ValueError):
+    """Runs of different suites (or suite hashes) were asked to be ranked together."""
