@@ -282,9 +282,5 @@ class UnknownPromptError(StickevalError, LookupError):
         super().__init__(f"No clip has {what} '{value}'.{_did_you_mean(value, self.known)} Known: {shown}.")
 
 
-class OutputPathError(StickevalError, OSError):
-    """An output path cannot be written: its directory does not exist, or its suffix names no known format."""
-
-
 class SuiteMismatchError(StickevalError, ValueError):
     """Runs of different suites (or suite hashes) were asked to be ranked together."""
