@@ -17,10 +17,13 @@ the original is wrong or slow, never in the function it computes:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from stickeval.errors import ModelArgumentsError
 
 ACTION_EMBED_DIM = 64  # width of the per-frame action embedding, fixed in the original
 PHYSICS_DIM = 6  # (vx, vy, ax, ay, mx, my) per frame
@@ -45,6 +48,44 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# The original constructor's keyword arguments and defaults (reference stick-gen.md §1.2, commit 59ba90a),
+# so the published cards' `StickFigureTransformer(input_dim=20, d_model=512, ...)` runs unchanged. The
+# class default num_actions=60 differs from ModelConfig's 64 (what the published configs use).
+ORIGINAL_DEFAULTS: dict[str, Any] = {
+    "input_dim": 20,
+    "d_model": 384,
+    "nhead": 12,
+    "num_layers": 8,
+    "output_dim": 20,
+    "embedding_dim": 1024,
+    "dropout": 0.1,
+    "num_actions": 60,
+}
+
+
+def _config_from_arguments(config: ModelConfig | None, original_kwargs: dict[str, Any]) -> ModelConfig:
+    """The ModelConfig for `StickFigureTransformer(config)` or `StickFigureTransformer(**original_kwargs)`.
+
+    Raises:
+        ModelArgumentsError: both forms at once, an unknown keyword, or a positional argument that is not a ModelConfig.
+    """
+    accepted = list(ORIGINAL_DEFAULTS)
+    if config is not None and not isinstance(config, ModelConfig):
+        raise ModelArgumentsError(f"StickFigureTransformer got a positional {type(config).__name__}.", accepted=accepted)
+    if config is not None and original_kwargs:
+        raise ModelArgumentsError(
+            f"StickFigureTransformer got a ModelConfig and keyword arguments ({', '.join(sorted(original_kwargs))}).",
+            accepted=accepted,
+        )
+    if config is not None:
+        return config
+    unknown = sorted(set(original_kwargs) - set(ORIGINAL_DEFAULTS))
+    if unknown:
+        listed = ", ".join(map(repr, unknown))
+        raise ModelArgumentsError(f"StickFigureTransformer got unknown keyword argument(s) {listed}.", accepted=accepted, unknown=unknown)
+    return ModelConfig(**{**ORIGINAL_DEFAULTS, **original_kwargs})
 
 
 class RMSNorm(nn.Module):
@@ -237,10 +278,18 @@ class StickFigureTransformer(nn.Module):
 
     The text token is a prefix at RoPE position 0; frame j sits at position j + 1. Attention is
     bidirectional unless `config.causal`.
+
+    Built from a `ModelConfig`, or from the original constructor's keywords (`ORIGINAL_DEFAULTS`,
+    e.g. `StickFigureTransformer(input_dim=20, d_model=512, nhead=16, num_layers=10, num_actions=64)`,
+    as the published model cards do); either way `self.config` is the ModelConfig.
+
+    Raises:
+        ModelArgumentsError: a ModelConfig and keywords together, or an unknown keyword.
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig | None = None, **original_kwargs: Any):
         super().__init__()
+        config = _config_from_arguments(config, original_kwargs)
         self.config = config
         D, p = config.d_model, config.dropout
         self.text_projection = nn.Sequential(
