@@ -284,3 +284,40 @@ class UnknownPromptError(StickevalError, LookupError):
 
 class SuiteMismatchError(StickevalError, ValueError):
     """Runs of different suites (or suite hashes) were asked to be ranked together."""
+
+
+# TRAINING ERRORS
+
+
+class RecipeError(StickevalError, ValueError):
+    """A training recipe is unknown or malformed; `problems` lists every bad key at once.
+
+    Example:
+        RecipeError: my.toml has 2 problem(s): unknown key 'optimizer.learning_rate'. Did you mean lr?;
+        schedule.epochs: expected an integer, got str '20'. See docs/training.md for every key.
+    """
+
+    def __init__(self, message: str, *, problems: list[str] | None = None, path: str | None = None):
+        self.problems = problems or []
+        self.path = path
+        super().__init__(message)
+
+
+class UnknownRecipeError(RecipeError, LookupError):
+    """A recipe name is neither packaged nor a file."""
+
+    def __init__(self, name: str, known: Iterable[str]):
+        self.name, self.known = name, sorted(known)
+        super().__init__(
+            f"Unknown recipe '{name}'.{_did_you_mean(name, self.known)} Packaged recipes: {', '.join(self.known)}; "
+            "or pass a .toml file (`stickeval recipes cp NAME FILE` makes one)."
+        )
+
+
+class TrainStateError(StickevalError, ValueError):
+    """A training run cannot start or resume: no checkpoint to resume, another recipe's directory,
+    an --init-from of another architecture, or data that leaves nothing to train on."""
+
+
+class CheckpointWriteError(StickevalError, OSError):
+    """Writing a checkpoint failed (full disk, permissions); the previous checkpoint is left intact."""
