@@ -244,6 +244,17 @@ class RunDirectoryError(StickevalError, OSError):
     """A run directory cannot be used (it is a file, unwritable, or holds another run)."""
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during `run`'s generation: how far the cache got, so the CLI can say how to resume.
+
+    A KeyboardInterrupt (not a StickevalError): the user stopped the run, nothing is wrong with it.
+    """
+
+    def __init__(self, cached_rows: int, total_rows: int, output: str):
+        self.cached_rows, self.total_rows, self.output = cached_rows, total_rows, output
+        super().__init__(f"interrupted: {cached_rows} of {total_rows} rollouts are cached in {output}")
+
+
 class OutputPathError(StickevalError, OSError):
     """An output (`-o/--out`) cannot be written: its directory is a file, read-only or missing rights.
 
