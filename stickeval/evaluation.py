@@ -257,7 +257,7 @@ def evaluate(
     arrays, produced = cache.fill(produce)
     run = {
         "settings": asdict(settings),
-        "model": loaded.provenance(),
+        "model": loaded.to_dict(),
         "model_hash": weights_hash,
         "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash, "n": len(suite.ids)},
         "cache_key": key,

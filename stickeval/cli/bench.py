@@ -42,13 +42,13 @@ def bench(
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
     result = bench_api(loaded.model, frames=frames, n_prompts=prompts, device=device, dtype=dtype, compile=compile,
                        batch_size=parse_batch_size(batch_size), baseline_prompts=baseline_prompts)  # fmt: skip
-    doc = {"variant": loaded.variant, **result.to_dict()}
+    doc = {"variant": loaded.provenance.variant, **result.to_dict()}
     if out:
         write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
     if json_:
         print_json(doc)
         return
-    table = Table(title=f"{loaded.variant}: {frames} frames, {prompts} prompts, {result.dtype} on {result.device}")
+    table = Table(title=f"{loaded.provenance.variant}: {frames} frames, {prompts} prompts, {result.dtype} on {result.device}")
     table.add_column("measure")
     table.add_column("value", justify="right")
     rows = [

@@ -36,7 +36,8 @@ def pull(
     if json_:
         print_json(pulled.to_dict())
         return
-    where = f"commit {pulled.commit_sha[:12]}" if pulled.commit_sha else pulled.source
-    base = f", merged into {pulled.base.variant}" if pulled.base else ""
-    err_console.print(f"{pulled.variant}: {where}, {pulled.n_params:,} parameters{base}", highlight=False)
-    typer.echo(str(pulled.path))
+    found = pulled.provenance
+    where = f"commit {found.commit_sha[:12]}" if found.commit_sha else found.source
+    base = f", merged into {found.base.variant}" if found.base else ""
+    err_console.print(f"{found.variant}: {where}, {pulled.n_params:,} parameters{base}", highlight=False)
+    typer.echo(str(found.path))

@@ -102,7 +102,7 @@ def run(
         prime=prime, seed=seed, compile=compile, encoder=encoder,
     )  # fmt: skip
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
-    output = output or Path("runs") / Path(loaded.variant).name
+    output = output or Path("runs") / Path(loaded.provenance.variant).name
     with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), _SequencesPerSecond(),
                   TimeRemainingColumn(), console=err_console, transient=True) as bar:  # fmt: skip
         task = bar.add_task("generate", total=None)

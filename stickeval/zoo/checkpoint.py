@@ -82,7 +82,7 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
             state_dict, fmt = load_safetensors(str(path)), "safetensors"
         except (SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(
-                f"{path} is not a readable safetensors file ({first_line(e)}). Re-download it with `stickeval pull --force`.",
+                f"{path} is not a readable safetensors file, or it is truncated ({first_line(e)}). Re-download or re-save it.",
                 path=str(path),
             ) from e
         obj: object = state_dict

@@ -39,6 +39,7 @@ from huggingface_hub.repocard import metadata_load
 from stickeval._io import write_text_atomic
 from stickeval.errors import HubError, StickevalError, first_line
 from stickeval.zoo.checkpoint import CONFIG_FILE
+from stickeval.zoo.provenance import Provenance
 
 log = logging.getLogger(__name__)
 
@@ -88,32 +89,25 @@ def hub_settings() -> HubSettings:
     return HubSettings(endpoint=endpoint, cache_dir=os.path.expanduser(cache_dir), offline=offline)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """Files of one repo commit in the HF cache."""
+def cached_snapshot(repo_id: str, revision: str, weight_files: tuple[str, ...], *, name: str) -> Provenance | None:
+    """The cached snapshot of `revision` holding one of `weight_files` (preferred first); no request is made.
 
-    repo_id: str
-    revision: str  # as asked: a branch, tag or sha
-    commit_sha: str
-    path: Path  # the snapshot directory
-    weights: Path  # the chosen weights file inside it
-
-
-def cached_snapshot(repo_id: str, revision: str, weight_files: tuple[str, ...]) -> Snapshot | None:
-    """The cached snapshot of `revision` holding one of `weight_files` (preferred first); no request is made."""
+    Args:
+        name: what the user called the variant (recorded as the provenance's `variant`).
+    """
     cache_dir = hub_settings().cache_dir
     for filename in weight_files:
         found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir, revision=revision)
         if isinstance(found, str):
             weights = Path(found)
             root = weights.parents[len(Path(filename).parts) - 1]
-            return Snapshot(repo_id, revision, commit_sha=root.name, path=root, weights=weights)
+            return Provenance(name, "hub", repo_id, revision, commit_sha=root.name, path=root, weights=weights)
     return None
 
 
 def fetch(
     repo_id: str, revision: str, weight_files: tuple[str, ...], *, name: str, force: bool = False
-) -> Snapshot:
+) -> Provenance:
     """Download the preferred weights file, config.json and README.md of one commit into the HF cache.
 
     Online, the revision is resolved to a commit sha first (one request); a second call for a cached
@@ -124,11 +118,12 @@ def fetch(
         repo_id: the Hub repo.
         revision: branch, tag or commit sha.
         weight_files: candidate weight file names, preferred first.
-        name: what the user called the variant (used in messages).
+        name: what the user called the variant (used in messages and recorded as `variant`).
         force: download again even if cached.
 
     Returns:
-        The snapshot; its files are verified against their content hashes.
+        Where the snapshot's files are and the commit they belong to; they are verified against
+        their content hashes.
 
     Raises:
         HubError: offline with a cold cache, unreachable Hub, missing repo/revision/weights, gated repo,
@@ -138,7 +133,7 @@ def fetch(
     if settings.offline:
         if force:
             raise HubError(f"--force needs the network but HF_HUB_OFFLINE=1 is set. Unset it to download {name} again.")
-        cached = cached_snapshot(repo_id, revision, weight_files)
+        cached = cached_snapshot(repo_id, revision, weight_files, name=name)
         if cached is None:
             raise HubError(
                 f"{name} is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull {name}` on a machine with network.",
@@ -149,7 +144,7 @@ def fetch(
     try:
         info = HfApi(endpoint=settings.endpoint).model_info(repo_id, revision=revision)
     except _CLIENT_ERRORS as e:
-        cached = None if force else cached_snapshot(repo_id, revision, weight_files)
+        cached = None if force else cached_snapshot(repo_id, revision, weight_files, name=name)
         if cached is not None and _is_unreachable(e):
             log.warning("Could not reach the Hub at %s (%s); using the cached commit %s of %s.", settings.endpoint, first_line(e), cached.commit_sha[:12], name)
             return cached
@@ -180,7 +175,7 @@ def fetch(
         _verify_blob(folder / filename, repo_id=repo_id, revision=revision)
     if revision != info.sha:  # record branch/tag -> sha as the client does, once the files are verified
         write_text_atomic(folder.parents[1] / "refs" / revision, info.sha)
-    return Snapshot(repo_id, revision, commit_sha=info.sha, path=folder, weights=folder / chosen)
+    return Provenance(name, "hub", repo_id, revision, commit_sha=info.sha, path=folder, weights=folder / chosen)
 
 
 def _verify_blob(path: Path, *, repo_id: str, revision: str) -> None:

@@ -34,7 +34,7 @@ def _downloads(hub) -> int:
 def _assert_pull_gives_published_bytes(tiny_zoo, name="tiny", revision="main"):
     pulled = zoo.pull(name, zoo=tiny_zoo.zoo)
     published = tiny_zoo.checkpoints[revision] / "model.safetensors"
-    assert pulled.weights.read_bytes() == published.read_bytes()
+    assert pulled.provenance.weights.read_bytes() == published.read_bytes()
     return pulled
 
 
@@ -43,9 +43,9 @@ def _assert_pull_gives_published_bytes(tiny_zoo, name="tiny", revision="main"):
 
 def test_pull_into_an_empty_cache_fetches_the_preferred_weights_config_and_card(tiny_zoo):
     pulled = _assert_pull_gives_published_bytes(tiny_zoo)
-    assert pulled.commit_sha == tiny_zoo.commits["main"] and pulled.revision == "main"
-    assert sorted(p.name for p in pulled.path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
-    assert pulled.path.is_relative_to(_cache(tiny_zoo))
+    assert pulled.provenance.commit_sha == tiny_zoo.commits["main"] and pulled.provenance.revision == "main"
+    assert sorted(p.name for p in pulled.provenance.path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    assert pulled.provenance.path.is_relative_to(_cache(tiny_zoo))
     assert pulled.n_params == pulled.expected_n_params == tiny_zoo.n_params
     assert tiny_zoo.hub.count(path="pytorch_model.bin") == 0
 
@@ -55,13 +55,14 @@ def test_a_second_pull_downloads_nothing(tiny_zoo):
     before = _downloads(tiny_zoo.hub)
     again = zoo.pull("tiny", zoo=tiny_zoo.zoo)
     assert _downloads(tiny_zoo.hub) == before
-    assert again.commit_sha == tiny_zoo.commits["main"]
+    assert again.provenance.commit_sha == tiny_zoo.commits["main"]
 
 
 def test_pull_by_commit_sha_and_by_tag_gets_that_revisions_weights(tiny_zoo):
     by_sha = zoo.pull("tiny", revision=tiny_zoo.commits["v1"], zoo=tiny_zoo.zoo)
     by_tag = zoo.pull("tiny", revision="v1", zoo=tiny_zoo.zoo)
     expected = (tiny_zoo.checkpoints["v1"] / "model.safetensors").read_bytes()
+    by_sha, by_tag = by_sha.provenance, by_tag.provenance
     assert by_sha.weights.read_bytes() == by_tag.weights.read_bytes() == expected
     assert by_sha.commit_sha == by_tag.commit_sha == tiny_zoo.commits["v1"]
     assert by_tag.revision == "v1"
@@ -80,7 +81,7 @@ def test_offline_pull_from_a_warm_cache_makes_zero_requests(tiny_zoo, monkeypatc
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     offline = zoo.pull("tiny", zoo=tiny_zoo.zoo)
     assert tiny_zoo.hub.requests == []
-    assert (offline.commit_sha, offline.weights) == (warm.commit_sha, warm.weights)
+    assert offline.provenance == warm.provenance
 
 
 def test_offline_pull_with_a_cold_cache_says_to_pull_on_a_machine_with_network(tiny_zoo, monkeypatch):
@@ -106,7 +107,8 @@ def test_a_parameter_count_other_than_the_zoos_warns_with_both_numbers_and_fails
 
 def test_a_lora_pull_fetches_its_base_and_load_merges_the_adapters(tiny_zoo):
     pulled = zoo.pull("tiny-lora", zoo=tiny_zoo.zoo)
-    assert pulled.base.variant == "tiny" and pulled.base.commit_sha == tiny_zoo.commits["main"]
+    base = pulled.provenance.base
+    assert base.variant == "tiny" and base.commit_sha == tiny_zoo.commits["main"]
     loaded = zoo.load("tiny-lora", zoo=tiny_zoo.zoo)
     base = load_file(tiny_zoo.checkpoints["main"] / "model.safetensors")
     adapters = load_file(tiny_zoo.checkpoints["lora"] / "model.safetensors")
@@ -122,12 +124,11 @@ def test_a_lora_variants_provenance_records_its_bases_own_revision_and_commit(ti
     pinned = tmp_path / "pinned.toml"
     tables = tomllib.loads(tiny_zoo.zoo.read_text())
     pinned.write_text(zoo_toml({**tables, "tiny": {**tables["tiny"], "revision": "v1"}}))  # the base at its tag
-    pulled = zoo.pull("tiny-lora", zoo=pinned)
+    pulled = zoo.pull("tiny-lora", zoo=pinned).provenance
     assert (pulled.commit_sha, pulled.base.revision, pulled.base.commit_sha) == (
         tiny_zoo.commits["lora"], "v1", tiny_zoo.commits["v1"],
     )
-    assert pulled.to_dict()["base"]["commit_sha"] == tiny_zoo.commits["v1"]
-    model = zoo.load("tiny-lora", zoo=pinned).provenance()
+    model = zoo.load("tiny-lora", zoo=pinned).to_dict()
     assert (model["variant"], model["commit_sha"]) == ("tiny-lora", tiny_zoo.commits["lora"])
     assert model["base"] == {
         "variant": "tiny",
@@ -136,6 +137,8 @@ def test_a_lora_variants_provenance_records_its_bases_own_revision_and_commit(ti
         "revision": "v1",
         "commit_sha": tiny_zoo.commits["v1"],
         "path": str(pulled.base.path),
+        "weights": str(pulled.base.path / "model.safetensors"),
+        "base": None,
     }
 
 
@@ -184,9 +187,9 @@ def test_a_local_checkpoint_directory_pulls_and_loads_without_requests(tiny_zoo,
     directory = build_tiny_checkpoint(tmp_path / "mine", metadata={"encoder": "hash"})
     pulled = zoo.pull(str(directory))
     loaded = zoo.load(str(directory))
-    assert pulled.source == loaded.source == "local"
-    assert pulled.weights == directory.resolve() / "model.safetensors"
-    assert (loaded.encoder, loaded.schema, loaded.commit_sha) == ("hash", "v1", None)
+    assert pulled.provenance == loaded.provenance
+    assert pulled.provenance.source == "local" and pulled.provenance.weights == directory.resolve() / "model.safetensors"
+    assert (loaded.encoder, loaded.schema, loaded.provenance.commit_sha) == ("hash", "v1", None)
     assert tiny_zoo.hub.requests == []
 
 
@@ -207,13 +210,14 @@ def test_load_reads_the_cache_without_any_request_and_reports_provenance(tiny_zo
     tiny_zoo.hub.clear_requests()
     loaded = zoo.load("tiny", zoo=tiny_zoo.zoo)
     assert tiny_zoo.hub.requests == []
-    assert loaded.provenance() | {"path": None, "config": None} == {
+    assert loaded.to_dict() | {"path": None, "weights": None, "config": None} == {
         "variant": "tiny",
         "source": "hub",
         "repo_id": tiny_zoo.repo_id,
         "revision": "main",
         "commit_sha": tiny_zoo.commits["main"],
         "path": None,
+        "weights": None,
         "encoder": "hash",
         "schema": "v1",
         "n_params": tiny_zoo.n_params,
@@ -227,7 +231,7 @@ def test_load_reads_the_cache_without_any_request_and_reports_provenance(tiny_zo
 
 def test_load_pulls_a_variant_that_is_not_cached(tiny_zoo):
     loaded = zoo.load("tiny", revision="v1", zoo=tiny_zoo.zoo)
-    assert loaded.commit_sha == tiny_zoo.commits["v1"]
+    assert loaded.provenance.commit_sha == tiny_zoo.commits["v1"]
     assert _downloads(tiny_zoo.hub) == 2  # weights and config.json: v1 has no card
 
 
@@ -288,7 +292,7 @@ def test_a_stopped_hub_with_a_warm_cache_falls_back_to_the_cache_with_a_warning(
     tiny_zoo.hub.stop()
     with caplog.at_level(logging.WARNING, logger="stickeval.zoo"):
         again = zoo.pull("tiny", zoo=tiny_zoo.zoo)
-    assert again.weights == warm.weights
+    assert again.provenance == warm.provenance
     assert f"Could not reach the Hub at {tiny_zoo.hub.url}" in caplog.text and "using the cached commit" in caplog.text
 
 
@@ -332,9 +336,9 @@ def test_push_then_pull_round_trips_weights_byte_identically(tiny_zoo, monkeypat
     assert result.commit_url == f"{tiny_zoo.hub.url}/me/pushed/commit/{result.commit_sha}" and result.pr_url is None
     assert tiny_zoo.hub.count("POST", "/api/validate-yaml") == 1  # README.md went up and was validated
     pulled = zoo.pull("me/pushed")
-    assert pulled.commit_sha == result.commit_sha
+    assert pulled.provenance.commit_sha == result.commit_sha
     for name in ("model.safetensors", "config.json", "README.md"):
-        assert (pulled.path / name).read_bytes() == (source / name).read_bytes()
+        assert (pulled.provenance.path / name).read_bytes() == (source / name).read_bytes()
     files = set(tiny_zoo.hub.store.get_commit("me/pushed", result.commit_sha).files)
     assert files == {".gitattributes", "model.safetensors", "pytorch_model.bin", "config.json", "README.md"}
 

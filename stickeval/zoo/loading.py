@@ -1,0 +1,268 @@
+"""Pull, load, describe and push variants: from a zoo name to a model in eval mode with its provenance.
+
+`pull` downloads into the standard HF cache and checks that the weights load with the architecture
+and parameter count the zoo entry declares; `load` reads from the cache (no request when cached,
+so it works with HF_HUB_OFFLINE=1); `push` uploads a directory written by `save_checkpoint`. LoRA
+variants fetch their base too and are merged at load time. Every result carries one `Provenance`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from stickeval.errors import (
+    ArchitectureMismatchError,
+    CheckpointError,
+    HubError,
+    ParameterCountError,
+    WeightsNotBuiltError,
+)
+from stickeval.zoo import hub
+from stickeval.zoo.checkpoint import (
+    CONFIG_FILE,
+    WEIGHT_FILES,
+    load_checkpoint,
+    read_config_json,
+    resolve_weights_file,
+    schema_name,
+)
+from stickeval.zoo.hub import PushResult
+from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
+from stickeval.zoo.provenance import Provenance
+from stickeval.zoo.registry import REPO_ID, Variant, resolve_variant
+
+log = logging.getLogger(__name__)
+
+PUSH_FILES = (*WEIGHT_FILES, CONFIG_FILE, hub.CARD_FILE)  # what `save_checkpoint` (and a card) put in a directory
+
+
+@dataclass(frozen=True)
+class PulledModel:
+    """A variant's files on disk, checked to load."""
+
+    provenance: Provenance
+    n_params: int  # counted in the loaded (merged) model
+    expected_n_params: int | None  # the zoo's figure, when it has one
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the provenance fields plus both parameter counts."""
+        return {**self.provenance.to_dict(), "n_params": self.n_params, "expected_n_params": self.expected_n_params}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model in eval mode with where it came from."""
+
+    model: StickFigureTransformer
+    config: ModelConfig
+    provenance: Provenance
+    encoder: str | None  # the text encoder the model expects
+    schema: str  # "v1" or "v3" (read from the weights), "<n>-dim" for another width
+    n_params: int
+
+    def to_dict(self) -> dict:
+        """The model block of a results file: provenance, encoder, schema, parameters and architecture."""
+        return {**self.provenance.to_dict(), "encoder": self.encoder, "schema": self.schema, "n_params": self.n_params,
+                "config": self.config.to_dict()}  # fmt: skip
+
+
+def _locate(variant: Variant, revision: str | None, *, zoo: str | Path | None, force: bool, cached_only: bool) -> Provenance:
+    """Find a variant's weights (and its LoRA base's): in the package, a local path, or the HF cache (fetching if needed)."""
+    found = _files(variant, revision, force=force, cached_only=cached_only)
+    if variant.is_lora:
+        base = _locate(resolve_variant(variant.base, zoo), None, zoo=zoo, force=force, cached_only=cached_only)
+        found = replace(found, base=base)
+    return found
+
+
+def _files(variant: Variant, revision: str | None, *, force: bool, cached_only: bool) -> Provenance:
+    if variant.source == "builtin":
+        for name in variant.weight_files:
+            if (variant.builtin_dir / name).is_file():
+                return Provenance(variant.name, "builtin", None, None, None, variant.builtin_dir, variant.builtin_dir / name)
+        raise WeightsNotBuiltError(variant.name, str(variant.builtin_dir))
+    if variant.source == "local":
+        weights = resolve_weights_file(variant.path)
+        return Provenance(variant.name, "local", None, None, None, weights.parent, weights)
+    revision = revision or variant.revision
+    found = hub.cached_snapshot(variant.repo_id, revision, variant.weight_files, name=variant.name) if cached_only and not force else None
+    return found or hub.fetch(variant.repo_id, revision, variant.weight_files, name=variant.name, force=force)
+
+
+def _load(variant: Variant, found: Provenance, *, device: str, strict: bool) -> tuple[StickFigureTransformer, ModelConfig]:
+    """Load located weights (LoRA adapters merged into the base) and check them against the zoo entry.
+
+    Raises:
+        CheckpointError: unreadable weights; for a Hub download, the message says how to fetch it again.
+    """
+    try:
+        model, config = load_checkpoint(
+            found.weights,
+            base=found.base.weights if found.base else None,
+            lora_alpha=variant.lora_alpha,
+            lora_rank=variant.lora_rank,
+            map_location=device,
+        )
+    except CheckpointError as e:
+        downloaded = [p for p in (found, found.base) if p is not None and p.source == "hub"]
+        if not downloaded or e.path is None or not any(Path(e.path).is_relative_to(p.path) for p in downloaded):
+            raise
+        raise CheckpointError(f"{e} It is a Hub download: `stickeval pull {variant.name} --force` fetches it again.", path=e.path) from e
+    _check_against_zoo(variant, config, strict=strict)
+    return model, config
+
+
+def _schema_label(config: ModelConfig) -> str:
+    return schema_name(config.input_dim) or f"{config.input_dim}-dim"
+
+
+def _check_against_zoo(variant: Variant, config: ModelConfig, *, strict: bool) -> None:
+    """Compare the loaded architecture and parameter count with what the zoo entry declares.
+
+    Raises:
+        ArchitectureMismatchError, ParameterCountError: with `strict` (otherwise each is a logged warning).
+    """
+    loaded = {"schema": _schema_label(config), **config.to_dict()}
+    differences = [f"{key} {loaded[key]} (zoo: {value})" for key, value in variant.architecture().items() if loaded[key] != value]
+    if differences and strict:
+        raise ArchitectureMismatchError(variant.name, differences)
+    if differences:
+        log.warning(
+            "%s's weights do not match its zoo entry: %s; stickeval uses the weights' architecture.",
+            variant.name,
+            ", ".join(differences),
+        )
+    n_params = count_parameters(config)
+    if variant.n_params is None or variant.n_params == n_params:
+        return
+    if strict:
+        raise ParameterCountError(variant.name, variant.n_params, n_params)
+    log.warning("%s has %s parameters but the zoo expects %s.", variant.name, f"{n_params:,}", f"{variant.n_params:,}")
+
+
+def pull(
+    name: str,
+    *,
+    revision: str | None = None,
+    force: bool = False,
+    zoo: str | Path | None = None,
+    strict: bool = False,
+) -> PulledModel:
+    """Download a variant into the HF cache (if needed) and check that it loads with the expected size.
+
+    Args:
+        name: zoo name, `org/name` repo id or local directory.
+        revision: branch, tag or commit sha; default the zoo's (usually `main`).
+        force: download again even if cached.
+        zoo: a TOML file of extra or overriding variants.
+        strict: an architecture or parameter count other than the zoo entry's is an error instead of a warning.
+
+    Returns:
+        Where the files are, the commit they came from and the counted parameters (LoRA: with its base's).
+
+    Raises:
+        UnknownVariantError, ZooFileError: the name or zoo file is bad.
+        HubError: the download failed (one line: offline with a cold cache, unreachable, missing, gated...).
+        WeightsNotBuiltError: a built-in variant has no weights yet.
+        CheckpointError: the weights (or their config.json) do not load.
+        ArchitectureMismatchError, ParameterCountError: with `strict`, the weights differ from the zoo entry.
+    """
+    variant = resolve_variant(name, zoo)
+    found = _locate(variant, revision, zoo=zoo, force=force, cached_only=False)
+    if found.base is not None:  # the base must load on its own too
+        _load(resolve_variant(variant.base, zoo), found.base, device="cpu", strict=strict)
+    _, config = _load(variant, found, device="cpu", strict=strict)
+    return PulledModel(found, n_params=count_parameters(config), expected_n_params=variant.n_params)
+
+
+def load(name: str, *, revision: str | None = None, zoo: str | Path | None = None, device: str = "cpu") -> LoadedModel:
+    """Load a variant for inference, from the HF cache when it is there (no request), else pulling it.
+
+    Args:
+        name: zoo name, `org/name` repo id or local directory.
+        revision: branch, tag or commit sha; default the zoo's.
+        zoo: a TOML file of extra or overriding variants.
+        device: where to put the weights.
+
+    Returns:
+        The model in eval mode, its config, provenance (for LoRA with its base's), encoder, schema
+        and parameter count.
+
+    Raises:
+        As `pull` (differences from the zoo entry are warnings); offline with a cold cache it says
+        which `stickeval pull` to run.
+    """
+    variant = resolve_variant(name, zoo)
+    found = _locate(variant, revision, zoo=zoo, force=False, cached_only=True)
+    model, config = _load(variant, found, device=device, strict=False)
+    return LoadedModel(
+        model=model,
+        config=config,
+        provenance=found,
+        encoder=variant.encoder or (read_config_json(found.path) or {}).get("encoder"),
+        schema=_schema_label(config),
+        n_params=count_parameters(config),
+    )
+
+
+def describe_variant(variant: Variant) -> dict:
+    """What `stickeval zoo` shows for a variant: its zoo fields, cache state and card metrics (no request).
+
+    Returns:
+        The variant's fields plus `cached` ({revision, commit_sha, path}, or None) and
+        `card_metrics` ({metric type: value} from the cached model card).
+    """
+    doc = variant.to_dict()
+    cached, metrics = None, {}
+    if variant.source == "hub":
+        snapshot = hub.cached_snapshot(variant.repo_id, variant.revision, variant.weight_files, name=variant.name)
+        if snapshot is not None:
+            cached = {"revision": snapshot.revision, "commit_sha": snapshot.commit_sha, "path": str(snapshot.path)}
+            if (snapshot.path / hub.CARD_FILE).is_file():
+                metrics = hub.read_card_metrics(snapshot.path / hub.CARD_FILE)
+    else:
+        directory = variant.builtin_dir if variant.source == "builtin" else Path(variant.path)
+        if any((directory / f).is_file() for f in variant.weight_files) or directory.is_file():
+            cached = {"revision": None, "commit_sha": None, "path": str(directory)}
+    doc.update(cached=cached, card_metrics=metrics)
+    return doc
+
+
+def push(
+    directory: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    create_pr: bool = False,
+    endpoint: str | None = None,
+) -> PushResult:
+    """Upload a checkpoint directory (weights, config.json, README.md) to a Hub repo in one commit.
+
+    The weights are loaded first, so a broken directory is refused before anything is sent.
+
+    Args:
+        directory: written by `save_checkpoint` (optionally with a README.md model card).
+        repo_id: `org/name`; created if missing.
+        private: create the repo private (ignored if it exists).
+        create_pr: open a pull request instead of committing to main.
+        endpoint: the Hub URL; default HF_ENDPOINT.
+
+    Returns:
+        The repo, commit sha, commit URL and pull-request URL (if any).
+
+    Raises:
+        CheckpointError: the directory is not a loadable checkpoint.
+        HubError: bad repo id, offline, no token, or the Hub refused or failed.
+    """
+    directory = Path(directory)
+    if not REPO_ID.match(repo_id):
+        raise HubError(f"'{repo_id}' is not a Hub repo id. Pass org/name, e.g. GesturaAI/stick-gen-small.", repo_id=repo_id)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory} is not a directory. Pass a directory written by save_checkpoint.", path=str(directory))
+    if not (directory / CONFIG_FILE).is_file():
+        raise CheckpointError(f"{directory} has no {CONFIG_FILE}. Pass a directory written by save_checkpoint.", path=str(directory))
+    load_checkpoint(directory)
+    filenames = [name for name in PUSH_FILES if (directory / name).is_file()]
+    return hub.upload(directory, filenames, repo_id, private=private, create_pr=create_pr, endpoint=endpoint)
