@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stickeval._io import stable_key, write_text_atomic
+from stickeval._io import check_writable, stable_key, write_text_atomic
 from stickeval.data import load_suite, suite_from_dataset
 from stickeval.data.datasets import read_dataset
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS, perturb
@@ -27,11 +27,12 @@ from stickeval.errors import (
     DatasetError,
     GenerationInputError,
     RunDirectoryError,
+    RunInterrupted,
     SchemaMismatchError,
     TextEncoderError,
 )
-from stickeval.device import device_name, resolve_device, resolve_dtype
-from stickeval.generation import PRIMES, generate, teacher_forced
+from stickeval.device import device_name, on_device, resolve_device, resolve_dtype
+from stickeval.generation import PRIMES, generate, resolve_batch_size, teacher_forced
 from stickeval.metrics.robustness import other_prompt_indices
 from stickeval.rollout_cache import RolloutCache
 from stickeval.scoring import score_run
@@ -39,8 +40,8 @@ from stickeval.text import get_encoder
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = "run.json"  # what `score` needs to rebuild the run: settings, model block, cache key
-CHUNK_ROWS = {False: 256, True: 1024}  # rows per cached chunk (and per generate call), CPU / CUDA
+RUN_FILE = "run.json"  # what `score` needs to rebuild the run: settings, model block, cache key, chunk size
+CHUNK_ROWS = {False: 256, True: 1024}  # rows per cached chunk (and per generate call), CPU / CUDA, before rounding
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,10 @@ def model_hash(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def prepare_output(output: Path) -> Path:
-    """The run directory, created; refused when it is a file."""
-    output = Path(output)
-    if output.exists() and not output.is_dir():
-        raise RunDirectoryError(f"--output {output} is a file; pass a directory (it will hold results.json).")
-    output.mkdir(parents=True, exist_ok=True)
-    return output
+def chunk_rows(batch_size: int, device: torch.device) -> int:
+    """Rows per cached chunk (and per `generate` call): about `CHUNK_ROWS` for the device, rounded up
+    to a whole number of batches, so that a chunk is at least one batch and no batch is cut short."""
+    return batch_size * -(-CHUNK_ROWS[device.type == "cuda"] // batch_size)
 
 
 def evaluate(
@@ -186,6 +184,10 @@ def evaluate(
 ) -> dict:
     """Generate for every prompt of the suite (reusing cached rows) and score; write results.json.
 
+    The batch size is resolved once ("auto" is probed once) and the model is put on the device
+    once; both serve every chunk, every noise condition and the teacher-forced pass. run.json
+    records the resolved batch size and the chunk size that `score` reads the cache with.
+
     Args:
         loaded: a `stickeval.zoo.LoadedModel`.
         settings: RunSettings.
@@ -194,39 +196,43 @@ def evaluate(
         resume: reuse this configuration's cached generations (an interrupted run continues
             where it stopped); False discards them and generates everything again.
         log_samples: also write samples.jsonl (one line per sample with its scores).
-        progress: called with (rows done, rows total) after each generated batch.
+        progress: called with (rows done, rows total) after each generated batch and each chunk
+            found in the cache.
 
     Returns:
         The results document (also written to `output/results.json`).
 
     Raises:
-        RunDirectoryError, DatasetError, UnknownSuiteError, TextEncoderError, GenerationInputError:
-            as their names say.
-        SchemaMismatchError: the suite's motion has another width than the model's (20 vs 48).
+        OutputPathError: `output` is a file, below a file, or not writable (checked first).
+        DatasetError, UnknownSuiteError, TextEncoderError, GenerationInputError: as their names say.
+        SchemaMismatchError: the suite's motion or stored embeddings have another width than the
+            model takes (20 vs 48 numbers per frame, 512 vs 1024 embedding dims).
+        RunInterrupted: Ctrl-C (a KeyboardInterrupt) during generation; says how many rows are cached.
     """
+    output = Path(output)
+    check_writable(output, directory=True)
     config = loaded.config
     suite, notices = build_suite(settings)
-    if suite.motion.shape[-1] != config.input_dim:
-        raise SchemaMismatchError(
-            f"The suite has {suite.motion.shape[-1]} numbers per frame but the model takes {config.input_dim} "
-            f"(schema {loaded.schema}); use a dataset of the model's schema."
-        )
+    _check_widths(suite, loaded, settings)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
-    settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."))
     encoder = settings.encoder or loaded.encoder
     prompts, notice = plan_prompts(suite, settings, encoder, config.embedding_dim)
     notices += [notice] if notice else []
-    output = prepare_output(output)
-    weights_hash = model_hash(loaded.model)
     frames = suite.motion.shape[1]
+    n_rows = len(prompts.role)
+    engine = on_device(loaded.model, device, dtype)  # the run's one device copy (none when nothing changes)
+    batch_size = resolve_batch_size(engine, settings.batch_size, n_rows, frames)
+    requested = settings.batch_size
+    settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."), batch_size=batch_size)
+    weights_hash = model_hash(loaded.model)
     generation = {k: v for k, v in asdict(settings).items() if k not in ("limit", "on_bad")}
     key = stable_key({"model": weights_hash, "suite": suite.hash, "encoder": encoder, "frames": frames, **generation,
                      "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest()})  # fmt: skip
-    n_rows = len(prompts.role)
+    output.mkdir(parents=True, exist_ok=True)
     if not resume:
         shutil.rmtree(output / "generations" / key, ignore_errors=True)
-    cache = RolloutCache(output / "generations" / key, n_rows, CHUNK_ROWS[device.type == "cuda"])
+    cache = RolloutCache(output / "generations" / key, n_rows, chunk_rows(batch_size, device))
     done = 0
 
     def advance(k: int) -> None:
@@ -239,14 +245,14 @@ def evaluate(
         rows = prompts.sample[lo:hi]
         clean = np.array([r == "clean" for r in prompts.role[lo:hi]])
         rollout = generate(
-            loaded.model, prompts.texts[lo:hi], suite.actions[rows], frames=frames, prime=settings.prime,
-            first_frames=suite.motion[rows, 0], batch_size=settings.batch_size, device=device, dtype=dtype,
+            engine, prompts.texts[lo:hi], suite.actions[rows], frames=frames, prime=settings.prime,
+            first_frames=suite.motion[rows, 0], batch_size=batch_size, device=device, dtype=dtype,
             return_action_logits=True, compile=settings.compile, progress=advance,
         )  # fmt: skip
         tf = np.full((hi - lo, frames - 1, config.output_dim), np.nan, dtype=np.float32)
         if clean.any():
-            tf[clean] = teacher_forced(loaded.model, prompts.texts[lo:hi][clean], suite.motion[rows[clean]],
-                                       suite.actions[rows[clean]], device=device, dtype=dtype)  # fmt: skip
+            tf[clean] = teacher_forced(engine, prompts.texts[lo:hi][clean], suite.motion[rows[clean]],
+                                       suite.actions[rows[clean]], batch_size=batch_size, device=device, dtype=dtype)  # fmt: skip
         return {
             "motion": rollout.motion,
             "action_logits": rollout.action_logits.astype(np.float16),
@@ -254,9 +260,16 @@ def evaluate(
             "seconds": np.full(hi - lo, rollout.seconds / (hi - lo)),
         }
 
-    arrays, produced = cache.fill(produce)
+    try:
+        produced = cache.fill(produce, done=advance)
+    except KeyboardInterrupt:
+        raise RunInterrupted(cache.cached_rows(), n_rows, str(output)) from None
+    arrays, problems = cache.read_all()
+    if arrays is None:  # another process removed or damaged a chunk after it was checked
+        raise RunDirectoryError(f"{output}: cached generations {problems[0]}; run the same command again to regenerate them.")
     run = {
-        "settings": asdict(settings),
+        "settings": {**asdict(settings), "batch_size_requested": requested},
+        "chunk_rows": cache.chunk,
         "model": loaded.to_dict(),
         "model_hash": weights_hash,
         "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash, "n": len(suite.ids)},
@@ -271,34 +284,58 @@ def evaluate(
     return score_run(output, run, suite, arrays, log_samples=log_samples)
 
 
+def _check_widths(suite: Suite, loaded, settings: RunSettings) -> None:
+    """Refuse a suite whose frames or stored prompt embeddings the model cannot take, before any work."""
+    config = loaded.config
+    if suite.motion.shape[-1] != config.input_dim:
+        raise SchemaMismatchError(
+            f"The suite has {suite.motion.shape[-1]} numbers per frame but the model takes {config.input_dim} "
+            f"(schema {loaded.schema}); use a dataset of the model's schema."
+        )
+    if suite.embeddings is not None and suite.embeddings.shape[1] != config.embedding_dim:
+        raise SchemaMismatchError(
+            f"{settings.suite} stores {suite.embeddings.shape[1]}-dim prompt embeddings but the model takes "
+            f"{config.embedding_dim}-dim ones; embed the prompts with the model's text encoder "
+            f"({loaded.encoder or 'see its config.json'}), or drop the 'embedding' field so stickeval encodes them."
+        )
+
+
 def _read_run(run_dir: Path) -> tuple[dict, RunSettings]:
     path = run_dir / RUN_FILE
+    if not run_dir.exists():
+        raise RunDirectoryError(f"{run_dir} does not exist; pass the directory `stickeval run` wrote (its -o), e.g. runs/<variant>.")
     if not path.is_file():
-        raise RunDirectoryError(f"{run_dir} holds no {RUN_FILE}; run `stickeval run` with --output {run_dir} first.")
+        raise RunDirectoryError(f"{run_dir} holds no {RUN_FILE}; run `stickeval run` with -o {run_dir} first.")
     try:
         run = json.loads(path.read_text())
         known = {f.name for f in fields(RunSettings)}
+        int(run["chunk_rows"])
         return run, RunSettings(**{k: v for k, v in run["settings"].items() if k in known})
     except (ValueError, KeyError, TypeError) as e:
         raise RunDirectoryError(
-            f"{path} is unreadable or from another stickeval version ({type(e).__name__}: {e}); rerun `stickeval run ... --output {run_dir}`."
+            f"{path} is unreadable or from another stickeval version ({type(e).__name__}: {e}); rerun `stickeval run ... -o {run_dir}`."
         ) from e
 
 
 def score(run_dir: Path, *, log_samples: bool = False) -> dict:
-    """Re-score a run directory from its cached generations (no model needed).
+    """Re-score a run directory from its cached generations (no model needed; nothing is generated).
 
     Raises:
-        RunDirectoryError: no run there, an unreadable run.json, a changed suite, or missing or
-            corrupt generations (each names the command that fixes it).
+        RunDirectoryError: no such directory, no run there, an unreadable run.json, a changed suite,
+            or missing or corrupt generations (each names the command that fixes it).
     """
     run_dir = Path(run_dir)
     run, settings = _read_run(run_dir)
     suite, _ = build_suite(settings)
     if suite.hash != run["suite"]["hash"]:
         raise RunDirectoryError(f"The suite changed since {run_dir} was generated (hash differs); rerun `stickeval run`.")
-    cache = RolloutCache(run_dir / "generations" / run["cache_key"], len(run["roles"]), CHUNK_ROWS[settings.device == "cuda"])
-    arrays = cache.read_all()
+    cache = RolloutCache(run_dir / "generations" / run["cache_key"], len(run["roles"]), int(run["chunk_rows"]))
+    arrays, problems = cache.read_all()
     if arrays is None:
-        raise RunDirectoryError(f"{run_dir} has missing or corrupt generations; rerun `stickeval run ... --output {run_dir}` to regenerate them.")
+        more = f" (and {len(problems) - 1} more chunk(s))" if len(problems) > 1 else ""
+        variant = run.get("model", {}).get("variant") or "VARIANT"
+        raise RunDirectoryError(
+            f"{run_dir}: cached generations {problems[0]}{more}; `stickeval score` never generates: run "
+            f"`stickeval run {variant} -o {run_dir} --resume` (with the run's other options) to regenerate them."
+        )
     return score_run(run_dir, run, suite, arrays, log_samples=log_samples)

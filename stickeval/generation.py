@@ -68,15 +68,17 @@ def generate(
     """Generate `frames` frames for every prompt, exactly as the original loop does, in batches.
 
     Args:
-        model: a StickFigureTransformer (any device; it is copied to `device`/`dtype` for generation).
+        model: a StickFigureTransformer (any device; it is copied to `device`/`dtype` for generation,
+            unless it is already there in eval mode: when calling repeatedly, pass
+            `device.on_device(model, device, dtype)` so that the model is copied once).
         text_embeddings: float [N, E] sentence embeddings.
         action_tracks: int [N, >= frames - 1] action id per frame (frames [0, T-1) are used).
         frames: T, total frames including the prime (>= 2).
         prime: "reference" uses `first_frames` as frame 0; "zeros" starts from all zeros (the
             original generator's convention).
         first_frames: float [N, D] frame 0 of each prompt; required when prime="reference".
-        batch_size: prompts per forward pass, or "auto" (the largest power of two that fits,
-            probed at the full length, halved on out-of-memory).
+        batch_size: prompts per forward pass, or "auto" (`resolve_batch_size`: probed here, so pass
+            the resolved number when calling repeatedly).
         device, dtype: default cuda + bfloat16 when available, else cpu + float32.
         return_action_logits: also keep the action head's logits of every step.
         compile: run each step through `torch.compile(dynamic=True)` (CUDA; worth it for large
@@ -89,7 +91,7 @@ def generate(
 
     Raises:
         GenerationInputError: inconsistent counts, wrong embedding or pose width, action id out of
-            range, frames < 2, NaN/inf in the inputs, a missing `first_frames`.
+            range, frames < 2, NaN/inf in the inputs, a missing `first_frames`, a bad batch size.
         NonFiniteOutputError: the model produced NaN/inf; names the prompt indices.
     """
     device = resolve_device(device)
@@ -100,10 +102,7 @@ def generate(
     step = _step
     if compile:
         step = torch.compile(_step, dynamic=True, mode=compile if isinstance(compile, str) else None)
-    if batch_size == "auto":
-        batch_size = _probe_batch_size(engine, n, frames, device, dtype)
-    elif not isinstance(batch_size, int) or batch_size < 1:
-        raise GenerationInputError(f"batch_size must be a positive integer or 'auto', got {batch_size!r}.")
+    batch_size = resolve_batch_size(engine, batch_size, n, frames)
     motion = np.empty((n, frames, model.config.output_dim), dtype=np.float32)
     logits = np.zeros((n, frames, model.config.num_actions), dtype=np.float32) if return_action_logits else None
     started = time.perf_counter()
@@ -130,6 +129,37 @@ def generate(
     if len(bad):
         raise NonFiniteOutputError(bad.tolist())
     return Rollout(motion, logits, seconds, batch_size)
+
+
+def resolve_batch_size(engine: StickFigureTransformer, batch_size: int | str, n: int, frames: int) -> int:
+    """Prompts per forward pass for `n` prompts of `frames` frames on the engine's device: a positive
+    integer as given, or for "auto" the largest power of two (at most 1,024 on CUDA, 64 on CPU, and
+    at most n) whose full-length step fits in memory (probed on CUDA, halved on out-of-memory).
+
+    Raises:
+        GenerationInputError: neither a positive integer nor "auto", or not one prompt fits in memory.
+    """
+    if batch_size != "auto":
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise GenerationInputError(f"--batch-size must be a positive integer or 'auto', got {batch_size!r}.")
+        return batch_size
+    param = next(engine.parameters())
+    device, dtype = param.device, param.dtype
+    cap = 1024 if device.type == "cuda" else 64
+    size = min(cap, 1 << max(0, (n - 1).bit_length()))
+    if device.type != "cuda":
+        return min(size, n)
+    while size >= 1:
+        try:
+            with torch.inference_mode():
+                tokens = torch.zeros(size, frames + 1, engine.config.d_model, device=device, dtype=dtype)
+                engine.encode(tokens, last_only=True)
+            torch.cuda.synchronize(device)
+            return min(size, n)
+        except torch.cuda.OutOfMemoryError:
+            size //= 2
+            torch.cuda.empty_cache()
+    raise GenerationInputError("Not even one prompt fits in GPU memory at this length; use --device cpu or fewer --frames.")
 
 
 def _step(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
@@ -221,25 +251,6 @@ def _validated_inputs(
     return texts, actions[:, : frames - 1].contiguous(), first
 
 
-def _probe_batch_size(model: StickFigureTransformer, n: int, frames: int, device: torch.device, dtype: torch.dtype) -> int:
-    """Largest power of two ≤ n (capped) whose full-length step fits in memory; halves on OOM."""
-    cap = 1024 if device.type == "cuda" else 64
-    size = min(cap, 1 << max(0, (n - 1).bit_length()))
-    if device.type != "cuda":
-        return min(size, n)
-    while size >= 1:
-        try:
-            with torch.inference_mode():
-                tokens = torch.zeros(size, frames + 1, model.config.d_model, device=device, dtype=dtype)
-                model.encode(tokens, last_only=True)
-            torch.cuda.synchronize(device)
-            return min(size, n)
-        except torch.cuda.OutOfMemoryError:
-            size //= 2
-            torch.cuda.empty_cache()
-    raise GenerationInputError("Not even one prompt fits in GPU memory at this length; use --device cpu or fewer --frames.")
-
-
 def teacher_forced(
     model: StickFigureTransformer,
     text_embeddings: np.ndarray,
@@ -252,12 +263,19 @@ def teacher_forced(
 ) -> np.ndarray:
     """One teacher-forced forward per clip, as the original evaluation: outputs on motion[:, :-1].
 
+    `model` and `batch_size` as in `generate` (a prepared model is used as it is; a run passes the
+    batch size it generates with).
+
     Returns float32 [N, T-1, D]; position t predicts frame t + 1 (with the true past, and through
     bidirectional attention the true future too: reported for comparison only).
+
+    Raises:
+        GenerationInputError: a bad batch size.
     """
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     engine = on_device(model, device, dtype)
+    batch_size = resolve_batch_size(engine, batch_size, len(motion), motion.shape[1])
     out = np.empty((len(motion), motion.shape[1] - 1, model.config.output_dim), dtype=np.float32)
     with torch.inference_mode():
         for lo in range(0, len(motion), batch_size):

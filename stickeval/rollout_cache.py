@@ -1,87 +1,123 @@
 """Generations on disk, keyed by (model hash, suite hash, generation config), written as they finish.
 
-A run directory holds `generations/<key>/`: one `.npz` chunk per finished block of rows and a
-`manifest.json` with each chunk's sha256. A chunk is trusted only if its bytes match the manifest,
-so an interrupted run resumes where it stopped, a corrupt chunk is regenerated, and `stickeval
-score` re-reads everything without the model.
+A run directory holds `generations/<key>/`: one file per finished chunk of rows, named
+`rows-<lo>-<hi>.<sha256>.npz`. The name is the chunk's digest record: a chunk is trusted only if
+its bytes hash to the digest in its name, so an interrupted run resumes where it stopped, a corrupt
+chunk is regenerated, and `stickeval score` re-reads everything without the model. Each chunk is
+one atomic rename and no file is shared between chunks, so several processes (torchrun ranks, or
+two runs of one configuration) can write chunks of the same directory at once without losing each
+other's work.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from stickeval._io import save_npz_atomic, write_text_atomic
+from stickeval._io import atomic_path
 
 log = logging.getLogger(__name__)
 
+_NAME = re.compile(r"rows-(\d{7})-(\d{7})\.([0-9a-f]{64})\.npz")
+
+
+@dataclass(frozen=True)
+class ChunkProblem:
+    """A chunk that cannot be read: rows [lo, hi) and why ("missing" or "corrupt")."""
+
+    lo: int
+    hi: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"rows {self.lo}-{self.hi - 1} are {self.reason}"
+
 
 class RolloutCache:
-    """Arrays for rows [0, n) of one generation job, stored in chunks of `chunk` rows."""
+    """Arrays for rows [0, n_rows) of one generation job, stored in chunks of `chunk` rows."""
 
     def __init__(self, directory: Path, n_rows: int, chunk: int):
         self.directory, self.n_rows, self.chunk = Path(directory), n_rows, chunk
-        self._manifest_path = self.directory / "manifest.json"
-        self.manifest: dict[str, str] = {}
-        if self._manifest_path.is_file():
+
+    def bounds(self) -> list[tuple[int, int]]:
+        """(lo, hi) of every chunk, in row order."""
+        return [(lo, min(self.n_rows, lo + self.chunk)) for lo in range(0, self.n_rows, self.chunk)]
+
+    def _read_chunk(self, lo: int, hi: int) -> dict[str, np.ndarray] | ChunkProblem:
+        """The arrays of chunk [lo, hi) from a file whose bytes match its digest (each file read once)."""
+        candidates = sorted(self.directory.glob(f"rows-{lo:07d}-{hi:07d}.*.npz")) if self.directory.is_dir() else []
+        for path in candidates:
+            match = _NAME.fullmatch(path.name)
             try:
-                self.manifest = json.loads(self._manifest_path.read_text())["chunks"]
-            except (ValueError, KeyError):
-                log.warning("unreadable manifest in %s: regenerating its chunks", self.directory)
+                data = path.read_bytes() if match else b""
+            except FileNotFoundError:  # replaced by another writer of this chunk since the glob
+                continue
+            if match and hashlib.sha256(data).hexdigest() == match[3]:
+                with np.load(io.BytesIO(data)) as z:
+                    return {k: z[k] for k in z.files}
+        return ChunkProblem(lo, hi, "corrupt" if candidates else "missing")
 
-    def _chunk_path(self, lo: int) -> Path:
-        return self.directory / f"rows-{lo:07d}.npz"
+    def _write_chunk(self, lo: int, hi: int, arrays: dict[str, np.ndarray]) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        data = buffer.getvalue()
+        path = self.directory / f"rows-{lo:07d}-{hi:07d}.{hashlib.sha256(data).hexdigest()}.npz"
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+        for stale in self.directory.glob(f"rows-{lo:07d}-{hi:07d}.*.npz"):
+            if stale != path and _NAME.fullmatch(stale.name):
+                stale.unlink(missing_ok=True)  # a corrupt copy this chunk replaces
 
-    def _read_chunk(self, lo: int) -> dict[str, np.ndarray] | None:
-        """The chunk starting at row `lo` if its file exists and matches its recorded sha256 (read once)."""
-        path, digest = self._chunk_path(lo), self.manifest.get(str(lo))
-        if digest is None:
-            return None
-        data = path.read_bytes() if path.is_file() else b""
-        if hashlib.sha256(data).hexdigest() != digest:
-            log.warning("cached generations %s are corrupt or missing: regenerating them", path.name)
-            return None
-        with np.load(io.BytesIO(data)) as z:
-            return {k: z[k] for k in z.files}
+    def fill(
+        self,
+        produce: Callable[[int, int], dict[str, np.ndarray]],
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        done: Callable[[int], None] | None = None,
+    ) -> int:
+        """Produce and save every chunk that is missing or corrupt; return the number of rows produced.
 
-    def _write_chunk(self, lo: int, arrays: dict[str, np.ndarray]) -> None:
-        path = self._chunk_path(lo)
-        save_npz_atomic(path, **arrays)
-        self.manifest[str(lo)] = hashlib.sha256(path.read_bytes()).hexdigest()
-        write_text_atomic(self._manifest_path, json.dumps({"chunks": self.manifest}, indent=1))
-
-    def fill(self, produce: Callable[[int, int], dict[str, np.ndarray]]) -> tuple[dict[str, np.ndarray], int]:
-        """Every row's arrays: intact cached chunks are read, the others produced by `produce(lo, hi)` and saved.
-
-        Returns (arrays concatenated over rows, number of rows produced now).
+        Args:
+            produce: `produce(lo, hi)` -> the arrays of rows [lo, hi), each with hi - lo rows.
+            rank, world_size: fill only chunks i with i % world_size == rank (a share per process).
+            done: called with a chunk's row count when it is found intact in the cache.
         """
-        parts, produced = [], 0
-        for lo in range(0, self.n_rows, self.chunk):
-            arrays = self._read_chunk(lo)
-            if arrays is None:
-                hi = min(self.n_rows, lo + self.chunk)
-                arrays = produce(lo, hi)
-                self._write_chunk(lo, arrays)
-                produced += hi - lo
-            parts.append(arrays)
-        return _concatenate(parts), produced
+        produced = 0
+        for i, (lo, hi) in enumerate(self.bounds()):
+            if i % world_size != rank:
+                continue
+            found = self._read_chunk(lo, hi)
+            if isinstance(found, dict):
+                if done:
+                    done(hi - lo)
+                continue
+            if found.reason == "corrupt":
+                log.warning("cached generations %s: regenerating them", found)
+            self._write_chunk(lo, hi, produce(lo, hi))
+            produced += hi - lo
+        return produced
 
-    def read_all(self) -> dict[str, np.ndarray] | None:
-        """Every row's arrays if every chunk is present and intact, else None."""
-        parts = []
-        for lo in range(0, self.n_rows, self.chunk):
-            arrays = self._read_chunk(lo)
-            if arrays is None:
-                return None
-            parts.append(arrays)
-        return _concatenate(parts)
+    def read_all(self) -> tuple[dict[str, np.ndarray] | None, list[ChunkProblem]]:
+        """(every row's arrays concatenated, []) if every chunk is intact, else (None, the problems)."""
+        parts, problems = [], []
+        for lo, hi in self.bounds():
+            found = self._read_chunk(lo, hi)
+            if isinstance(found, dict):
+                parts.append(found)
+            else:
+                problems.append(found)
+        if problems:
+            return None, problems
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, []
 
-
-def _concatenate(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    def cached_rows(self) -> int:
+        """Rows held in intact chunks now (what a resumed run will not generate again)."""
+        return sum(hi - lo for lo, hi in self.bounds() if isinstance(self._read_chunk(lo, hi), dict))

@@ -1,5 +1,6 @@
 """`evaluate` / `score`: results with CIs, batch-size invariance, resume, corrupt cache, bad input."""
 
+import copy
 import json
 import shutil
 from dataclasses import replace
@@ -12,7 +13,15 @@ from fixtures.checkpoints import build_tiny_checkpoint
 from stickeval import evaluation, zoo
 from stickeval.data import load_suite, save_dataset
 from stickeval.data.datasets import suite_to_samples
-from stickeval.errors import RunDirectoryError, SchemaMismatchError, StickevalError, TextEncoderError, UnknownSuiteError
+from stickeval.errors import (
+    OutputPathError,
+    RunDirectoryError,
+    RunInterrupted,
+    SchemaMismatchError,
+    StickevalError,
+    TextEncoderError,
+    UnknownSuiteError,
+)
 from stickeval.evaluation import RunSettings, evaluate, score
 
 SMALL = RunSettings(limit=6, noise_prompts=3)  # 6 clean + 3 other + 18 x 3 noisy = 63 rows, one cache chunk
@@ -135,8 +144,9 @@ def test_a_corrupt_cache_chunk_is_detected_and_regenerated(loaded, small_run, tm
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))
-    with pytest.raises(RunDirectoryError, match="missing or corrupt generations"):
+    with pytest.raises(RunDirectoryError, match=r"rows 0-62 are corrupt; `stickeval score` never generates: run `stickeval run .* --resume`") as e:
         score(tmp_path / "copy")
+    assert "regenerating" not in str(e.value)
     again = evaluate(loaded, SMALL, tmp_path / "copy")
     assert again["timing"]["rows_generated_now"] == 63
     assert numbers(again) == numbers(results)
@@ -169,7 +179,7 @@ def test_an_unknown_suite_is_refused(loaded, tmp_path):
 
 def test_an_output_path_that_is_a_file_is_refused(loaded, tmp_path):
     (tmp_path / "results").write_text("")
-    with pytest.raises(RunDirectoryError, match="is a file"):
+    with pytest.raises(OutputPathError, match="it is a file"):
         evaluate(loaded, SMALL, tmp_path / "results")
 
 
@@ -230,5 +240,70 @@ def test_results_name_the_device_that_generated(small_run):
 
 
 def test_score_of_a_directory_without_a_run_says_what_to_do(tmp_path):
-    with pytest.raises(RunDirectoryError, match="run `stickeval run`"):
+    with pytest.raises(RunDirectoryError, match="holds no run.json; run `stickeval run`"):
         score(tmp_path)
+
+
+def test_score_of_a_missing_directory_says_it_does_not_exist(tmp_path):
+    with pytest.raises(RunDirectoryError, match="does not exist"):
+        score(tmp_path / "nowhere")
+
+
+def test_the_batch_size_is_resolved_once_and_recorded_with_the_chunk_size(small_run):
+    out, results = small_run
+    run = json.loads((out / "run.json").read_text())
+    assert results["config"]["batch_size"] == 63 and results["config"]["batch_size_requested"] == "auto"  # CPU auto: all 63 rows
+    assert run["settings"]["batch_size"] == 63 and run["chunk_rows"] % 63 == 0 and run["chunk_rows"] >= 63
+
+
+def test_a_chunk_is_at_least_one_batch(loaded, tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluation, "CHUNK_ROWS", {False: 4, True: 4})
+    evaluate(loaded, replace(SMALL, noise=False, batch_size=5), tmp_path)
+    assert json.loads((tmp_path / "run.json").read_text())["chunk_rows"] == 5
+
+
+def test_one_run_copies_the_model_to_its_device_once(loaded, tmp_path, monkeypatch):
+    # float64 forces a copy (the loaded model is float32); 8 chunks of 8 rows, noise rows and the
+    # teacher-forced pass must all run on that one copy. Counted: top-level deep copies of a module.
+    copies = []
+    real_deepcopy = copy.deepcopy
+
+    def counting_deepcopy(x, memo=None, _nil=[]):  # noqa: B006 (copy.deepcopy's own signature)
+        if memo is None and isinstance(x, torch.nn.Module):
+            copies.append(type(x).__name__)
+        return real_deepcopy(x, memo, _nil)
+
+    monkeypatch.setattr(copy, "deepcopy", counting_deepcopy)
+    monkeypatch.setattr(evaluation, "CHUNK_ROWS", {False: 8, True: 8})
+    results = evaluate(loaded, replace(SMALL, dtype="float64", batch_size=4), tmp_path)
+    assert results["config"]["rows"] == 63 and json.loads((tmp_path / "run.json").read_text())["chunk_rows"] == 8
+    assert copies == ["StickFigureTransformer"]
+    assert next(loaded.model.parameters()).dtype == torch.float32  # the caller's model is untouched
+
+
+def test_stored_embeddings_of_another_width_are_refused_before_anything_is_written(loaded, tmp_path):
+    suite = load_suite("quick", limit=4)
+    narrow = np.random.default_rng(0).standard_normal((4, 512)).astype(np.float32)
+    save_dataset(suite_to_samples(suite, narrow), tmp_path / "narrow.pt")
+    with pytest.raises(SchemaMismatchError, match="512-dim prompt embeddings but the model takes 1024-dim"):
+        evaluate(loaded, RunSettings(suite=str(tmp_path / "narrow.pt"), noise_prompts=3), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("batch_size", [0, -2, "big", 2.5])
+def test_a_bad_batch_size_is_refused_before_anything_is_written(loaded, tmp_path, batch_size):
+    with pytest.raises(StickevalError, match="--batch-size must be a positive integer or 'auto'"):
+        evaluate(loaded, replace(SMALL, batch_size=batch_size), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_interrupted_run_says_how_many_rows_are_cached(loaded, tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluation, "CHUNK_ROWS", {False: 32, True: 32})
+
+    def interrupt_in_second_chunk(done, total):
+        if done > 32:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted) as e:
+        evaluate(loaded, replace(SMALL, batch_size=8), tmp_path, progress=interrupt_in_second_chunk)
+    assert (e.value.cached_rows, e.value.total_rows, e.value.output) == (32, 63, str(tmp_path))
