@@ -269,6 +269,20 @@ class OutputPathError(StickevalError, OSError):
         super().__init__(message)
 
 
+# MODEL CARD ERRORS
+
+
+class CardError(StickevalError, ValueError):
+    """A model card cannot be read or updated as asked: no front matter, invalid YAML, a model-index
+    huggingface_hub cannot parse, a layout stickeval cannot edit in place, or dataset flags that would
+    put one dataset's numbers under another's name.
+
+    Example:
+        CardError: The card's front matter cannot be parsed: expected <block end>, but found '-' at line 12
+        of the card. Fix the YAML, then run again.
+    """
+
+
 # REPORT ERRORS
 
 

@@ -22,6 +22,7 @@ from huggingface_hub import (
     HfApi,
     constants,
     get_token,
+    hf_hub_download,
     snapshot_download,
     try_to_load_from_cache,
 )
@@ -251,6 +252,20 @@ def upload(
     Raises:
         HubError: offline, no token, access refused, or the Hub unreachable or failing.
     """
+    api = _write_api(repo_id, endpoint)
+    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(directory / name)) for name in filenames]
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.create_commit(
+            repo_id, operations=operations, commit_message=f"Upload {directory.name} with stickeval", create_pr=create_pr
+        )
+    except _CLIENT_ERRORS as e:
+        raise translate(e, name=repo_id, repo_id=repo_id, revision="main") from e
+    return PushResult(repo_id=repo_id, commit_sha=info.oid, commit_url=info.commit_url, pr_url=info.pr_url)
+
+
+def _write_api(repo_id: str, endpoint: str | None) -> HfApi:
+    """A client for writing to `repo_id`, after the checks that need no request (online, a token)."""
     settings = hub_settings()
     if settings.offline:
         raise HubError(f"HF_HUB_OFFLINE=1 is set; pushing to {repo_id} needs the network. Unset it and try again.", repo_id=repo_id)
@@ -258,12 +273,65 @@ def upload(
         raise HubError(
             f"Pushing to {repo_id} needs a Hub token with write access: set HF_TOKEN or run `hf auth login`.", repo_id=repo_id
         )
-    api = HfApi(endpoint=endpoint or settings.endpoint)
-    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(directory / name)) for name in filenames]
+    return HfApi(endpoint=endpoint or settings.endpoint)
+
+
+def download_card(repo_id: str, revision: str, *, name: str) -> tuple[Path, str]:
+    """A repo's README.md (model card) at `revision`, through the HF cache; only the cache with HF_HUB_OFFLINE=1.
+
+    Returns:
+        The cached file and the commit sha it belongs to.
+
+    Raises:
+        HubError: no card in the repo, offline with a cold cache, or the download failed.
+    """
+    settings = hub_settings()
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        info = api.create_commit(
-            repo_id, operations=operations, commit_message=f"Upload {directory.name} with stickeval", create_pr=create_pr
+        path = Path(
+            hf_hub_download(
+                repo_id,
+                CARD_FILE,
+                revision=revision,
+                cache_dir=settings.cache_dir,
+                endpoint=settings.endpoint,
+                local_files_only=settings.offline,
+            )
+        )
+    except _CLIENT_ERRORS as e:
+        if settings.offline:
+            raise HubError(
+                f"{name}'s model card is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull {name}` "
+                "on a machine with network, or pass a local README.md.",
+                repo_id=repo_id,
+                revision=revision,
+            ) from e
+        raise translate(e, name=name, repo_id=repo_id, revision=revision) from e
+    return path, path.parent.name
+
+
+def upload_card(
+    text: str, repo_id: str, *, create_pr: bool = False, parent_commit: str | None = None, endpoint: str | None = None
+) -> PushResult:
+    """Commit `text` as the repo's README.md (optionally as a pull request) with `HfApi.upload_file`.
+
+    Not `metadata_update`/`ModelCard.push_to_hub`: their YAML validation ignores the endpoint on
+    huggingface_hub <= 2.0 (reference hub-protocol.md C3); `upload_file` validates at the endpoint.
+
+    Args:
+        parent_commit: the commit the card was read from; the Hub refuses the commit if main moved since.
+
+    Raises:
+        HubError: offline, no token, access refused, main moved since `parent_commit`, or the Hub failed.
+    """
+    api = _write_api(repo_id, endpoint)
+    try:
+        info = api.upload_file(
+            path_or_fileobj=text.encode("utf-8"),
+            path_in_repo=CARD_FILE,
+            repo_id=repo_id,
+            commit_message="Update model-index metrics with stickeval",
+            create_pr=create_pr,
+            parent_commit=parent_commit,
         )
     except _CLIENT_ERRORS as e:
         raise translate(e, name=repo_id, repo_id=repo_id, revision="main") from e
