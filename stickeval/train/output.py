@@ -1,0 +1,117 @@
+"""What a training run writes: the run directory beside the model the zoo loads.
+
+`recipe.toml` (the resolved recipe: `--recipe` on it reproduces the run), `train_log.jsonl` (one
+JSON object per logged step and per epoch), `training.json` (data source and hash, curation table,
+steps), and at the end the model: `save_checkpoint`'s files, or with LoRA the base weights plus
+adapters under the keys the zoo merges (`--merge` folds them in instead). Only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors.torch import save_file as save_safetensors
+from torch import nn
+
+from stickeval import __version__
+from stickeval._io import atomic_path, write_text_atomic
+from stickeval.data.schema import ACTIONS
+from stickeval.errors import CheckpointWriteError, first_line
+from stickeval.train.dataset import TrainingData
+from stickeval.train.recipe import Recipe
+from stickeval.zoo.checkpoint import CONFIG_FILE, save_checkpoint, schema_name
+
+LOG_FILE = "train_log.jsonl"
+RECIPE_FILE = "recipe.toml"
+SUMMARY_FILE = "training.json"
+
+
+class RunWriter:
+    """Writes a run directory; every method is a no-op when `enabled` is False (ranks other than 0)."""
+
+    def __init__(self, directory: Path, recipe: Recipe, *, enabled: bool = True):
+        self.directory, self.recipe, self.enabled = directory, recipe, enabled
+
+    def start(self, data: TrainingData, *, resumed_at: int | None) -> None:
+        """Write the recipe; on a resume, drop log lines past the checkpoint's step (they are redone)."""
+        if not self.enabled:
+            return
+        self._guard(lambda: write_text_atomic(self.directory / RECIPE_FILE, self.recipe.to_toml()))
+        path = self.directory / LOG_FILE
+        if resumed_at is None:
+            self._guard(lambda: write_text_atomic(path, ""))
+        elif path.is_file():
+            kept = [line for line in path.read_text(encoding="utf-8").splitlines() if line and json.loads(line)["step"] <= resumed_at]
+            self._guard(lambda: write_text_atomic(path, "".join(f"{line}\n" for line in kept)))
+
+    def log(self, entry: dict) -> None:
+        """Append one line to train_log.jsonl (one write per line)."""
+        if self.enabled:
+            line = json.dumps(entry) + "\n"
+            self._guard(lambda: _append(self.directory / LOG_FILE, line))
+
+    def finish(self, model: nn.Module, data: TrainingData, *, steps: int, total_steps: int, merge: bool) -> None:
+        """Write the trained model (plain, merged or base + adapters) and training.json."""
+        if not self.enabled:
+            return
+        from stickeval.train import lora
+
+        r = self.recipe
+        metadata = {
+            "encoder": data.source["encoder"],
+            "action_names": list(ACTIONS[: model.config.num_actions]),
+            "recipe": r.name,
+            "objective": r.objective.kind,
+            "init_from": r.model.init_from or None,
+            "data_sha256": data.source["sha256"],
+            "stickeval_version": __version__,
+        }
+        adapted = bool(lora.adapters(model))
+        if adapted and merge:
+            model = lora.merge_adapters(_copy(model))
+        if adapted and not merge:
+            lo = r.lora
+            metadata["lora_config"] = {"rank": lo.rank, "alpha": lo.alpha, "dropout": lo.dropout, "target_modules": lo.target_modules}
+            self._guard(lambda: _save_adapters(model, self.directory, metadata))
+        else:
+            self._guard(lambda: save_checkpoint(model, self.directory, metadata=metadata))
+        summary = {"recipe": r.name, "steps": steps, "total_steps": total_steps, "data": data.source,
+                   "n_train": data.n_train, "n_val": data.n_val, "curation": data.curation.to_dict(),
+                   "lora": "adapters" if adapted and not merge else ("merged" if adapted else None)}  # fmt: skip
+        self._guard(lambda: write_text_atomic(self.directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n"))
+
+    def _guard(self, write) -> None:
+        try:
+            write()
+        except OSError as e:
+            raise CheckpointWriteError(
+                f"Could not write into {self.directory} ({first_line(e)}); files already there are intact. "
+                "Free disk space (or fix permissions), then continue with --resume."
+            ) from e
+
+
+def _append(path: Path, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+
+
+def _copy(model: nn.Module) -> nn.Module:
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def _save_adapters(model: nn.Module, directory: Path, metadata: dict) -> None:
+    """model.safetensors with base weights + `lora_A`/`lora_B`, and config.json with `lora_config`:
+    `load_checkpoint` (so `stickeval run DIR`) merges them; a stale pytorch_model.bin is removed."""
+    from stickeval.train.lora import adapter_state_dict
+
+    state = {k: v.detach().contiguous().cpu() for k, v in adapter_state_dict(model).items()}
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / "model.safetensors") as tmp:
+        save_safetensors(state, str(tmp), metadata={"format": "pt"})
+    (directory / "pytorch_model.bin").unlink(missing_ok=True)
+    config = model.config
+    document = {"model_type": "stick-figure-transformer", **config.to_dict(), "schema": schema_name(config.input_dim), **metadata}
+    write_text_atomic(directory / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
