@@ -19,6 +19,7 @@ from stickeval.cli import inspect as _inspect
 from stickeval.cli import pull as _pull
 from stickeval.cli import push as _push
 from stickeval.cli import run as _run
+from stickeval.cli import train as _train
 from stickeval.cli import zoo as _zoo
 from stickeval.cli.output import err_console
 from stickeval.errors import StickevalError
@@ -54,6 +55,9 @@ app.command("push", epilog=_push.EXAMPLES)(_push.push)
 app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run)
 app.command("score", epilog=_run.SCORE_EXAMPLES)(_run.score)
 app.command("bench", epilog=_bench.EXAMPLES)(_bench.bench)
+app.command("train", epilog=_train.TRAIN_EXAMPLES)(_train.train_command)
+app.command("finetune", epilog=_train.FINETUNE_EXAMPLES)(_train.finetune_command)
+app.add_typer(_train.app, name="recipes", epilog=_train.RECIPES_EXAMPLES)
 
 
 def main(argv: list[str] | None = None) -> None:
