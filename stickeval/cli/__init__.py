@@ -14,10 +14,13 @@ from rich.markup import escape
 
 from stickeval import __version__
 from stickeval.cli import bench as _bench
+from stickeval.cli import compare as _compare
 from stickeval.cli import data as _data
 from stickeval.cli import inspect as _inspect
 from stickeval.cli import pull as _pull
 from stickeval.cli import push as _push
+from stickeval.cli import render as _render
+from stickeval.cli import report as _report
 from stickeval.cli import run as _run
 from stickeval.cli import train as _train
 from stickeval.cli import zoo as _zoo
@@ -55,6 +58,9 @@ app.command("push", epilog=_push.EXAMPLES)(_push.push)
 app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run)
 app.command("score", epilog=_run.SCORE_EXAMPLES)(_run.score)
 app.command("bench", epilog=_bench.EXAMPLES)(_bench.bench)
+app.command("render", epilog=_render.EXAMPLES)(_render.render)
+app.command("report", epilog=_report.EXAMPLES)(_report.report)
+app.command("compare", epilog=_compare.EXAMPLES)(_compare.compare)
 app.command("train", epilog=_train.TRAIN_EXAMPLES)(_train.train_command)
 app.command("finetune", epilog=_train.FINETUNE_EXAMPLES)(_train.finetune_command)
 app.add_typer(_train.app, name="recipes", epilog=_train.RECIPES_EXAMPLES)

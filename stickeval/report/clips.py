@@ -17,7 +17,7 @@ import numpy as np
 
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS
 from stickeval.data.schema import ACTION_TO_ID, ACTIONS
-from stickeval.errors import GenerationInputError, PromptNoiseError, UnknownPromptError
+from stickeval.errors import GenerationInputError, PromptNoiseError, TextEncoderError, UnknownPromptError
 from stickeval.report.draw import Panel, Row
 from stickeval.report.runs import RunData, ranked
 
@@ -189,7 +189,9 @@ def prompt_rows(
         raise UnknownPromptError("action", action, ACTIONS)
     action = action or action_in_prompt(prompt)
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
-    encoder = get_encoder(loaded.encoder or "", dim=loaded.config.embedding_dim)
+    if loaded.encoder is None:
+        raise TextEncoderError(f"{variant} does not name its text encoder (no 'encoder' in its config.json or zoo entry); add it there.")
+    encoder = get_encoder(loaded.encoder, dim=loaded.config.embedding_dim)
     noisy_prompt = perturb(prompt, *parse_noise(noise), seed=seed) if noise else None
     prompts = [prompt] + ([noisy_prompt] if noisy_prompt else [])
     frames = 250
@@ -214,3 +216,35 @@ def _first_frame(action: str, dim: int) -> np.ndarray | None:
     train = load_suite("quick", split="train")
     index = train.labels.index(action) if action in train.labels else 0
     return np.asarray(train.motion[index, 0])
+
+
+def rows_for(target: str, prompt: str | None, selection: Selection, **model_options) -> tuple[list[Row], list[ClipInfo]]:
+    """Rows from what `stickeval render TARGET [PROMPT]` names: a variant with a prompt, a `.pt` dataset, or a run directory.
+
+    Args:
+        target: a run directory, a `.pt` file, or (with `prompt`) a zoo variant, repo id or checkpoint directory.
+        prompt: the text to generate from; None to draw existing clips.
+        selection: which clips (with a prompt only `action` and `noise` apply).
+        model_options: `revision`, `zoo`, `device`, `seed` for `prompt_rows`.
+
+    Raises:
+        ResultsFileError: `target` is no run directory (and no prompt was given).
+        GenerationInputError: clip selectors given with a prompt.
+        and the errors of `run_rows`, `dataset_rows`, `prompt_rows`.
+    """
+    from stickeval.errors import ResultsFileError
+    from stickeval.report.runs import load_run
+
+    path = Path(target)
+    if prompt is not None:
+        if selection.prompt_ids or selection.worst or selection.best:
+            raise GenerationInputError("--prompt-id/--worst/--best choose clips of a run; with a prompt, drop them (--action and --noise apply).")
+        return prompt_rows(target, prompt, action=selection.action, noise=selection.noise, **model_options)
+    if path.suffix == ".pt":
+        return dataset_rows(path, selection)
+    if not path.exists():
+        raise ResultsFileError(
+            f"{target} is neither a run directory nor a .pt dataset. To render a prompt with a model, give the prompt too: "
+            f'stickeval render {target} "a person waves" -o wave.gif'
+        )
+    return run_rows(load_run(path), selection)

@@ -17,7 +17,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;
 h1{font-size:1.5rem}h2{font-size:1.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:.85rem}
 th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:right}th{background:#f3f3f3}
-td:first-child,th:first-child{text-align:left}
+td.t,th.t{text-align:left}
 caption{caption-side:top;text-align:left;font-weight:600;padding:.2rem 0}
 figure{display:inline-block;margin:.5rem 1rem .5rem 0;vertical-align:top}
 figcaption{font-size:.8rem;color:#444;max-width:36rem}
@@ -34,6 +34,7 @@ class Table:
     rows: list[list[str]]
     caption: str = ""
     heat: bool = False
+    text_columns: int = 1  # leading columns of text (left-aligned); the rest are numbers
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,12 @@ def _table_html(table: Table) -> str:
     peak = 0.0
     if table.heat:
         peak = max((float(c) for row in table.rows for c in row[1:] if c.replace(".", "", 1).isdigit()), default=0.0)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    k = table.text_columns
+    head = "".join(('<th class="t">' if i < k else "<th>") + f"{html.escape(c)}</th>" for i, c in enumerate(table.columns))
     body = []
     for row in table.rows:
-        cells = [f"<td>{html.escape(row[0])}</td>"]
-        for c in row[1:]:
+        cells = [f'<td class="t">{html.escape(c)}</td>' for c in row[:k]]
+        for c in row[k:]:
             heat = float(c) / peak * 0.8 if peak and c.replace(".", "", 1).isdigit() else None
             cells.append(_cell(c, heat))
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -118,7 +120,7 @@ def table_markdown(table: Table) -> str:
     """A GitHub-flavoured Markdown table (with its caption in bold above it)."""
     lines = [f"**{table.caption}**", ""] if table.caption else []
     lines.append("| " + " | ".join(map(_md_cell, table.columns)) + " |")
-    lines.append("|" + "|".join([" --- "] + [" ---: "] * (len(table.columns) - 1)) + "|")
+    lines.append("|" + "|".join([" --- "] * table.text_columns + [" ---: "] * (len(table.columns) - table.text_columns)) + "|")
     lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in table.rows]
     return "\n".join(lines)
 
