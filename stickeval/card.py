@@ -106,7 +106,7 @@ def read_results(path: str | Path) -> dict:
 
     Raises:
         ResultsFileError: missing or unreadable file, another schema version, no suite or metrics, or
-            one of the card's metrics (`CARD_METRIC_NAMES`) absent.
+            none of the card's metrics (`CARD_METRIC_NAMES`).
     """
     path = Path(path)
     try:
@@ -125,11 +125,10 @@ def read_results(path: str | Path) -> dict:
     if missing:
         raise ResultsFileError(f"{path} lacks {', '.join(missing)}; re-create it with `stickeval score RUN_DIR`.")
     fields_present = {m.get("card_field") for m in results["metrics"].values() if isinstance(m, dict)}
-    absent = [name for name in CARD_METRIC_NAMES if name not in fields_present]
-    if absent:
+    if not fields_present & set(CARD_METRIC_NAMES):
         raise ResultsFileError(
-            f"{path} has no metric for the card's {', '.join(absent)}; re-score the run with this stickeval "
-            "(`stickeval score RUN_DIR`), which computes every card metric."
+            f"{path} has none of the card's metrics ({', '.join(CARD_METRIC_NAMES)}); re-score the run with this "
+            "stickeval (`stickeval score RUN_DIR`) and pass the new results.json."
         )
     return results
 
@@ -143,20 +142,26 @@ def format_value(value: float) -> str:
 
 
 def card_values(results: dict) -> tuple[dict[str, float | None], list[str]]:
-    """{card metric type: rounded value, or None when the run could not compute it} and a notice per None."""
+    """{card metric type: rounded value, or None when the run has no value for it} and a notice per None.
+
+    A metric is None when its mean is null (e.g. robustness of a model that ignores its text) or
+    when the run did not compute it at all (e.g. robustness without the text encoder).
+    """
+    by_field = {m.get("card_field"): (name, m) for name, m in results["metrics"].items() if isinstance(m, dict)}
     values: dict[str, float | None] = {}
     notices = []
-    for name, metric in results["metrics"].items():
-        card_field = metric.get("card_field") if isinstance(metric, dict) else None
-        if card_field not in CARD_METRIC_NAMES:
-            continue
+    for card_field in CARD_METRIC_NAMES:
+        name, metric = by_field.get(card_field, (None, {}))
         mean = metric.get("mean")
         if isinstance(mean, (int, float)) and not isinstance(mean, bool) and math.isfinite(mean):
             values[card_field] = float(f"{mean:.{SIGNIFICANT_DIGITS}g}")
+            continue
+        values[card_field] = None
+        if name is None:
+            notices.append(f"{card_field} is not in these results (see their notices); the card keeps {TBD} for it.")
         else:
-            values[card_field] = None
             why = f": {metric['note']}" if metric.get("note") else ""
-            notices.append(f"{card_field} ({name}) was not computed in this run{why}; the card keeps {TBD} for it.")
+            notices.append(f"{card_field} ({name}) is null in these results{why}; the card keeps {TBD} for it.")
     return values, notices
 
 
