@@ -1,7 +1,22 @@
 """The `stickeval` command: a thin Typer layer over the Python API.
 
-Each verb lives in its own module (`cli/<verb>.py`) as a plain function that parses flags, calls
-the API and prints. This module assembles them and turns `StickevalError` into one line + exit 1.
+Adding a verb: write `cli/<verb>.py` with one plain function (or a `typer.Typer()` for a verb with
+sub-verbs, like `data` and `zoo`) that parses flags, calls the API and prints; then add one line to
+the registration block below. A verb module imports only typer, rich and `stickeval.cli.*` (plus
+`stickeval.errors`) at top level, and imports its API inside the function: `stickeval --help`,
+`--version` and usage errors then start in a fraction of a second instead of paying for torch
+(tests/cli/test_startup.py checks that `import stickeval.cli` loads no torch, numpy or
+huggingface_hub; `make bench` times `stickeval --help`). Shared flags come from `cli/options.py`,
+examples are `output.examples(...)`, tables `output.fit_table(...)`.
+
+Exit codes (README "Commands"):
+    0    success.
+    1    a StickevalError (bad file, unknown variant, Hub failure...) or a failed check: one line
+         `Error: ...` on stderr saying what to do; STICKEVAL_DEBUG=1 shows the traceback.
+    2    a usage error (unknown flag, missing or malformed argument): one line `Error: ...` naming
+         the `--help` to read.
+    130  interrupted (Ctrl-C); `run` says how many rollouts are cached and how to resume.
+Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +30,7 @@ from rich.markup import escape
 from stickeval import __version__
 from stickeval.cli import bench as _bench
 from stickeval.cli import compare as _compare
+from stickeval.cli import card as _card
 from stickeval.cli import data as _data
 from stickeval.cli import inspect as _inspect
 from stickeval.cli import pull as _pull
@@ -27,12 +43,20 @@ from stickeval.cli import zoo as _zoo
 from stickeval.cli.output import err_console
 from stickeval.errors import StickevalError
 
+try:  # typer >= 0.2x carries its own copy of click; older typer raises click's own exceptions
+    from typer._click import exceptions as _click_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as _click_errors
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
 app = typer.Typer(
     name="stickeval",
     help="Evaluate, benchmark and manage Stick-Gen text-to-motion models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no boxes or type tags, fits pipes and 80 columns
 )
 
 
@@ -49,12 +73,12 @@ def _root(
     """Evaluate, benchmark and manage Stick-Gen text-to-motion models."""
 
 
-# Verbs, in the order `stickeval --help` lists them.
-app.command("inspect", epilog=_inspect.EXAMPLES)(_inspect.inspect)
-app.add_typer(_data.app, name="data")
+# Verbs, in the order `stickeval --help` lists them: one line each.
 app.add_typer(_zoo.app, name="zoo")
 app.command("pull", epilog=_pull.EXAMPLES)(_pull.pull)
 app.command("push", epilog=_push.EXAMPLES)(_push.push)
+app.command("inspect", epilog=_inspect.EXAMPLES)(_inspect.inspect)
+app.add_typer(_data.app, name="data")
 app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run)
 app.command("score", epilog=_run.SCORE_EXAMPLES)(_run.score)
 app.command("bench", epilog=_bench.EXAMPLES)(_bench.bench)
@@ -64,16 +88,42 @@ app.command("compare", epilog=_compare.EXAMPLES)(_compare.compare)
 app.command("train", epilog=_train.TRAIN_EXAMPLES)(_train.train_command)
 app.command("finetune", epilog=_train.FINETUNE_EXAMPLES)(_train.finetune_command)
 app.add_typer(_train.app, name="recipes", epilog=_train.RECIPES_EXAMPLES)
+app.command("card", epilog=_card.EXAMPLES)(_card.card)
+
+
+def _print_error(message: str, code: int) -> None:
+    err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    if code == EXIT_ERROR:
+        err_console.print("[dim](set STICKEVAL_DEBUG=1 for the full traceback)[/]", highlight=False)
+    sys.exit(code)
+
+
+def _usage_message(e: _click_errors.UsageError) -> str:
+    command = e.ctx.command_path if e.ctx is not None else "stickeval"
+    return f"{e.format_message().rstrip()} See `{command} --help`."
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point. Click handles usage errors (exit 2); a StickevalError becomes one line on stderr
-    and exit code 1; any other exception is a bug and keeps its traceback."""
+    """Entry point: run the command, turning user errors into one line on stderr and an exit code.
+
+    See the module docstring for the exit codes. Any exception other than a StickevalError or a
+    usage error is a bug and keeps its traceback.
+    """
     try:
-        app(args=argv, prog_name="stickeval")
+        code = app(args=argv, prog_name="stickeval", standalone_mode=False)
     except StickevalError as e:
         if os.environ.get("STICKEVAL_DEBUG"):
             raise
-        err_console.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        err_console.print("[dim](set STICKEVAL_DEBUG=1 for the full traceback)[/]")
-        sys.exit(1)
+        _print_error(str(e), EXIT_ERROR)
+    except getattr(_click_errors, "NoArgsIsHelpError", ()) as e:  # `stickeval data`: the help, as click shows it
+        e.show()
+        sys.exit(EXIT_USAGE)
+    except _click_errors.UsageError as e:
+        _print_error(_usage_message(e), EXIT_USAGE)
+    except _click_errors.ClickException as e:
+        _print_error(e.format_message(), e.exit_code)
+    except (KeyboardInterrupt, typer.Abort):  # older click turns Ctrl-C into Abort; newer typer returns 130
+        err_console.print("Interrupted.", highlight=False)
+        sys.exit(EXIT_INTERRUPTED)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -6,26 +6,21 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from stickeval._io import write_text_atomic
-from stickeval.cli.options import DeviceOpt, DtypeOpt, JsonOpt, OutOpt, RevisionOpt, ZooOpt, parse_batch_size
-from stickeval.cli.output import console, print_json
+from stickeval.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, OutOpt, RevisionOpt, VariantArg, ZooOpt
+from stickeval.cli.output import examples, print_fields, print_json
 
-EXAMPLES = """
-Examples:
-
-  stickeval bench large --compile               # sequences/s, TFLOP/s, fraction of peak, vs original loop
-
-  stickeval bench small --frames 64 --prompts 32 --device cpu -o bench.json
-"""
+EXAMPLES = examples(
+    "stickeval bench large --compile     # sequences/s, TFLOP/s, fraction of peak",
+    "stickeval bench small --frames 64 --prompts 32 --device cpu -o bench.json",
+)
 
 
 def bench(
-    variant: Annotated[str, typer.Argument(help="A zoo variant, an org/name repo id, or a checkpoint directory.")],
+    variant: VariantArg,
     frames: Annotated[int, typer.Option("--frames", help="Frames per sequence.")] = 250,
     prompts: Annotated[int, typer.Option("--prompts", help="Sequences timed.")] = 1024,
-    batch_size: Annotated[str, typer.Option("--batch-size", help="Prompts per forward pass, or auto.")] = "auto",
+    batch_size: BatchSizeOpt = "auto",
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile each generation step.")] = False,
@@ -37,20 +32,20 @@ def bench(
 ) -> None:
     """Time batched generation after warm-up; compare with the original per-prompt fp32 loop."""
     from stickeval import zoo as zoo_api
+    from stickeval._io import check_writable, write_text_atomic
     from stickeval.bench import bench as bench_api
 
+    if out:
+        check_writable(out)  # before the work: a bad -o fails in a second, not after the timing
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
     result = bench_api(loaded.model, frames=frames, n_prompts=prompts, device=device, dtype=dtype, compile=compile,
-                       batch_size=parse_batch_size(batch_size), baseline_prompts=baseline_prompts)  # fmt: skip
+                       batch_size=batch_size, baseline_prompts=baseline_prompts)  # fmt: skip
     doc = {"variant": loaded.provenance.variant, **result.to_dict()}
     if out:
         write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
     if json_:
         print_json(doc)
         return
-    table = Table(title=f"{loaded.provenance.variant}: {frames} frames, {prompts} prompts, {result.dtype} on {result.device}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
     rows = [
         ("sequences/s", f"{result.sequences_per_second:,.2f}"),
         ("TFLOP/s achieved", f"{result.tflops:,.2f}"),
@@ -60,6 +55,4 @@ def bench(
         ("original loop sequences/s", f"{result.baseline_sequences_per_second:,.3f}"),
         ("speed-up", f"{result.speedup:,.0f}x"),
     ]
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    print_fields(f"{loaded.provenance.variant}: {frames} frames, {prompts} prompts, {result.dtype} on {result.device}", rows)

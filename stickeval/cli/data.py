@@ -3,92 +3,107 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from stickeval.cli.options import JsonOpt, OutOpt, SeedOpt
-from stickeval.cli.output import console, err_console, print_json
-from stickeval.data.datasets import describe_dataset, save_dataset, suite_to_samples
-from stickeval.data.stickbench import SEED, SIZES, load_suite
-from stickeval.text import get_encoder
+from stickeval.cli.options import JsonOpt
+from stickeval.cli.output import console, err_console, examples, print_fields, print_json
+from stickeval.errors import DatasetError
 
-app = typer.Typer(help="Build and inspect motion datasets.", no_args_is_help=True)
+app = typer.Typer(help="Build and inspect motion datasets.", no_args_is_help=True, rich_markup_mode=None)
 
-MAKE_EXAMPLES = """
-Examples:
+MAKE_EXAMPLES = examples(
+    "stickeval data make stickbench --size quick -o stickbench_quick_train.pt",
+    "stickeval data make stickbench --split test --encoder bge-large -o sb_test.pt",
+    "stickeval data make stickbench --json -o sb.pt | jq .n_samples",
+)
 
-  stickeval data make stickbench --size quick -o stickbench_quick_train.pt
-
-  stickeval data make stickbench --size standard --split test --encoder bge-large -o sb_test.pt
-
-  stickeval data make stickbench --size quick --json -o sb.pt | jq .n_samples
-"""
-
-INSPECT_EXAMPLES = """
-Examples:
-
-  stickeval data inspect sft_data_embedded.pt
-
-  stickeval data inspect sb.pt --json | jq .actions
-"""
+INSPECT_EXAMPLES = examples(
+    "stickeval data inspect sft_data_embedded.pt   # exit 1 when no sample is usable",
+    "stickeval data inspect sb.pt --json | jq .actions",
+)
 
 SOURCES = ("stickbench",)
+SPLITS = ("train", "test")
+
+
+def _one_of(choices: tuple[str, ...]):
+    """A flag callback accepting only `choices` (a usage error, exit 2, otherwise)."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of: {', '.join(choices)}.")
+        return value
+
+    return check
+
+
+def _size(value: str) -> str:
+    from stickeval.data.stickbench import SIZES
+
+    return _one_of(tuple(SIZES))(value)
 
 
 @app.command("make", epilog=MAKE_EXAMPLES)
 def make(
-    source: Annotated[str, typer.Argument(help="What to build: stickbench.")],
-    out: OutOpt = None,
-    size: Annotated[str, typer.Option("--size", help=f"StickBench size: {' or '.join(SIZES)}.")] = "quick",
-    split: Annotated[str, typer.Option("--split", help="train or test.")] = "train",
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="What to build: stickbench.", callback=_one_of(SOURCES), show_default=False)],
+    out: Annotated[Path, typer.Option("-o", "--out", help="File to write (.pt).", show_default=False)],
+    size: Annotated[str, typer.Option("--size", help="StickBench size: quick or standard.", callback=_size)] = "quick",
+    split: Annotated[str, typer.Option("--split", help="train or test.", callback=_one_of(SPLITS))] = "train",
     encoder: Annotated[str, typer.Option("--encoder", help="Text encoder for the embeddings: hash or bge-large.")] = "hash",
-    seed: SeedOpt = SEED,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="StickBench seed (default: the published suite's).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Write a StickBench split as a Stick-Gen .pt dataset (motion, actions, physics, embeddings)."""
-    if source not in SOURCES:
-        raise typer.BadParameter(f"unknown source {source!r}; choose from: {', '.join(SOURCES)}.", param_hint="SOURCE")
-    if out is None:
-        raise typer.BadParameter("give the file to write, e.g. -o stickbench.pt.", param_hint="-o/--out")
-    if size not in SIZES:
-        raise typer.BadParameter(f"unknown size {size!r}; choose from: {', '.join(SIZES)}.", param_hint="--size")
-    suite = load_suite(size, split=split, seed=seed)
+    from stickeval._io import check_writable
+    from stickeval.data.datasets import save_dataset, suite_to_samples
+    from stickeval.data.stickbench import SEED, load_suite
+    from stickeval.text import get_encoder
+
+    check_writable(out)  # before the work: a bad -o fails in a second
+    seed = SEED if seed is None else seed
     text_encoder = get_encoder(encoder)
-    err_console.print(f"Encoding {len(suite)} prompts with {text_encoder.name} ...")
+    suite = load_suite(size, split=split, seed=seed)
+    err_console.print(f"Encoding {len(suite)} prompts with {text_encoder.name} ...", highlight=False, markup=False)
     save_dataset(suite_to_samples(suite, text_encoder.encode(suite.prompts)), out)
     summary = {"path": str(out), "suite": suite.name, "version": suite.version, "split": split, "seed": seed,
                "hash": suite.hash, "n_samples": len(suite), "encoder": text_encoder.name, "embedding_dim": text_encoder.dim}  # fmt: skip
     if json_:
         print_json(summary)
     else:
-        console.print(f"Wrote {len(suite)} samples of {suite.name} ({suite.version}, {split}) to {out}")
+        console.print(f"Wrote {len(suite)} samples of {suite.name} ({suite.version}, {split}) to {out}", highlight=False, markup=False)
+
+
+def _embeddings(info: dict) -> str:
+    if not info["n_with_embedding"]:
+        return "none (run encodes the prompts with the model's text encoder)"
+    dims = ", ".join(map(str, info["embedding_dims"]))
+    return f"{info['n_with_embedding']}, {dims}-wide: usable only by models whose embedding_dim is {dims} (Hub variants: 1024)"
 
 
 @app.command("inspect", epilog=INSPECT_EXAMPLES)
 def inspect(
-    path: Annotated[Path, typer.Argument(help="A Stick-Gen .pt dataset file.")],
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="A Stick-Gen .pt dataset file.", show_default=False)],
     json_: JsonOpt = False,
 ) -> None:
     """Show a .pt dataset's samples per action and source, lengths, quality scores and bad samples."""
+    from stickeval.data.datasets import describe_dataset
+
     info = describe_dataset(path)
     if json_:
         print_json(info)
-        return
-    console.print(f"{path}: {info['n_good']} of {info['n_samples']} samples usable", highlight=False, soft_wrap=True)
-    table = Table(show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    table.add_row("motion dim", str(info["motion_dim"]))
-    table.add_row("embeddings", f"{info['n_with_embedding']} (dims {info['embedding_dims'] or '-'})")
-    if info["length"]:
-        table.add_row("frames", "min {min}, median {median:g}, max {max}".format(**info["length"]))
-    if info["quality"]:
-        q = info["quality"]
-        table.add_row("quality_score", f"n {q['n']}, min {q['min']:.2f}, mean {q['mean']:.2f}, max {q['max']:.2f}, ≥ 0.5: {q['n_at_least_0.5']}")
-    table.add_row("sources", ", ".join(f"{k} {v}" for k, v in info["sources"].items()))
-    table.add_row("actions", ", ".join(f"{k} {v}" for k, v in info["actions"].items()))
-    console.print(table)
-    for problem in info["problems"]:
-        console.print(f"[red]bad[/] {problem}", highlight=False, soft_wrap=True)
+    else:
+        fields = [("motion dim", str(info["motion_dim"])), ("embeddings", _embeddings(info))]
+        if info["length"]:
+            fields.append(("frames", "min {min}, median {median:g}, max {max}".format(**info["length"])))
+        if info["quality"]:
+            q = info["quality"]
+            fields.append(("quality_score", f"n {q['n']}, min {q['min']:.2f}, mean {q['mean']:.2f}, max {q['max']:.2f}, ≥ 0.5: {q['n_at_least_0.5']}"))
+        fields += [("sources", ", ".join(f"{k} {v}" for k, v in info["sources"].items()) or "-"),
+                   ("actions", ", ".join(f"{k} {v}" for k, v in info["actions"].items()) or "-")]  # fmt: skip
+        print_fields(f"{path}: {info['n_good']} of {info['n_samples']} samples usable", fields)
+        for problem in info["problems"]:
+            console.print(f"bad {problem}", highlight=False, markup=False, soft_wrap=True)
+    if info["n_good"] == 0:
+        raise DatasetError(f"None of the {info['n_samples']} samples in {path} is usable (problems listed above); fix or replace them.", path=str(path))

@@ -6,42 +6,33 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from stickeval.cli.options import JsonOpt
-from stickeval.cli.output import console, print_json
-from stickeval.zoo.checkpoint import describe_checkpoint
+from stickeval.cli.output import examples, print_fields, print_json
 
-EXAMPLES = """
-Examples:
-
-  stickeval inspect pytorch_model.bin          # format, config, schema, parameters
-
-  stickeval inspect runs/ckpt/ --json | jq .config
-"""
+EXAMPLES = examples(
+    "stickeval inspect pytorch_model.bin          # format, config, schema, parameters",
+    "stickeval inspect runs/ckpt/ --json | jq .config",
+)
 
 
 def inspect(
-    path: Annotated[Path, typer.Argument(help="A weights file (.safetensors/.bin/.pth/.pt) or a checkpoint directory.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="A weights file (.safetensors/.bin/.pth/.pt) or a checkpoint directory.", show_default=False)],
     json_: JsonOpt = False,
 ) -> None:
     """Show a checkpoint's format, inferred architecture, schema, parameter count and adapters."""
+    from stickeval.zoo.checkpoint import describe_checkpoint
+
     info = describe_checkpoint(path)
     if json_:
         print_json(info)
         return
-    table = Table(title=str(info["path"]), show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    table.add_row("format", info["format"])
-    table.add_row("schema", f"{info['schema']} ({info['config']['input_dim']}-dim)")
-    table.add_row("parameters", f"{info['n_params']:,}")
-    for key, value in info["config"].items():
-        table.add_row(key, str(value))
+    rows = [("format", info["format"]), ("schema", f"{info['schema']} ({info['config']['input_dim']}-dim)"),
+            ("parameters", f"{info['n_params']:,}"), *((key, str(value)) for key, value in info["config"].items())]  # fmt: skip
     if info["lora_keys"]:
-        table.add_row("LoRA", f"{info['lora_keys']} adapter tensors, {info['lora_params']:,} params (merged at load)")
+        rows.append(("LoRA", f"{info['lora_keys']} adapter tensors, {info['lora_params']:,} params (merged at load)"))
     if info["image_conditioning_keys"]:
-        table.add_row("image conditioning", f"{info['image_conditioning_keys']} tensors (ignored at load)")
+        rows.append(("image conditioning", f"{info['image_conditioning_keys']} tensors (ignored at load)"))
     if info["training_dict_keys"]:
-        table.add_row("training dict keys", ", ".join(info["training_dict_keys"]))
-    console.print(table)
+        rows.append(("training dict keys", ", ".join(info["training_dict_keys"])))
+    print_fields(str(info["path"]), rows)

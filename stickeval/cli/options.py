@@ -1,4 +1,8 @@
-"""Flags shared by several verbs: defined once so they mean the same everywhere."""
+"""Flags shared by several verbs: defined once as Annotated aliases, so they mean the same everywhere.
+
+Only typer is imported here: `stickeval --help` must not pay for torch. Values that need the
+library to check (a device, a suite) are checked by the library, which raises a StickevalError.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,27 @@ from typing import Annotated, Optional
 
 import typer
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of a table.")]
-RevisionOpt = Annotated[Optional[str], typer.Option("--revision", help="Git revision (branch, tag or commit sha) on the Hub.")]
-ZooOpt = Annotated[Optional[Path], typer.Option("--zoo", help="A TOML file of extra or overriding variants.")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="torch device (default: cuda if available, else cpu).")]
-DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="bfloat16 or float32 (default: bfloat16 on CUDA, float32 on CPU).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
-OutOpt = Annotated[Optional[Path], typer.Option("-o", "--out", help="Output path.")]
-
 
 def parse_batch_size(value: str) -> int | str:
-    """`--batch-size`: "auto" or a positive integer."""
+    """`--batch-size`: "auto" or a positive integer; anything else is a usage error (exit 2).
+
+    Raises:
+        typer.BadParameter: neither.
+    """
     if value == "auto":
         return value
     if value.isdigit() and int(value) > 0:
         return int(value)
-    raise typer.BadParameter(f"expected a positive integer or 'auto', got {value!r}", param_hint="--batch-size")
+    raise typer.BadParameter(f"expected a positive integer or 'auto', got {value!r}.")
+
+
+VariantArg = Annotated[str, typer.Argument(metavar="VARIANT", help="A zoo name, an org/name repo id, or a checkpoint directory.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of a table.")]
+RevisionOpt = Annotated[Optional[str], typer.Option("--revision", help="Git revision (branch, tag or commit sha) on the Hub.")]
+ZooOpt = Annotated[Optional[Path], typer.Option("--zoo", help="A TOML file of extra or overriding variants.")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available, else cpu).")]
+DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="bfloat16 or float32 (default: bfloat16 on CUDA, float32 on CPU).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+OutOpt = Annotated[Optional[Path], typer.Option("-o", "--out", help="File to write.")]
+OutDirOpt = Annotated[Optional[Path], typer.Option("-o", "--out", help="Directory to write (default: runs/<variant>).")]
+BatchSizeOpt = Annotated[str, typer.Option("--batch-size", help="Prompts per forward pass: a positive integer, or auto (the largest that fits).", callback=parse_batch_size)]

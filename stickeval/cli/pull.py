@@ -6,25 +6,20 @@ from typing import Annotated
 
 import typer
 
-from stickeval import zoo as zoo_api
-from stickeval.cli.options import JsonOpt, RevisionOpt, ZooOpt
-from stickeval.cli.output import err_console, print_json
+from stickeval.cli.options import JsonOpt, RevisionOpt, VariantArg, ZooOpt
+from stickeval.cli.output import err_console, examples, print_json
 
-EXAMPLES = """
-Examples:
-
-  stickeval pull large-sft                    # prints the snapshot directory in the HF cache
-
-  stickeval pull small --revision 3f2a9c1...  # a pinned commit
-
-  HF_HUB_OFFLINE=1 stickeval pull large-sft   # check the cached copy, no network
-
-  stickeval pull GesturaAI/stick-gen-medium --json
-"""
+EXAMPLES = examples(
+    "# prints the snapshot directory in the HF cache",
+    "stickeval pull large-sft",
+    "stickeval pull small --revision 3f2a9c1...      # a pinned commit",
+    "HF_HUB_OFFLINE=1 stickeval pull large-sft       # check the cache, no network",
+    "stickeval pull GesturaAI/stick-gen-medium --json",
+)
 
 
 def pull(
-    name: Annotated[str, typer.Argument(help="A zoo name, an org/name repo id or a local checkpoint directory.")],
+    name: VariantArg,
     revision: RevisionOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Download again even if cached.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail if the architecture or parameter count differs from the zoo entry.")] = False,
@@ -32,6 +27,8 @@ def pull(
     json_: JsonOpt = False,
 ) -> None:
     """Download a variant (weights, config.json, README.md) into the HF cache and check that it loads."""
+    from stickeval import zoo as zoo_api
+
     pulled = zoo_api.pull(name, revision=revision, force=force, zoo=zoo_file, strict=strict)
     if json_:
         print_json(pulled.to_dict())
@@ -39,5 +36,5 @@ def pull(
     found = pulled.provenance
     where = f"commit {found.commit_sha[:12]}" if found.commit_sha else found.source
     base = f", merged into {found.base.variant}" if found.base else ""
-    err_console.print(f"{found.variant}: {where}, {pulled.n_params:,} parameters{base}", highlight=False)
+    err_console.print(f"{found.variant}: {where}, {pulled.n_params:,} parameters{base}", highlight=False, markup=False)
     typer.echo(str(found.path))

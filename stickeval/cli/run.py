@@ -7,27 +7,28 @@ from typing import Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
 
-from stickeval.cli.options import DeviceOpt, DtypeOpt, JsonOpt, RevisionOpt, SeedOpt, ZooOpt, parse_batch_size
-from stickeval.cli.output import console, err_console, print_json
+from stickeval.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, OutDirOpt, RevisionOpt, SeedOpt, VariantArg, ZooOpt
+from stickeval.cli.output import Column, console, err_console, examples, fit_table, print_json
 
-RUN_EXAMPLES = """
-Examples:
+RUN_EXAMPLES = examples(
+    "stickeval run large-sft --suite standard   # GPU; runs/large-sft/results.json",
+    "stickeval run ./my-checkpoint --limit 32 --device cpu   # a quick look",
+    "stickeval run ./my-checkpoint --data sft_data_embedded.pt --log-samples",
+)
 
-  stickeval run large-sft --suite standard    # on the GPU: results in runs/large-sft/results.json
+SCORE_EXAMPLES = examples(
+    "stickeval score runs/large-sft   # re-score cached generations, no model needed",
+)
 
-  stickeval run ./my-checkpoint --limit 32 --device cpu   # a quick look on a laptop
-
-  stickeval run ./my-checkpoint --data sft_data_embedded.pt --log-samples
-"""
-
-SCORE_EXAMPLES = """
-Examples:
-
-  stickeval score runs/large-sft              # re-score cached generations, no model needed
-"""
+# The results table: the metric, its estimate and interval are kept; n, then the reference, give way when narrow.
+COLUMNS = [Column("metric", keep=True), Column("value", "right", keep=True), Column("95% CI", "right", keep=True),
+           Column("reference", "right"), Column("n", "right")]  # fmt: skip
+ARROWS = {True: "↑", False: "↓", None: "≈"}
+LEGEND = ("↑ higher is better, ↓ lower is better, ≈ closer to the reference is better. 95% CI: bootstrap "
+          "interval over n samples. reference: the suite's own clips scored through the same pipeline, "
+          "the yardstick for the model's value. Definitions: docs/metrics.md.")  # fmt: skip
 
 
 class _SequencesPerSecond(ProgressColumn):
@@ -37,28 +38,27 @@ class _SequencesPerSecond(ProgressColumn):
         return Text("" if task.speed is None else f"{task.speed:.1f} seq/s", style="cyan")
 
 
-def _table(results: dict) -> Table:
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.4g}"
+
+
+def _print_table(results: dict) -> None:
+    """The metrics as a table that fits the console, then what its columns and arrows mean."""
     model, suite = results["model"], results["suite"]
-    table = Table(title=f"{model['variant']} on {suite['name']} (n={suite['n']})")
-    for column in ("metric", "value", "95% CI", "n", "better", "reference"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
-    arrow = {True: "↑", False: "↓", None: "≈ ref"}
-
-    def fmt(x):
-        return "—" if x is None else f"{x:.4g}"
-
-    for name, m in results["metrics"].items():
-        ref = results["reference"].get(name, {}).get("mean")
-        table.add_row(name, fmt(m["mean"]), f"[{fmt(m['ci95'][0])}, {fmt(m['ci95'][1])}]", str(m["n"]),
-                      arrow[m["higher_is_better"]], fmt(ref))  # fmt: skip
-    return table
+    rows = [[f"{name} {ARROWS[m['higher_is_better']]}", _fmt(m["mean"]), f"[{_fmt(m['ci95'][0])}, {_fmt(m['ci95'][1])}]",
+             _fmt(results["reference"].get(name, {}).get("mean")), str(m["n"])]
+            for name, m in results["metrics"].items()]  # fmt: skip
+    table, dropped = fit_table(COLUMNS, rows, title=f"{model['variant']} on {suite['name']} (n={suite['n']})")
+    console.print(table)
+    shown = f" Not shown at {console.width} columns: {', '.join(dropped)} (see --json)." if dropped else ""
+    console.print(LEGEND + shown, highlight=False, markup=False, style="dim")
 
 
 def _report(results: dict, output: Path, json_: bool) -> None:
     if json_:
         print_json(results)
         return
-    console.print(_table(results))
+    _print_table(results)
     for notice in results["notices"]:
         err_console.print(f"[yellow]Notice:[/] {notice}")
     timing = results["timing"]
@@ -69,21 +69,21 @@ def _report(results: dict, output: Path, json_: bool) -> None:
 
 
 def run(
-    variant: Annotated[str, typer.Argument(help="A zoo variant, an org/name repo id, or a checkpoint directory.")],
+    variant: VariantArg,
     suite: Annotated[Optional[str], typer.Option("--suite", help="quick (default), standard or real.")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Score on a Stick-Gen .pt dataset instead of a suite.")] = None,
     on_bad: Annotated[str, typer.Option("--on-bad", help="Bad samples in --data: fail, or skip (counted in the notices).")] = "fail",
     limit: Annotated[Optional[int], typer.Option("--limit", help="Use only the first N prompts.")] = None,
     noise: Annotated[bool, typer.Option("--noise/--no-noise", help="Also generate under prompt noise (robustness).")] = True,
     noise_prompts: Annotated[int, typer.Option("--noise-prompts", help="Prompts generated under each noise kind and level.")] = 64,
-    batch_size: Annotated[str, typer.Option("--batch-size", help="Prompts per forward pass, or auto.")] = "auto",
+    batch_size: BatchSizeOpt = "auto",
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     prime: Annotated[str, typer.Option("--prime", help="Frame 0: reference (the clip's first frame) or zeros.")] = "reference",
     seed: SeedOpt = 0,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile each generation step (CUDA).")] = False,
     encoder: Annotated[Optional[str], typer.Option("--encoder", help="Text encoder (hash, bge-large); default: the one the model names.")] = None,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Run directory (default runs/<variant>).")] = None,
+    out: OutDirOpt = None,
     log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write samples.jsonl.")] = False,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Reuse cached generations of this configuration.")] = True,
     revision: RevisionOpt = None,
@@ -98,11 +98,11 @@ def run(
         raise typer.BadParameter("pass either --suite or --data, not both", param_hint="--suite/--data")
     settings = RunSettings(
         suite=str(data.resolve()) if data else suite or "quick", on_bad=on_bad, limit=limit, noise=noise, noise_prompts=noise_prompts,
-        batch_size=parse_batch_size(batch_size), device=device, dtype=dtype,
+        batch_size=batch_size, device=device, dtype=dtype,
         prime=prime, seed=seed, compile=compile, encoder=encoder,
     )  # fmt: skip
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
-    output = output or Path("runs") / Path(loaded.provenance.variant).name
+    output = out or Path("runs") / Path(loaded.provenance.variant).name
     with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), _SequencesPerSecond(),
                   TimeRemainingColumn(), console=err_console, transient=True) as bar:  # fmt: skip
         task = bar.add_task("generate", total=None)
@@ -112,7 +112,7 @@ def run(
 
 
 def score(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `stickeval run`.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory written by `stickeval run`.", show_default=False)],
     log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write samples.jsonl.")] = False,
     json_: JsonOpt = False,
 ) -> None:

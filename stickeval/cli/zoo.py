@@ -5,27 +5,26 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from stickeval import zoo as zoo_api
 from stickeval.cli.options import JsonOpt, ZooOpt
-from stickeval.cli.output import console, print_json
+from stickeval.cli.output import Column, console, examples, fit_table, print_fields, print_json
 
-EXAMPLES = """
-Examples:
-
-  stickeval zoo                              # every variant, whether it is cached, card metrics
-
-  stickeval zoo show large-sft --json        # one variant as JSON
-
-  stickeval zoo --zoo my_variants.toml       # with your own variants added
-"""
+EXAMPLES = examples(
+    "stickeval zoo                          # every variant, cache state, card metrics",
+    "stickeval zoo show large-sft --json    # one variant as JSON",
+    "stickeval zoo --zoo my_variants.toml   # with your own variants added",
+)
 
 app = typer.Typer(
     help="List the model zoo: variants, sizes, schema, text encoder, cache state, card metrics.",
     epilog=EXAMPLES,
     invoke_without_command=True,
+    rich_markup_mode=None,
 )
+
+# Kept columns first; the others are dropped from the right when the table is too wide.
+COLUMNS = [Column("name", keep=True), Column("params", "right", keep=True), Column("cached", keep=True),
+           Column("schema"), Column("encoder"), Column("card metrics"), Column("repo")]  # fmt: skip
 
 
 def _cached(doc: dict) -> str:
@@ -48,37 +47,40 @@ def zoo(ctx: typer.Context, zoo_file: ZooOpt = None, json_: JsonOpt = False) -> 
     """List every variant of the zoo (packaged, plus --zoo FILE)."""
     if ctx.invoked_subcommand is not None:
         return
+    from stickeval import zoo as zoo_api
+
     docs = [zoo_api.describe_variant(v) for v in zoo_api.list_variants(zoo_file)]
     if json_:
         print_json(docs)
         return
-    table = Table(title="Stick-Gen model zoo")
-    table.add_column("name", no_wrap=True)
-    table.add_column("repo", no_wrap=True)
-    table.add_column("params", justify="right", no_wrap=True)
-    for column in ("schema", "encoder", "cached", "card metrics"):  # these give way on narrow terminals
-        table.add_column(column)
+    rows = []
     for doc in docs:
         params = f"{doc['n_params'] / 1e6:.2f}M" if doc["n_params"] else "?"  # exact figures: `zoo show`, --json
         where = doc["repo_id"] or ("package" if doc["source"] == "builtin" else doc["path"])
-        table.add_row(doc["name"], where, params, doc["schema"] or "?", doc["encoder"] or "?", _cached(doc), _metrics(doc))
+        rows.append([doc["name"], params, _cached(doc), doc["schema"] or "?", doc["encoder"] or "?", _metrics(doc), where])
+    table, dropped = fit_table(COLUMNS, rows, title="Stick-Gen model zoo")
     console.print(table)
+    if dropped:
+        console.print(f"Not shown at {console.width} columns: {', '.join(dropped)}; see `stickeval zoo show NAME` or --json.",
+                      highlight=False, markup=False)  # fmt: skip
+    console.print("params: parameters in millions; cached: revision@commit in the HF cache (`stickeval pull NAME`).",
+                  highlight=False)  # fmt: skip
 
 
 @app.command("show", epilog=EXAMPLES)
 def show(
-    name: Annotated[str, typer.Argument(help="A zoo name, an org/name repo id or a local checkpoint directory.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A zoo name, an org/name repo id or a local checkpoint directory.", show_default=False)],
     zoo_file: ZooOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Show one variant: every zoo field, cache state and card metrics."""
+    from stickeval import zoo as zoo_api
+
     doc = zoo_api.describe_variant(zoo_api.get_variant(name, zoo_file))
     if json_:
         print_json(doc)
         return
-    table = Table(title=doc["name"], show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value")
+    fields = []
     for key, value in doc.items():
         if key == "cached":
             value = _cached(doc)
@@ -86,7 +88,7 @@ def show(
             value = _metrics(doc)
         elif isinstance(value, list):
             value = ", ".join(value)
-        elif isinstance(value, int) and not isinstance(value, bool) and key == "n_params":
+        elif key == "n_params" and isinstance(value, int):
             value = f"{value:,}"
-        table.add_row(key, "-" if value is None else str(value))
-    console.print(table)
+        fields.append((key, "-" if value is None else str(value)))
+    print_fields(doc["name"], fields)

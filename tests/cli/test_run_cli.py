@@ -115,7 +115,7 @@ def test_run_with_an_unknown_suite_exits_1_suggesting_the_close_name(ckpt, run_c
 def test_run_with_an_output_path_that_is_a_file_exits_1_and_leaves_the_file_alone(ckpt, run_cli, tmp_path):
     (tmp_path / "results").write_text("keep me")
     message = run_cli("run", ckpt, "--limit", "4", "--no-noise", "-o", tmp_path / "results").error_line()
-    assert "is a file" in message and "pass a directory" in message
+    assert "is a file" in message and "Pass a directory" in message
     assert (tmp_path / "results").read_text() == "keep me"
 
 

@@ -25,8 +25,8 @@ def test_zoo_table_and_show_give_the_cached_revision_and_card_metrics_after_a_pu
     assert run_cli("pull", "tiny", "--zoo", tiny_zoo.zoo).exit_code == 0
     table = run_cli("zoo", "--zoo", tiny_zoo.zoo)
     assert table.exit_code == 0
-    row = next(line for line in table.stdout.splitlines() if line.startswith("│ tiny "))
-    assert "GesturaAI/stick-gen-tiny" in row and "0.10M" in row
+    row = next(line for line in table.stdout.splitlines() if line.startswith("tiny "))
+    assert f"main@{tiny_zoo.commits['main'][:8]}" in row and "0.10M" in row
     shown = run_cli("zoo", "show", "tiny", "--zoo", tiny_zoo.zoo)
     assert shown.exit_code == 0
     assert f"main@{tiny_zoo.commits['main'][:8]}" in shown.stdout
