@@ -346,3 +346,18 @@ class TrainStateError(StickevalError, ValueError):
 
 class CheckpointWriteError(StickevalError, OSError):
     """Writing a checkpoint failed (full disk, permissions); the previous checkpoint is left intact."""
+
+
+class EvaluatorError(StickevalError, ValueError):
+    """The learned evaluator cannot be used: weights missing, corrupt, not matching their manifest, or no
+    evaluator for the suite's domain.
+
+    Example:
+        EvaluatorError: stickeval/evaluator/weights/stickbench/evaluator.safetensors does not match its
+        manifest (sha256 3f2a... expected 9c1d...). Reinstall stickeval, or rebuild it with
+        `python -m stickeval.evaluator.build stickbench`.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None):
+        self.path = path
+        super().__init__(message)

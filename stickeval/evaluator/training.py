@@ -1,0 +1,193 @@
+"""Training the evaluator (contrastive, text against motion) and the action classifier, seeded.
+
+Both train on one CPU thread with a seeded torch generator, so the same data, config and seed give
+bit-identical weights on a machine (`test_training_is_bit_reproducible`). Cost on the 2-core CI
+machine is in docs/metrics.md.
+
+The contrastive loss is the symmetric InfoNCE of CLIP on the L2-normalised co-embeddings, with two
+changes for this data: prompts repeat (70 distinct prompts on the real track), so a clip's positives
+are every clip of the batch with the same prompt, never a false negative; and each clip's
+time-reversed and frame-shuffled copies are extra negatives for every text: the evaluator is taught
+that a motion played backwards or out of order does not answer the prompt (the T2M evaluator is
+order-aware by architecture only, and its GRU can still score a reversed walk as a walk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from stickeval.evaluator.inputs import motion_tracks
+from stickeval.evaluator.model import ActionNet, EvaluatorConfig, MotionEncoder, TextMotionEvaluator
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation settings (stored in the manifest).
+
+    Attributes:
+        epochs: passes over the training clips.
+        batch_size: clips per step (InfoNCE negatives come from the batch).
+        lr: AdamW learning rate, cosine-decayed to 0.
+        weight_decay: AdamW weight decay.
+        temperature: InfoNCE temperature on cosine similarities.
+        seed: seeds the initial weights, batch order and the shuffled negatives.
+    """
+
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    temperature: float = 0.1
+    seed: int = 0
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread: reproducible to the bit, and fair to a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def reverse_clips(motion: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each clip played backwards over its real frames (padding keeps holding the last frame)."""
+    t = np.arange(motion.shape[1])[None, :]
+    idx = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, 0)  # padding: the new last frame, old frame 0
+    return np.take_along_axis(motion, idx[..., None], axis=1)
+
+
+def shuffle_clips(motion: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each clip's real frames in a random order (padding holds the new last frame)."""
+    out = np.array(motion, copy=True)
+    for i, n in enumerate(lengths):
+        out[i, :n] = motion[i, rng.permutation(int(n))]
+        out[i, n:] = out[i, n - 1]
+    return out
+
+
+def _standardise_inputs(encoder: MotionEncoder, tracks: np.ndarray, mask: np.ndarray) -> None:
+    """Set the encoder's input statistics from the scored training frames."""
+    frames = tracks[mask]
+    encoder.input_mean.copy_(torch.from_numpy(frames.mean(axis=0)))
+    encoder.input_std.copy_(torch.from_numpy(np.maximum(frames.std(axis=0), 1e-3)))
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    order = torch.randperm(n, generator=generator)
+    return [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)] or [order]
+
+
+def _optimiser(model: nn.Module, cfg: TrainingConfig, steps: int):
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
+
+
+def train_evaluator(
+    motion: np.ndarray,
+    lengths: np.ndarray,
+    prompt_embeddings: np.ndarray,
+    prompts: Sequence[str],
+    *,
+    config: EvaluatorConfig,
+    training: TrainingConfig = TrainingConfig(),
+) -> tuple[TextMotionEvaluator, dict]:
+    """Train the text-motion evaluator on a domain's train split.
+
+    Args:
+        motion: float [N, T, D] training clips; lengths: int [N] real frames.
+        prompt_embeddings: float32 [N, text_dim] hash embeddings of the prompts.
+        prompts: the N prompt strings (clips with the same prompt are each other's positives).
+        config: architecture; training: optimisation settings.
+
+    Returns:
+        (the trained network in eval mode, {"seconds": wall time, "final_loss": last epoch's mean}).
+    """
+    start = time.perf_counter()
+    rng = np.random.default_rng(training.seed)
+    tracks, mask = motion_tracks(motion, lengths)
+    rev_tracks, _ = motion_tracks(reverse_clips(motion, lengths), lengths)
+    shuf_tracks, _ = motion_tracks(shuffle_clips(motion, lengths, rng), lengths)
+    _, prompt_ids = np.unique(np.asarray(prompts, dtype=str), return_inverse=True)
+    data = [torch.from_numpy(a) for a in (tracks, mask, rev_tracks, shuf_tracks, prompt_embeddings.astype(np.float32))]
+    ids = torch.from_numpy(prompt_ids)
+    with _one_torch_thread():
+        torch.manual_seed(training.seed)
+        model = TextMotionEvaluator(config)
+        _standardise_inputs(model.motion, tracks, mask)
+        gen = torch.Generator().manual_seed(training.seed)
+        steps = training.epochs * len(_batches(len(tracks), training.batch_size, torch.Generator()))
+        opt, sched = _optimiser(model, training, steps)
+        model.train()
+        for _ in range(training.epochs):
+            losses = []
+            for idx in _batches(len(tracks), training.batch_size, gen):
+                x, m, rev, shuf, text = (d[idx] for d in data)
+                t = model.embed_text(text)  # (B, E)
+                motions = model.embed_motion(torch.cat([x, rev, shuf]), torch.cat([m, m, m]))  # (3B, E)
+                positive = (ids[idx][:, None] == ids[idx][None, :]).float()  # (B, B) same prompt
+                target = positive / positive.sum(1, keepdim=True)
+                logits = t @ motions.T / training.temperature  # (B, 3B): real clips, then order negatives
+                t2m = -(target * logits[:, : len(idx)].log_softmax(-1)).sum(-1).mean()
+                t2m_order = -(target * logits.log_softmax(-1)[:, : len(idx)]).sum(-1).mean()
+                m2t = -(target * logits[:, : len(idx)].T.log_softmax(-1)).sum(-1).mean()
+                loss = (t2m + t2m_order + 2 * m2t) / 4
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(loss.item())
+        model.eval()
+    return model, {"seconds": time.perf_counter() - start, "final_loss": float(np.mean(losses))}
+
+
+def train_classifier(
+    motion: np.ndarray,
+    lengths: np.ndarray,
+    labels: Sequence[str],
+    *,
+    config: EvaluatorConfig,
+    training: TrainingConfig = TrainingConfig(),
+) -> tuple[ActionNet, dict]:
+    """Train the time-aware action classifier (cross-entropy) on a domain's train split.
+
+    Args:
+        motion, lengths: the training clips; labels: N action names, each in `config.classes`.
+        config: architecture (its `classes` set the logits); training: optimisation settings.
+
+    Returns:
+        (the trained network in eval mode, {"seconds": wall time, "final_loss": last epoch's mean}).
+    """
+    start = time.perf_counter()
+    tracks, mask = motion_tracks(motion, lengths)
+    y = torch.tensor([config.classes.index(x) for x in labels])
+    data = [torch.from_numpy(tracks), torch.from_numpy(mask), y]
+    with _one_torch_thread():
+        torch.manual_seed(training.seed)
+        model = ActionNet(config)
+        _standardise_inputs(model.motion, tracks, mask)
+        gen = torch.Generator().manual_seed(training.seed)
+        steps = training.epochs * len(_batches(len(tracks), training.batch_size, torch.Generator()))
+        opt, sched = _optimiser(model, training, steps)
+        model.train()
+        for _ in range(training.epochs):
+            losses = []
+            for idx in _batches(len(tracks), training.batch_size, gen):
+                x, m, target = (d[idx] for d in data)
+                loss = nn.functional.cross_entropy(model(x, m), target)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                losses.append(loss.item())
+        model.eval()
+    return model, {"seconds": time.perf_counter() - start, "final_loss": float(np.mean(losses))}
