@@ -122,15 +122,16 @@ class WeightsNotBuiltError(StickevalError, FileNotFoundError):
     """A built-in variant is registered but its weights are not in the package yet.
 
     Example:
-        WeightsNotBuiltError: nano weights are not built yet: built-in weights are made by `stickeval train`
-        and shipped in stickeval/zoo/builtin/nano/. Use a Hub variant meanwhile, e.g. `stickeval pull small`.
+        WeightsNotBuiltError: nano weights are not built yet: in a stickeval checkout, `make nano` trains them
+        (recipe pretrain-nano) into stickeval/zoo/builtin/nano/. Meanwhile use a Hub variant, e.g.
+        `stickeval pull small`.
     """
 
     def __init__(self, name: str, directory: str):
         self.name, self.directory = name, directory
         super().__init__(
-            f"{name} weights are not built yet: built-in weights are made by `stickeval train` and shipped in "
-            f"{directory}. Use a Hub variant meanwhile, e.g. `stickeval pull small`."
+            f"{name} weights are not built yet: in a stickeval checkout, `make nano` trains them (recipe pretrain-nano) "
+            f"into {directory}. Meanwhile use a Hub variant, e.g. `stickeval pull small`."
         )
 
 

@@ -2,12 +2,12 @@
 
 Adding a verb: write `cli/<verb>.py` with one plain function (or a `typer.Typer()` for a verb with
 sub-verbs, like `data` and `zoo`) that parses flags, calls the API and prints; then add one line to
-the registration block below. A verb module imports only typer, rich and `stickeval.cli.*` (plus
-`stickeval.errors`) at top level, and imports its API inside the function: `stickeval --help`,
-`--version` and usage errors then start in a fraction of a second instead of paying for torch
-(tests/cli/test_startup.py checks that `import stickeval.cli` loads no torch, numpy or
-huggingface_hub; `make bench` times `stickeval --help`). Shared flags come from `cli/options.py`,
-examples are `output.examples(...)`, tables `output.fit_table(...)`.
+the registration block below, with `cls=Command` (a plain usage line). A verb module imports only
+typer, rich and `stickeval.cli.*` (plus `stickeval.errors`) at top level, and imports its API inside
+the function: `stickeval --help`, `--version` and usage errors then start in a fraction of a second
+instead of paying for torch (tests/cli/test_startup.py checks that `import stickeval.cli` loads no
+torch, numpy or huggingface_hub; `make bench` times `stickeval --help`). Shared flags come from
+`cli/options.py`, examples are `output.examples(...)`, tables `output.fit_table(...)`.
 
 Exit codes (README "Commands"):
     0    success.
@@ -40,6 +40,7 @@ from stickeval.cli import report as _report
 from stickeval.cli import run as _run
 from stickeval.cli import train as _train
 from stickeval.cli import zoo as _zoo
+from stickeval.cli.options import Command
 from stickeval.cli.output import err_console
 from stickeval.errors import StickevalError
 
@@ -75,20 +76,20 @@ def _root(
 
 # Verbs, in the order `stickeval --help` lists them: one line each.
 app.add_typer(_zoo.app, name="zoo")
-app.command("pull", epilog=_pull.EXAMPLES)(_pull.pull)
-app.command("push", epilog=_push.EXAMPLES)(_push.push)
-app.command("inspect", epilog=_inspect.EXAMPLES)(_inspect.inspect)
+app.command("pull", epilog=_pull.EXAMPLES, cls=Command)(_pull.pull)
+app.command("push", epilog=_push.EXAMPLES, cls=Command)(_push.push)
+app.command("inspect", epilog=_inspect.EXAMPLES, cls=Command)(_inspect.inspect)
 app.add_typer(_data.app, name="data")
-app.command("run", epilog=_run.RUN_EXAMPLES)(_run.run)
-app.command("score", epilog=_run.SCORE_EXAMPLES)(_run.score)
-app.command("bench", epilog=_bench.EXAMPLES)(_bench.bench)
-app.command("render", epilog=_render.EXAMPLES)(_render.render)
-app.command("report", epilog=_report.EXAMPLES)(_report.report)
-app.command("compare", epilog=_compare.EXAMPLES)(_compare.compare)
-app.command("train", epilog=_train.TRAIN_EXAMPLES)(_train.train_command)
-app.command("finetune", epilog=_train.FINETUNE_EXAMPLES)(_train.finetune_command)
+app.command("run", epilog=_run.RUN_EXAMPLES, cls=Command)(_run.run)
+app.command("score", epilog=_run.SCORE_EXAMPLES, cls=Command)(_run.score)
+app.command("bench", epilog=_bench.EXAMPLES, cls=Command)(_bench.bench)
+app.command("render", epilog=_render.EXAMPLES, cls=Command)(_render.render)
+app.command("report", epilog=_report.EXAMPLES, cls=Command)(_report.report)
+app.command("compare", epilog=_compare.EXAMPLES, cls=Command)(_compare.compare)
+app.command("train", epilog=_train.TRAIN_EXAMPLES, cls=Command)(_train.train_command)
+app.command("finetune", epilog=_train.FINETUNE_EXAMPLES, cls=Command)(_train.finetune_command)
 app.add_typer(_train.app, name="recipes", epilog=_train.RECIPES_EXAMPLES)
-app.command("card", epilog=_card.EXAMPLES)(_card.card)
+app.command("card", epilog=_card.EXAMPLES, cls=Command)(_card.card)
 
 
 def _print_error(message: str, code: int) -> None:
@@ -100,7 +101,8 @@ def _print_error(message: str, code: int) -> None:
 
 def _usage_message(e: _click_errors.UsageError) -> str:
     command = e.ctx.command_path if e.ctx is not None else "stickeval"
-    return f"{e.format_message().rstrip()} See `{command} --help`."
+    message = e.format_message().strip()
+    return f"{message}{'' if message.endswith(('.', '?')) else '.'} See `{command} --help`."
 
 
 def main(argv: list[str] | None = None) -> None:

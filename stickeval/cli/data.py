@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from stickeval.cli.options import JsonOpt
+from stickeval.cli.options import Command, JsonOpt
 from stickeval.cli.output import console, err_console, examples, print_fields, print_json
 from stickeval.errors import DatasetError
 
@@ -45,7 +45,7 @@ def _size(value: str) -> str:
     return _one_of(tuple(SIZES))(value)
 
 
-@app.command("make", epilog=MAKE_EXAMPLES)
+@app.command("make", epilog=MAKE_EXAMPLES, cls=Command)
 def make(
     source: Annotated[str, typer.Argument(metavar="SOURCE", help="What to build: stickbench.", callback=_one_of(SOURCES), show_default=False)],
     out: Annotated[Path, typer.Option("-o", "--out", help="File to write (.pt).", show_default=False)],
@@ -82,7 +82,7 @@ def _embeddings(info: dict) -> str:
     return f"{info['n_with_embedding']}, {dims}-wide: usable only by models whose embedding_dim is {dims} (Hub variants: 1024)"
 
 
-@app.command("inspect", epilog=INSPECT_EXAMPLES)
+@app.command("inspect", epilog=INSPECT_EXAMPLES, cls=Command)
 def inspect(
     path: Annotated[Path, typer.Argument(metavar="FILE", help="A Stick-Gen .pt dataset file.", show_default=False)],
     json_: JsonOpt = False,

@@ -10,6 +10,18 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
+
+
+class Command(TyperCommand):
+    """A verb whose usage line reads `stickeval run [OPTIONS] VARIANT`: newer typer writes `{VARIANT}`.
+
+    Register every verb with `cls=Command`.
+    """
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        """The usage pieces, with the braces newer typer puts around required arguments taken off."""
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
 
 
 def parse_batch_size(value: str) -> int | str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from stickeval.cli.options import JsonOpt, ZooOpt
+from stickeval.cli.options import Command, JsonOpt, ZooOpt
 from stickeval.cli.output import Column, console, examples, fit_table, print_fields, print_json
 
 EXAMPLES = examples(
@@ -67,7 +67,7 @@ def zoo(ctx: typer.Context, zoo_file: ZooOpt = None, json_: JsonOpt = False) -> 
                   highlight=False)  # fmt: skip
 
 
-@app.command("show", epilog=EXAMPLES)
+@app.command("show", epilog=EXAMPLES, cls=Command)
 def show(
     name: Annotated[str, typer.Argument(metavar="NAME", help="A zoo name, an org/name repo id or a local checkpoint directory.", show_default=False)],
     zoo_file: ZooOpt = None,
