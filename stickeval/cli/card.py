@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from stickeval.cli.options import JsonOpt, RevisionOpt, ZooOpt
 from stickeval.cli.output import err_console, examples, print_json
@@ -68,7 +69,7 @@ def card(
     card_io.check_results_match(source, document)
     update = card_api.update_card(source.text, document, dataset_name=dataset_name, dataset_type=dataset_type)
     for notice in update.notices:
-        err_console.print(f"[yellow]Note:[/] {notice}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]Note:[/] {escape(notice)}", highlight=False, soft_wrap=True)
     pushed = None
     if write and not update.current:
         card_io.write_card(source.path, update.updated)
@@ -96,16 +97,16 @@ def card(
 def _report(update: CardUpdate, label: str, *, check: bool, write: bool, pushed: PushResult | None, push: bool) -> None:
     """The human output: the diff on stdout (unless written or pushed), one status line per change on stderr."""
     if update.current:
-        err_console.print(f"{label} is current: its model-index holds these results.", highlight=False)
+        err_console.print(f"{escape(label)} is current: its model-index holds these results.", highlight=False, soft_wrap=True)
         return
     if not (write or push) or check:
         typer.echo(update.diff(), nl=False)
     for change in update.changes:
-        err_console.print(f"  {change.describe()}", highlight=False, soft_wrap=True)
+        err_console.print(f"  {escape(change.describe())}", highlight=False, soft_wrap=True)
     if check:
-        err_console.print(f"[red]{label} is stale:[/] {len(update.changes)} value(s) differ from the results. Update it with --write or --push.", highlight=False)
+        err_console.print(f"[red]{escape(label)} is stale:[/] {len(update.changes)} value(s) differ from the results. Update it with --write or --push.", highlight=False, soft_wrap=True)
     elif write:
-        err_console.print(f"Wrote {label} ({len(update.changes)} value(s)).", highlight=False)
+        err_console.print(f"Wrote {escape(label)} ({len(update.changes)} value(s)).", highlight=False, soft_wrap=True)
     elif pushed is not None:
-        err_console.print(f"Pushed {label}: commit {pushed.commit_sha[:12]}", highlight=False)
+        err_console.print(f"Pushed {escape(label)}: commit {pushed.commit_sha[:12]}", highlight=False, soft_wrap=True)
         typer.echo(pushed.pr_url or pushed.commit_url)
