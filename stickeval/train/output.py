@@ -84,7 +84,7 @@ class RunWriter:
     def _guard(self, write) -> None:
         try:
             write()
-        except OSError as e:
+        except (OSError, RuntimeError) as e:  # torch.save's zip writer reports a failed write as RuntimeError
             raise CheckpointWriteError(
                 f"Could not write into {self.directory} ({first_line(e)}); files already there are intact. "
                 "Free disk space (or fix permissions), then continue with --resume."

@@ -9,6 +9,7 @@ file loads with `weights_only=True`.
 
 from __future__ import annotations
 
+import io
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,9 +72,11 @@ def save_state(state: TrainState, directory: str | Path) -> Path:
         CheckpointWriteError: the write failed (full disk, permissions); nothing was replaced.
     """
     path = Path(directory) / STATE_FILE
+    buffer = io.BytesIO()
+    torch.save(state.to_dict(), buffer)  # in memory first: torch's zip writer reports a failed write as a RuntimeError
     try:
         with atomic_path(path) as tmp:
-            torch.save(state.to_dict(), tmp)
+            tmp.write_bytes(buffer.getbuffer())
     except OSError as e:
         raise CheckpointWriteError(
             f"Could not write the checkpoint {path} ({first_line(e)}); the previous checkpoint is intact. "
