@@ -2,10 +2,13 @@
 
 Numbers that were not computed are `null`, never a string; dates are ISO-8601; durations are seconds.
 Bump `SCHEMA_VERSION` when a key changes meaning or disappears (adding keys does not bump it).
+`metric_rows` turns a results document into the rows every display shows (the CLI's table, the
+HTML report), so they agree on what each number is.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TypedDict
 
 SCHEMA_VERSION = 1
@@ -24,6 +27,7 @@ class MetricEntry(EstimateDict, total=False):
     higher_is_better: bool | None  # null: closest to the reference row is best (diversity)
     unit: str
     card_field: str | None  # the model card's model-index metric type it fills
+    description: str  # one line: what it measures (the metric table's)
     note: str  # why a value is null
 
 
@@ -56,6 +60,61 @@ class Results(TypedDict):
     config: dict  # RunSettings fields (device and dtype resolved) + frames + rows
     metrics: dict[str, MetricEntry]
     reference: dict[str, EstimateDict]  # the suite's own clips through the same pipeline
-    breakdowns: dict  # per_action: {metric: {label: EstimateDict}}; per_noise: {kind: {level: {...}}}
+    breakdowns: dict  # per_action: {metric: {label: EstimateDict}}; per_noise: {kind: {level: {metric: EstimateDict}}};
+    # confusion: {"labels": [...], "matrix": [[int]]}, rows = true label, columns = predicted
     timing: Timing
     notices: list[str]
+
+
+DIRECTIONS = {True: "higher", False: "lower", None: "closest to reference"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One metric as displays show it.
+
+    Attributes:
+        name: the metric's key in results.json.
+        value: its mean; None when undefined (see `note`).
+        ci: (low, high) 95% interval; None entries when undefined.
+        n: samples the value rests on.
+        direction: "higher", "lower" (is better) or "closest to reference" (the reference row's value).
+        reference: the reference row's value (the suite's own clips), or None when it has none.
+        description: one line: what it measures.
+        unit: unit of the per-sample value.
+        note: why the value is undefined, or "".
+    """
+
+    name: str
+    value: float | None
+    ci: tuple[float | None, float | None]
+    n: int
+    direction: str
+    reference: float | None
+    description: str
+    unit: str
+    note: str = ""
+
+
+def metric_rows(results: Results) -> list[Row]:
+    """The display rows of a results document, in its metrics' order.
+
+    A description missing from an older results.json is taken from the metric table.
+    """
+    from stickeval.metrics import METRICS  # the table imports the metric functions: only when asked
+
+    rows = []
+    for name, m in results["metrics"].items():
+        known = METRICS.get(name)
+        rows.append(Row(
+            name=name,
+            value=m["mean"],
+            ci=(m["ci95"][0], m["ci95"][1]),
+            n=m["n"],
+            direction=DIRECTIONS[m.get("higher_is_better")],
+            reference=results["reference"].get(name, {}).get("mean"),
+            description=m.get("description") or (known.description if known else ""),
+            unit=m.get("unit") or (known.unit if known else ""),
+            note=m.get("note", ""),
+        ))  # fmt: skip
+    return rows

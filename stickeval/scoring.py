@@ -1,17 +1,23 @@
 """Scoring a run: every metric of `stickeval.metrics.METRICS` on cached rollouts → results.json.
 
-Each figure is a mean with a seeded bootstrap 95% CI and its n. Beside the model's row, a
-reference row scores the suite's own clips through the same pipeline (classifier accuracy on the
-references, Fréchet distance of the test references to the train references, their diversity), so
-every number has a yardstick. Schema of results.json: `stickeval.results`, docs/results.md.
+The metric table drives the scoring: each row's `kind` says what its function is given, its
+`reference` whether a reference row is scored too. Each set of clips (the rollouts, the references,
+each noise condition) has its motion features computed once and one classifier pass, which every
+metric of the table shares. Each figure is a mean with a seeded bootstrap 95% CI and its n. Beside
+the model's row, the reference row scores the suite's own clips through the same functions
+(classifier accuracy on the held-out references, Fréchet distance of the held-out references to
+the train references, their diversity), so every number has a yardstick. Schema of results.json:
+`stickeval.results`, docs/results.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +27,7 @@ from stickeval._io import write_text_atomic
 from stickeval.data import load_suite
 from stickeval.data.suite import Suite, select, split_of
 from stickeval.metrics import METRICS, Metric
-from stickeval.metrics.action import load_or_fit_classifier
-from stickeval.metrics.distribution import diversity_ci, frechet_distance_ci
+from stickeval.metrics.action import ActionClassifier, ActionScores, load_or_fit_classifier, score_actions
 from stickeval.metrics.features import motion_features
 from stickeval.metrics.stats import Estimate, bootstrap_by_group, bootstrap_ci
 from stickeval.results import SCHEMA_VERSION, MetricEntry, Results
@@ -51,7 +56,11 @@ def _git_hash() -> str | None:
 
 
 def _entry(metric: Metric, est: Estimate) -> MetricEntry:
-    return {**est.to_dict(), "higher_is_better": metric.higher_is_better, "unit": metric.unit, "card_field": metric.card_field}
+    entry: MetricEntry = {**est.to_dict(), "higher_is_better": metric.higher_is_better, "unit": metric.unit,
+                          "card_field": metric.card_field, "description": metric.description}  # fmt: skip
+    if not est.defined and metric.undefined:
+        entry["note"] = f"undefined: {metric.undefined}"
+    return entry
 
 
 def reference_splits(suite: Suite, settings: dict) -> tuple[Suite, Suite, str | None]:
@@ -74,66 +83,102 @@ def reference_splits(suite: Suite, settings: dict) -> tuple[Suite, Suite, str | 
     )
 
 
+class Clips:
+    """A set of clips as the metrics see them: motion, lengths, labels, and what is derived from them
+    once (motion features; the action classifier's verdict) and shared by every metric."""
+
+    def __init__(self, motion: np.ndarray, lengths: np.ndarray, labels: list[str], classifier: ActionClassifier):
+        self.motion, self.lengths, self.labels, self._classifier = motion, lengths, labels, classifier
+
+    @functools.cached_property
+    def features(self) -> np.ndarray:
+        return motion_features(self.motion, self.lengths)
+
+    @functools.cached_property
+    def actions(self) -> ActionScores:
+        return score_actions(self._classifier, self.features, self.labels)
+
+
+class Inputs:
+    """Everything a run's metrics read: the clip sets and the cached arrays of the clean rows."""
+
+    def __init__(self, run: dict, suite: Suite, arrays: dict[str, np.ndarray]):
+        self.roles = np.array(run["roles"])
+        self.seed = run["settings"]["seed"]
+        self.suite = suite
+        clean = self.roles == "clean"
+        train, held_out, self.split_notice = reference_splits(suite, run["settings"])
+        classifier = load_or_fit_classifier(cache_dir() / "classifiers", train.motion, train.labels, train.lengths)
+        self.generated = Clips(arrays["motion"][clean], suite.lengths, suite.labels, classifier)
+        self.reference = Clips(suite.motion, suite.lengths, suite.labels, classifier)
+        self.held_out = self.reference if held_out is suite else Clips(held_out.motion, held_out.lengths, held_out.labels, classifier)
+        self.train = self.reference if train is suite else Clips(train.motion, train.lengths, train.labels, classifier)
+        self.teacher_forced = arrays["teacher_forced"][clean]
+        self.action_logits = arrays["action_logits"][clean].astype(np.float32)
+        self.motion = arrays["motion"]
+        self.classifier = classifier
+
+
+# What the function of each per-sample kind is given (module docstring of stickeval.metrics).
+PER_SAMPLE: dict[str, Callable[[Metric, Inputs], np.ndarray]] = {
+    "paired": lambda m, x: m.fn(x.generated.motion, x.reference.motion, x.reference.lengths),
+    "teacher_forced": lambda m, x: m.fn(x.teacher_forced, x.reference.motion, x.reference.lengths),
+    "classifier": lambda m, x: m.fn(x.generated.actions),
+    "action_head": lambda m, x: m.fn(x.action_logits, x.suite.actions, x.reference.lengths),
+}
+
+
+def _reference_row(metric: Metric, x: Inputs) -> Estimate:
+    """The metric on the suite's own clips (`Metric.reference`)."""
+    if metric.kind == "set":
+        against = x.train if metric.reference == "train" else x.reference
+        extra = {"paired": False} if metric.reference == "train" else {}
+        return metric.fn(x.held_out.features, against.features, n_boot=N_BOOT, seed=x.seed, **extra)
+    return bootstrap_ci(metric.fn(x.held_out.actions), n_boot=N_BOOT, seed=x.seed)  # "classifier"
+
+
 def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False) -> Results:
     """Score the rollouts of a run and write `results.json` (and `samples.jsonl`) into `output`."""
-    roles = np.array(run["roles"])
-    seed = run["settings"]["seed"]
-    clean = roles == "clean"
-    gen, ref, lengths, labels = arrays["motion"][clean], suite.motion, suite.lengths, suite.labels
+    x = Inputs(run, suite, arrays)
+    seed = x.seed
     per_sample: dict[str, np.ndarray] = {}
-    metrics: dict[str, dict] = {}
-    train, held_out, split_notice = reference_splits(suite, run["settings"])
-    classifier = load_or_fit_classifier(cache_dir() / "classifiers", train.motion, train.labels, train.lengths)
-
+    metrics: dict[str, MetricEntry] = {}
+    reference_row: dict[str, dict] = {}
+    per_noise, robust = _noise_scores(x)
     for metric in METRICS.values():
-        if metric.kind == "paired":
-            values = metric.fn(gen, ref, lengths)
-        elif metric.kind == "teacher_forced":
-            values = metric.fn(arrays["teacher_forced"][clean], ref, lengths)
-        elif metric.kind == "classifier":
-            values = metric.fn(classifier, gen, labels, lengths)
-        elif metric.kind == "action_head":
-            values = metric.fn(arrays["action_logits"][clean].astype(np.float32), suite.actions, lengths)
+        if metric.kind == "set":
+            est = metric.fn(x.generated.features, x.reference.features, n_boot=N_BOOT, seed=seed)
+        elif metric.kind == "robustness":
+            if metric.name not in robust:
+                continue  # no noise rows in this run
+            est = bootstrap_ci(robust[metric.name], n_boot=N_BOOT, seed=seed, drop_undefined=True)
         else:
-            continue  # robustness and set metrics below
-        per_sample[metric.name] = values
-        metrics[metric.name] = _entry(metric, bootstrap_ci(values, n_boot=N_BOOT, seed=seed))
-
-    per_noise, robust_values = _noise_scores(roles, arrays["motion"], suite, classifier, seed)
-    if robust_values is not None:
-        est = bootstrap_ci(robust_values, n_boot=N_BOOT, seed=seed, drop_undefined=True)
-        metrics["robustness"] = _entry(METRICS["robustness"], est)
-        if not est.defined:
-            metrics["robustness"]["note"] = "undefined: rollouts of different prompts are the same (the model ignores its text)"
-
-    gen_f, ref_f = motion_features(gen, lengths), motion_features(ref, lengths)
-    train_f, held_out_f = motion_features(train.motion, train.lengths), motion_features(held_out.motion, held_out.lengths)
-    metrics["frechet_distance"] = _entry(METRICS["frechet_distance"], frechet_distance_ci(gen_f, ref_f, n_boot=N_BOOT, seed=seed))
-    metrics["diversity"] = _entry(METRICS["diversity"], diversity_ci(gen_f, ref_f, n_boot=N_BOOT, seed=seed))
-    reference_row = {
-        "action_accuracy": bootstrap_ci(METRICS["action_accuracy"].fn(classifier, held_out.motion, held_out.labels, held_out.lengths),
-                                        n_boot=N_BOOT, seed=seed).to_dict(),
-        "frechet_distance": frechet_distance_ci(held_out_f, train_f, n_boot=N_BOOT, seed=seed, paired=False).to_dict(),
-        "diversity": diversity_ci(held_out_f, held_out_f, n_boot=N_BOOT, seed=seed).to_dict(),
-    }
+            per_sample[metric.name] = PER_SAMPLE[metric.kind](metric, x)
+            est = bootstrap_ci(per_sample[metric.name], n_boot=N_BOOT, seed=seed)
+        metrics[metric.name] = _entry(metric, est)
+        if metric.reference:
+            reference_row[metric.name] = _reference_row(metric, x).to_dict()
     per_action = {
-        name: {g: e.to_dict() for g, e in bootstrap_by_group(per_sample[name], labels, n_boot=N_BOOT, seed=seed).items()}
+        name: {g: e.to_dict() for g, e in bootstrap_by_group(per_sample[name], suite.labels, n_boot=N_BOOT, seed=seed).items()}
         for name in BREAKDOWN_METRICS
     }
+    verdict = x.generated.actions
+    confusion = {"labels": list(verdict.classes), "matrix": verdict.confusion.tolist()}
     seconds = float(arrays["seconds"].sum())
+    n_rows = len(x.roles)
     results: Results = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "stickeval", "version": __version__, "git_hash": _git_hash()},
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "model": {**run["model"], "hash": run["model_hash"]},
         "suite": run["suite"],
-        "config": {**run["settings"], "frames": int(ref.shape[1]), "rows": int(len(roles))},
+        "config": {**run["settings"], "frames": int(suite.motion.shape[1]), "rows": n_rows},
         "metrics": metrics,
         "reference": reference_row,
-        "breakdowns": {"per_action": per_action, "per_noise": per_noise},
-        "timing": {"generation_seconds": seconds, "sequences_per_second": len(roles) / seconds if seconds else None,
+        "breakdowns": {"per_action": per_action, "per_noise": per_noise, "confusion": confusion},
+        "timing": {"generation_seconds": seconds, "sequences_per_second": n_rows / seconds if seconds else None,
                    "rows_generated_now": run["rows_generated_now"], "device_name": run["device_name"]},
-        "notices": run["notices"] + ([split_notice] if split_notice else []),
+        "notices": run["notices"] + ([x.split_notice] if x.split_notice else []),
     }  # fmt: skip
     write_text_atomic(output / "results.json", json.dumps(results, indent=2) + "\n")
     if log_samples:
@@ -141,32 +186,40 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
     return results
 
 
-def _noise_scores(roles: np.ndarray, motion: np.ndarray, suite: Suite, classifier, seed: int):
-    """Per noise kind and level: robustness and classifier accuracy (n = noise prompts each);
-    plus each prompt's robustness averaged over the 18 conditions, the headline figure, whose
-    bootstrap resamples prompts (the conditions of one prompt are not independent samples)."""
-    other = motion[roles == "other"]
+def _noise_scores(x: Inputs) -> tuple[dict, dict[str, np.ndarray]]:
+    """Per noise kind and level, every "robustness" and "classifier" metric (n = noise prompts each);
+    and per "robustness" metric each prompt's value averaged over the 18 conditions, the headline
+    figure, whose bootstrap resamples prompts (the conditions of one prompt are not independent)."""
+    roles = x.roles
+    other = x.motion[roles == "other"]
     if len(other) == 0:
-        return {}, None
+        return {}, {}
     k = len(other)
-    anchor = motion[roles == "anchor"] if (roles == "anchor").any() else motion[roles == "clean"][:k]
-    lengths, labels = suite.lengths[:k], suite.labels[:k]
+    anchor = x.motion[roles == "anchor"] if (roles == "anchor").any() else x.generated.motion[:k]
+    lengths, labels = x.suite.lengths[:k], x.suite.labels[:k]
+    robust = [m for m in METRICS.values() if m.kind == "robustness"]
+    judged = [m for m in METRICS.values() if m.kind == "classifier"]
     per_noise: dict[str, dict] = {}
-    conditions = []
+    conditions: dict[str, list[np.ndarray]] = {m.name: [] for m in robust}
     for role in dict.fromkeys(r for r in roles if r.startswith("noise:")):
         _, kind, level = role.split(":")
-        noisy = motion[roles == role]
-        rob = METRICS["robustness"].fn(noisy, anchor, other, lengths)
-        acc = METRICS["action_accuracy"].fn(classifier, noisy, labels, lengths)
-        conditions.append(rob)
-        per_noise.setdefault(kind, {})[level] = {
-            "robustness": bootstrap_ci(rob, n_boot=N_BOOT, seed=seed, drop_undefined=True).to_dict(),
-            "action_accuracy": bootstrap_ci(acc, n_boot=N_BOOT, seed=seed).to_dict(),
-        }
-    stacked = np.stack(conditions)  # [conditions, k]; a prompt's value is NaN in all or none of them
+        noisy = Clips(x.motion[roles == role], lengths, labels, x.classifier)
+        entry = per_noise.setdefault(kind, {}).setdefault(level, {})
+        for m in robust:
+            values = m.fn(noisy.motion, anchor, other, lengths)
+            conditions[m.name].append(values)
+            entry[m.name] = bootstrap_ci(values, n_boot=N_BOOT, seed=x.seed, drop_undefined=True).to_dict()
+        for m in judged:
+            entry[m.name] = bootstrap_ci(m.fn(noisy.actions), n_boot=N_BOOT, seed=x.seed).to_dict()
+    return per_noise, {name: _mean_over_conditions(np.stack(values)) for name, values in conditions.items()}
+
+
+def _mean_over_conditions(stacked: np.ndarray) -> np.ndarray:
+    """Each prompt's mean over conditions [conditions, k]; NaN where a prompt is undefined in all
+    (a prompt's value is NaN in all conditions or none: definedness depends on clean and other only)."""
     defined = ~np.isnan(stacked)
-    per_prompt = np.divide(np.where(defined, stacked, 0).sum(0), defined.sum(0), out=np.full(k, np.nan), where=defined.any(0))
-    return per_noise, per_prompt
+    k = stacked.shape[1]
+    return np.divide(np.where(defined, stacked, 0).sum(0), defined.sum(0), out=np.full(k, np.nan), where=defined.any(0))
 
 
 def _write_samples(path: Path, suite: Suite, per_sample: dict[str, np.ndarray]) -> None:

@@ -41,7 +41,7 @@ class ActionClassifier:
 
     Example:
         >>> clf = ActionClassifier().fit(train_motion, train_labels, train_lengths)
-        >>> proba = clf.predict_proba(generated, lengths)      # [N, len(clf.classes_)]
+        >>> proba = clf.predict_proba(motion_features(generated, lengths))  # [N, len(clf.classes_)]
     """
 
     def __init__(self, *, c: float = 1.0, max_iter: int = 3000):
@@ -99,36 +99,31 @@ class ActionClassifier:
         self.training_hash = data_hash
         return self
 
-    def predict_proba(self, motion: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
-        """Class probabilities of each clip.
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities of each clip, from its features.
 
         Args:
-            motion: float [N, T, D] clips of the schema the classifier was trained on.
-            lengths: int [N] real frames per clip (None: all T).
+            features: float [N, F] `features.motion_features` of clips of the schema the classifier
+                was trained on (computed once per set of clips by the caller, who also needs them
+                for the distribution metrics).
 
         Returns:
             float64 [N, K], rows summing to 1, columns in `classes_` order.
 
         Raises:
             ActionClassifierError: the classifier is not fitted, or was trained on another schema.
-            MetricInputError: bad clips (see `features.motion_features`).
         """
         p = self._fitted()
-        features = motion_features(motion, lengths)
-        if features.shape[1] != p["mean"].shape[0]:
+        features = np.asarray(features, dtype=np.float64)
+        if features.ndim != 2 or features.shape[1] != p["mean"].shape[0]:
             raise ActionClassifierError(
                 f"the classifier was trained on {p['mean'].shape[0]} features per clip but these clips give "
-                f"{features.shape[1]} (another schema?); train it on clips of the schema you score."
+                f"{features.shape[-1]} (another schema?); train it on clips of the schema you score."
             )
         logits = ((features - p["mean"]) / p["scale"]) @ p["weight"].T + p["bias"]
         logits -= logits.max(axis=1, keepdims=True)
         proba = np.exp(logits)
         return proba / proba.sum(axis=1, keepdims=True)
-
-    def predict(self, motion: np.ndarray, lengths: np.ndarray | None = None) -> list[str]:
-        """The most probable action of each clip. Args, Raises: as `predict_proba`."""
-        classes = self.classes_
-        return [classes[i] for i in self.predict_proba(motion, lengths).argmax(axis=1)]
 
     def save(self, path: str | Path) -> Path:
         """Write the fitted classifier to `path` (.npz, atomically). Returns the path.
@@ -242,10 +237,8 @@ class ActionScores:
     confusion: np.ndarray
 
 
-def score_actions(
-    classifier: ActionClassifier, motion: np.ndarray, labels: Sequence[str], lengths: np.ndarray | None = None
-) -> ActionScores:
-    """Classify clips and compare with the actions they should show.
+def score_actions(classifier: ActionClassifier, features: np.ndarray, labels: Sequence[str]) -> ActionScores:
+    """Classify clips (one pass) and compare with the actions they should show.
 
     Top-1 accuracy is the mean of `top1` (range [0, 1], higher is better): references of the
     classifier's held-out split score high, a model that ignores its text scores about the share of
@@ -254,19 +247,19 @@ def score_actions(
 
     Args:
         classifier: a fitted ActionClassifier.
-        motion: float [N, T, D] clips (rollouts, or references for the "real" row).
+        features: float [N, F] `features.motion_features` of the clips (rollouts, or references for
+            the reference row).
         labels: N action names the clips should show.
-        lengths: int [N] real frames per clip (None: all T).
 
     Returns:
         ActionScores.
 
     Raises:
         MetricInputError: a label the classifier was not trained on (train it on a split that covers
-            every action), or bad clips.
+            every action), or a label count that differs from N.
         ActionClassifierError: as `ActionClassifier.predict_proba`.
     """
-    names = _labels(labels, len(motion))
+    names = _labels(labels, len(features))
     classes = classifier.classes_
     index = {c: i for i, c in enumerate(classes)}
     unknown = sorted({str(n) for n in names} - set(index))
@@ -275,8 +268,8 @@ def score_actions(
             f"labels {unknown[:5]} are not among the classifier's {len(classes)} actions; "
             "train the classifier on a split that covers every action scored."
         )
-    truth = np.array([index[n] for n in names])
-    proba = classifier.predict_proba(motion, lengths)
+    truth = np.array([index[n] for n in names], dtype=np.int64)
+    proba = classifier.predict_proba(features)
     ranked = np.argsort(-proba, axis=1, kind="stable")
     top1 = (ranked[:, 0] == truth).astype(np.float64)
     top3 = (ranked[:, :3] == truth[:, None]).any(axis=1).astype(np.float64)
@@ -285,27 +278,28 @@ def score_actions(
     return ActionScores(classes, tuple(classes[i] for i in ranked[:, 0]), top1, top3, confusion)
 
 
-def top1_accuracy(
-    classifier: ActionClassifier, motion: np.ndarray, labels: Sequence[str], lengths: np.ndarray | None = None
-) -> np.ndarray:
+def top1_accuracy(scores: ActionScores) -> np.ndarray:
     """Per clip, 1.0 where the classifier's top-1 action is the clip's label, else 0.0.
 
     The mean over clips is the top-1 accuracy: range [0, 1], higher is better (references of the
-    held-out split ~0.99 on the real track, white noise and frozen poses about chance). Args, Raises:
-    as `score_actions`. Returns float64 [N] (`score_actions(...).top1`).
+    held-out split ~0.99 on the real track, white noise and frozen poses about chance).
+
+    Args:
+        scores: `score_actions(classifier, features, labels)` of the clips.
+
+    Returns:
+        float64 [N] (`scores.top1`).
     """
-    return score_actions(classifier, motion, labels, lengths).top1
+    return scores.top1
 
 
-def top3_accuracy(
-    classifier: ActionClassifier, motion: np.ndarray, labels: Sequence[str], lengths: np.ndarray | None = None
-) -> np.ndarray:
+def top3_accuracy(scores: ActionScores) -> np.ndarray:
     """Per clip, 1.0 where the clip's label is among the classifier's 3 most probable actions, else 0.0.
 
-    The mean over clips is the top-3 accuracy: range [0, 1], higher is better, never below top-1.
-    Args, Raises: as `score_actions`. Returns float64 [N] (`score_actions(...).top3`).
+    The mean over clips is the top-3 accuracy: range [0, 1], higher is better, never below top-1
+    (with fewer than 3 actions, always 1). Args, Returns: as `top1_accuracy` (`scores.top3`).
     """
-    return score_actions(classifier, motion, labels, lengths).top3
+    return scores.top3
 
 
 def action_head_accuracy(logits: np.ndarray, actions: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:

@@ -120,6 +120,9 @@ def frechet_distance_ci(
 ) -> Estimate:
     """`frechet_distance_features` with a seeded 95% CI and the resampling estimate of its bias.
 
+    Range [0, inf), lower is better (as `frechet_distance`); the results' reference row is the
+    held-out references against the train references (`paired=False`).
+
     The plug-in FD is biased upward at finite size (the fitted means and covariances carry sampling
     noise that the distance counts as mismatch: about |F| / N for the mean term alone), and a
     bootstrap replicate adds that bias a second time, so the plain percentile interval can exclude
@@ -132,7 +135,7 @@ def frechet_distance_ci(
     Each replicate refits both Gaussians to rows drawn with replacement (the same rows of both sets
     when `paired`, as generated clip i and its reference i); the standardisation stays that of the
     full reference set, a fixed unit. Replicates are computed from row counts, so no resampled copy is
-    made; this is the route for results (`stats.bootstrap_set_ci` is the generic, slower one).
+    made.
 
     Args:
         features: [N, F] generated-set features.
@@ -167,6 +170,9 @@ def diversity_ci(
 ) -> Estimate:
     """`diversity_features` with a seeded 95% CI over the generated clips.
 
+    Range [0, inf); neither direction is better: closer to the reference row (the reference clips'
+    own diversity, `diversity_ci(f_ref, f_ref)`) is better (as `diversity`).
+
     A replicate is the mean distance between the *distinct* clips of a resample: with row counts c,
     sum_{i != j} c_i c_j D_ij / sum_{i != j} c_i c_j = c'Dc / (N^2 - |c|^2). Counting a clip drawn
     twice as a pair at distance 0 (the mean over all pairs of the resampled set, c'Dc / (N (N - 1)))
@@ -200,28 +206,9 @@ def diversity_ci(
     return set_estimate(dist.sum() / (n * (n - 1)), replicates, n, floor=0.0)
 
 
-def frechet_distance_gaussians(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """Fréchet (2-Wasserstein squared) distance between N(mu1, sigma1) and N(mu2, sigma2).
-
-    |mu1 - mu2|^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr((sigma1 sigma2)^(1/2)), clipped at 0 against
-    round-off. E.g. N(0, diag(4, 1)) vs N(0, diag(1, 4)) is 10 - 2 (2 + 2) = 2.
-
-    Raises:
-        MetricInputError: the shapes do not match.
-    """
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, float)), np.atleast_1d(np.asarray(mu2, float))
-    s1, s2 = np.atleast_2d(np.asarray(sigma1, float)), np.atleast_2d(np.asarray(sigma2, float))
-    f = mu1.shape[0]
-    if mu2.shape != (f,) or s1.shape != (f, f) or s2.shape != (f, f):
-        raise MetricInputError(
-            f"Gaussian shapes do not match: mu {mu1.shape} / {mu2.shape}, sigma {s1.shape} / {s2.shape}."
-        )
-    with one_thread():
-        return _frechet(mu1, s1, mu2, s2)
-
-
 def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> float:
-    """`frechet_distance_gaussians` without the checks (the caller limits BLAS threads).
+    """Fréchet (2-Wasserstein squared) distance between N(mu1, s1) and N(mu2, s2), clipped at 0 against
+    round-off: |mu1 - mu2|^2 + Tr(s1) + Tr(s2) - 2 Tr((s1 s2)^(1/2)). The caller limits BLAS threads.
 
     Tr((s1 s2)^(1/2)) is the sum of sqrt(eigenvalues of L' s1 L) with s2 = L L' (Cholesky; the two
     products are similar matrices), or of R s1 R with R = s2^(1/2) from a symmetric eigendecomposition

@@ -3,13 +3,13 @@
 Every figure stickeval reports travels with its uncertainty (DESIGN §7). Two routes:
 - `bootstrap_ci`: per-sample values (pose MSE, temporal consistency, ...): the mean, and the
   2.5/97.5 percentiles of the means of `n_boot` resamples drawn with replacement;
-- `bootstrap_set_ci`: set-level statistics that have no per-sample value: the statistic on the full
-  set, and a bias-aware percentile interval (`set_estimate`): a set statistic such as the Fréchet
-  distance is biased at finite size and its resamples repeat that bias on top of it, so their raw
-  percentiles can miss the full-set value altogether; the replicates' median offset from it is
-  reported as `Estimate.bias`, and the interval both contains the full-set value and reaches the
-  bias-corrected one. Generic and slow; the Fréchet distance and diversity have fast versions in
-  `distribution.py` built on `resampling_counts` and `set_estimate`.
+- `set_estimate`: set-level statistics that have no per-sample value (the Fréchet distance and
+  diversity of `distribution.py`, resampled with `resampling_counts`): the statistic on the full
+  set, and a bias-aware percentile interval: a set statistic such as the Fréchet distance is biased
+  at finite size and its resamples repeat that bias on top of it, so their raw percentiles can miss
+  the full-set value altogether; the replicates' median offset from it is reported as
+  `Estimate.bias`, and the interval both contains the full-set value and reaches the bias-corrected
+  one.
 The resampling is driven by `numpy.random.default_rng(seed)` alone, so the same values and seed
 give bit-identical intervals in any process. Empty input raises; undefined values (NaN, e.g. a
 robustness score of a model that ignores its text) are refused unless `drop_undefined=True`, which
@@ -18,7 +18,7 @@ drops them and counts them in `Estimate.n_undefined`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +34,7 @@ class Estimate:
 
     Attributes:
         mean: the mean of the per-sample values (`bootstrap_ci`) or the statistic on the full set
-            (`bootstrap_set_ci`); NaN when no value was defined.
+            (`set_estimate`); NaN when no value was defined.
         ci95: (low, high) 95% interval: the percentile bootstrap of the mean (`bootstrap_ci`) or the
             bias-aware interval of a set statistic (`set_estimate`); (NaN, NaN) when undefined.
         n: number of (defined) samples used.
@@ -113,60 +113,11 @@ def bootstrap_ci(values: np.ndarray, *, n_boot: int = 2000, seed: int = 0, drop_
     return Estimate(float(arr.mean()), (float(lo), float(hi)), int(arr.size), std, n_undef)
 
 
-def bootstrap_set_ci(
-    statistic: Callable[..., float],
-    *arrays: np.ndarray,
-    n_boot: int = 2000,
-    seed: int = 0,
-    paired: bool = True,
-) -> Estimate:
-    """A set-level statistic with a seeded, bias-aware percentile-bootstrap 95% CI (see `set_estimate`).
-
-    Args:
-        statistic: f(*arrays) -> float, e.g. `distribution.frechet_distance_features`.
-        *arrays: the sets, each indexed by sample along axis 0.
-        n_boot: number of bootstrap resamples (default 2000).
-        seed: seed of the resampling (default 0).
-        paired: resample every array with the same indices (the arrays hold the same samples, e.g.
-            generated clip i and its reference i); False resamples each array on its own (two
-            unrelated sets, e.g. a test split against a train split).
-
-    Returns:
-        Estimate with mean = statistic on the full sets, the bias-aware bootstrap interval, n = size
-        of the first set, std = None, bias = the replicates' median offset from mean.
-
-    Raises:
-        MetricInputError: no arrays, an empty array, paired arrays of different sizes, or a
-            non-finite statistic on the full sets.
-    """
-    if not arrays:
-        raise MetricInputError("bootstrap_set_ci needs at least one array to resample.")
-    sizes = [len(a) for a in arrays]
-    if min(sizes) == 0:
-        raise MetricInputError(f"cannot bootstrap an empty set (sizes {sizes}).")
-    if paired and len(set(sizes)) > 1:
-        raise MetricInputError(
-            f"paired sets must have the same size; got {sizes}. Pass paired=False for unrelated sets."
-        )
-    if n_boot < 1:
-        raise MetricInputError(f"n_boot must be at least 1; got {n_boot}.")
-    point = float(statistic(*arrays))
-    rng = np.random.default_rng(seed)
-    replicates = np.empty(n_boot)
-    for b in range(n_boot):
-        if paired:
-            idx = rng.integers(0, sizes[0], size=sizes[0])
-            replicates[b] = statistic(*(a[idx] for a in arrays))
-        else:
-            replicates[b] = statistic(*(a[rng.integers(0, len(a), size=len(a))] for a in arrays))
-    return set_estimate(point, replicates, sizes[0])
-
-
 def resampling_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """How many times each of n samples is drawn in each of n_boot resamples with replacement.
 
-    Draws the same random stream as n_boot successive `rng.integers(0, n, size=n)` calls (the
-    resampling of `bootstrap_set_ci`), so weighted statistics can be checked against it.
+    Draws the same random stream as n_boot successive `rng.integers(0, n, size=n)` calls, so weighted
+    statistics can be checked against refitting on explicitly resampled rows.
 
     Returns:
         int64 [n_boot, n], each row summing to n.

@@ -1,4 +1,4 @@
-"""The action classifier (fit, predict, cache) and the accuracy metrics built on it."""
+"""The action classifier (fit, class probabilities, cache) and the accuracy metrics built on it."""
 
 import hashlib
 import logging
@@ -17,6 +17,12 @@ from stickeval.metrics.action import (
     top1_accuracy,
     top3_accuracy,
 )
+from stickeval.metrics.features import motion_features
+
+
+def judge(classifier, motion, labels, lengths=None):
+    """The classifier's verdict on clips: one pass, as scoring makes it."""
+    return score_actions(classifier, motion_features(motion, lengths), labels)
 
 
 def held_out(source_file: str) -> bool:
@@ -61,7 +67,7 @@ HELD_OUT_TOP1 = {"real": 0.97, "stickbench": 0.7}
 
 def test_classifier_separates_the_actions_of_held_out_clips(classifier, split):
     motion, lengths, labels = split.test
-    scores = score_actions(classifier, motion, labels, lengths)
+    scores = judge(classifier, motion, labels, lengths)
     assert classifier.classes_ == tuple(sorted(set(split.train[2])))
     assert scores.top1.mean() > HELD_OUT_TOP1[split.source]
     assert scores.top3.mean() >= scores.top1.mean()
@@ -75,16 +81,16 @@ def test_white_noise_frozen_poses_and_other_actions_score_near_chance(classifier
     other = rng.permutation(len(labels))
     wrong = [lab for lab, o in zip(labels, other) if labels[o] != lab]
     wrong_idx = [o for lab, o in zip(labels, other) if labels[o] != lab]
-    assert top1_accuracy(classifier, noise, labels, lengths).mean() < 0.3
-    assert top1_accuracy(classifier, frozen, labels, lengths).mean() < 0.3
-    assert top1_accuracy(classifier, motion[wrong_idx], wrong, lengths[wrong_idx]).mean() < 0.05
+    assert top1_accuracy(judge(classifier, noise, labels, lengths)).mean() < 0.3
+    assert top1_accuracy(judge(classifier, frozen, labels, lengths)).mean() < 0.3
+    assert top1_accuracy(judge(classifier, motion[wrong_idx], wrong, lengths[wrong_idx])).mean() < 0.05
 
 
 def test_model_that_ignores_its_text_scores_the_share_of_its_one_action(classifier, split):
     motion, lengths, labels = split.test
     same = np.repeat(motion[:1], len(labels), axis=0)
     same_lengths = np.repeat(lengths[:1], len(labels))
-    scores = score_actions(classifier, same, labels, same_lengths)
+    scores = judge(classifier, same, labels, same_lengths)
     (shown,) = set(scores.predicted)
     assert scores.top1.mean() == pytest.approx(labels.count(shown) / len(labels))
     assert scores.top1.mean() < 0.2
@@ -92,7 +98,7 @@ def test_model_that_ignores_its_text_scores_the_share_of_its_one_action(classifi
 
 def test_confusion_matrix_rows_are_true_actions_and_its_trace_is_the_top1_count(classifier, split):
     motion, lengths, labels = split.test
-    scores = score_actions(classifier, motion, labels, lengths)
+    scores = judge(classifier, motion, labels, lengths)
     assert scores.confusion.sum() == len(labels)
     assert np.trace(scores.confusion) == scores.top1.sum()
     for i, action in enumerate(scores.classes):
@@ -110,11 +116,11 @@ def test_two_separable_synthetic_actions_are_classified_perfectly(figures):
     labels = ["stand"] * 6 + ["wave"] * 6
     clf = ActionClassifier().fit(motion, labels)
     assert clf.classes_ == ("stand", "wave")
-    scores = score_actions(clf, motion, labels)
+    scores = judge(clf, motion, labels)
     assert scores.top1.tolist() == [1.0] * 12
     assert scores.confusion.tolist() == [[6, 0], [0, 6]]
-    assert np.allclose(clf.predict_proba(motion).sum(axis=1), 1.0)
-    assert top3_accuracy(clf, motion, labels).tolist() == [1.0] * 12  # fewer than 3 classes: always in
+    assert np.allclose(clf.predict_proba(motion_features(motion)).sum(axis=1), 1.0)
+    assert top3_accuracy(judge(clf, motion, labels)).tolist() == [1.0] * 12  # fewer than 3 classes: always in
 
 
 def test_save_and_load_give_identical_probabilities(classifier, split, tmp_path):
@@ -123,7 +129,7 @@ def test_save_and_load_give_identical_probabilities(classifier, split, tmp_path)
     loaded = ActionClassifier.load(path)
     assert loaded.classes_ == classifier.classes_ and loaded.key == classifier.key
     some, some_lengths = motion[:50], lengths[:50]
-    assert np.array_equal(loaded.predict_proba(some, some_lengths), classifier.predict_proba(some, some_lengths))
+    assert np.array_equal(loaded.predict_proba(motion_features(some, some_lengths)), classifier.predict_proba(motion_features(some, some_lengths)))
 
 
 @pytest.mark.parametrize("split", ["stickbench"], indirect=True)
@@ -140,7 +146,7 @@ def test_cache_fits_once_then_loads_and_refits_a_corrupt_file(split, tmp_path, c
     with caplog.at_level(logging.WARNING, logger="stickeval.metrics.action"):
         refit = load_or_fit_classifier(tmp_path, motion, labels, lengths)
     assert "refitting the action classifier" in caplog.text
-    assert np.array_equal(refit.predict_proba(motion, lengths), first.predict_proba(motion, lengths))
+    assert np.array_equal(refit.predict_proba(motion_features(motion, lengths)), first.predict_proba(motion_features(motion, lengths)))
     assert ActionClassifier.load(path).key == first.key
 
 
@@ -161,19 +167,19 @@ def test_loading_a_corrupt_file_says_to_delete_it(tmp_path):
 
 def test_unfitted_classifier_and_other_schema_are_refused(classifier, figures):
     with pytest.raises(ActionClassifierError, match="not fitted"):
-        ActionClassifier().predict_proba(np.zeros((1, 10, 20)))
+        ActionClassifier().predict_proba(np.zeros((1, 114)))
     v3 = figures.standing("v3", 20)[None] + 0.01 * np.arange(20)[None, :, None]
     with pytest.raises(ActionClassifierError, match="trained on 114 features .* 314"):
-        classifier.predict_proba(v3)
+        classifier.predict_proba(motion_features(v3))
 
 
 def test_labels_the_classifier_never_saw_are_refused(classifier, split):
     motion, lengths, labels = split.test
     n = len(classifier.classes_)
     with pytest.raises(MetricInputError, match=rf"\['moonwalk'\] are not among the classifier's {n} actions"):
-        score_actions(classifier, motion[:2], ["moonwalk", labels[1]], lengths[:2])
+        judge(classifier, motion[:2], ["moonwalk", labels[1]], lengths[:2])
     with pytest.raises(MetricInputError, match="one action label per clip: 1 labels for 2 clips"):
-        score_actions(classifier, motion[:2], labels[:1], lengths[:2])
+        judge(classifier, motion[:2], labels[:1], lengths[:2])
 
 
 def test_one_label_cannot_train_a_classifier(figures):

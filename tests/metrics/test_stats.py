@@ -10,7 +10,6 @@ from stickeval.metrics.stats import (
     Estimate,
     bootstrap_by_group,
     bootstrap_ci,
-    bootstrap_set_ci,
     resampling_counts,
     set_estimate,
 )
@@ -69,23 +68,6 @@ def test_empty_and_infinite_values_are_refused():
         bootstrap_ci(np.array([]))
     with pytest.raises(MetricInputError, match="1 values are infinite"):
         bootstrap_ci(np.array([1.0, np.inf]))
-
-
-def test_set_statistic_bootstrap_resamples_paired_sets_together():
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal(200)
-    # Paired: the same indices on both sides, so the difference of identical sets stays exactly 0.
-    est = bootstrap_set_ci(lambda a, b: float(np.mean(a) - np.mean(b)), x, x.copy(), n_boot=200, seed=0)
-    assert est.mean == 0.0 and est.ci95 == (0.0, 0.0) and est.std is None
-    unpaired = bootstrap_set_ci(
-        lambda a, b: float(np.mean(a) - np.mean(b)), x, x.copy(), n_boot=200, seed=0, paired=False
-    )
-    assert unpaired.ci95[0] < 0.0 < unpaired.ci95[1]
-
-
-def test_set_bootstrap_refuses_paired_sets_of_different_sizes():
-    with pytest.raises(MetricInputError, match=r"same size; got \[3, 4\]. Pass paired=False"):
-        bootstrap_set_ci(lambda a, b: 0.0, np.zeros(3), np.zeros(4))
 
 
 def test_resampling_counts_draw_the_same_resamples_as_index_resampling():
@@ -149,9 +131,10 @@ def test_squared_norm_of_a_mean_keeps_its_estimate_in_the_interval_and_reaches_t
     def stat(a):
         return float(np.sum(a.mean(axis=0) ** 2))
 
-    est = bootstrap_set_ci(stat, x, n_boot=n_boot, seed=3)
-    rng = np.random.default_rng(3)  # the same resamples, to show the plain percentile interval
-    plain = np.percentile([stat(x[rng.integers(0, n, size=n)]) for _ in range(n_boot)], [2.5, 97.5])
+    rng = np.random.default_rng(3)
+    replicates = np.array([stat(x[rng.integers(0, n, size=n)]) for _ in range(n_boot)])
+    est = set_estimate(stat(x), replicates, n)
+    plain = np.percentile(replicates, [2.5, 97.5])
     assert not plain[0] <= est.mean <= plain[1]
     assert est.ci95[0] <= est.mean <= est.ci95[1]
     assert est.ci95[0] <= 0.0

@@ -1,0 +1,185 @@
+"""Scoring cached rollouts: the metric table drives it, and known inputs give known results.
+
+These tests call `score_run` on arrays built from the suite itself (no model, no generation), so
+every expected value follows from the metric definitions: a "model" that returns the reference
+clips scores exactly what the reference row scores.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from stickeval import scoring
+from stickeval.data import load_suite
+from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS
+from stickeval.metrics import METRICS
+from stickeval.metrics.action import ActionClassifier
+from stickeval.results import DIRECTIONS, metric_rows
+from stickeval.scoring import score_run
+
+N = 12  # clean prompts
+K = 4  # noise prompts
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return load_suite("quick", limit=N)
+
+
+def build(suite, *, noise: bool, other: np.ndarray | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """run.json and cached arrays of a run whose every rollout is the reference clip of its sample.
+
+    Noisy rows copy the clean ones (the noise changed nothing); "other" rows are `other` (default:
+    the references of other samples)."""
+    motion, frames = suite.motion, suite.motion.shape[1]
+    roles, rows = ["clean"] * N, [motion]
+    if noise:
+        roles += ["other"] * K
+        rows.append(motion[(np.arange(K) + 1) % N] if other is None else other)
+        for kind in NOISE_KINDS:
+            for level in NOISE_LEVELS:
+                roles += [f"noise:{kind}:{level}"] * K
+                rows.append(motion[:K])
+    stacked = np.concatenate(rows)
+    m = len(roles)
+    logits = np.zeros((m, frames, 46), dtype=np.float16)
+    logits[np.arange(N)[:, None], np.arange(frames)[None], suite.actions] = 1.0  # the head names every action
+    tf = np.full((m, frames - 1, motion.shape[-1]), np.nan, dtype=np.float32)
+    tf[:N] = motion[:, 1:]  # position t "predicts" frame t + 1 exactly
+    arrays = {"motion": stacked, "action_logits": logits, "teacher_forced": tf, "seconds": np.full(m, 0.01)}
+    run = {
+        "settings": {"suite": "quick", "seed": 0, "batch_size": 8},
+        "model": {"variant": "copy-of-the-references"},
+        "model_hash": "0" * 64,
+        "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash, "n": N},
+        "roles": roles,
+        "notices": [],
+        "rows_generated_now": 0,
+        "device_name": "cpu",
+    }
+    return run, arrays
+
+
+@pytest.fixture(scope="module")
+def copied(suite, tmp_path_factory):
+    out = tmp_path_factory.mktemp("copy")
+    run, arrays = build(suite, noise=True)
+    return out, score_run(out, run, suite, arrays)
+
+
+def test_a_model_returning_the_reference_clips_scores_perfectly_on_the_paired_metrics(copied, suite):
+    _, results = copied
+    m = results["metrics"]
+    for name in ("pose_mse", "root_relative_pose_mse", "teacher_forced_mse", "frozen", "jittery",
+                 "segment_length_instability", "ground_penetration"):  # fmt: skip
+        assert m[name]["mean"] == pytest.approx(0.0, abs=1e-12), name
+        assert m[name]["n"] == N, name
+    # Foot skating is absolute (StickBench's own clips slide a little): exactly the references' own.
+    own = METRICS["foot_skating"].fn(suite.motion, suite.motion, suite.lengths)
+    assert m["foot_skating"]["mean"] == pytest.approx(own.mean())
+    assert m["temporal_consistency"]["mean"] == pytest.approx(1.0)
+    assert m["action_head_accuracy"]["mean"] == pytest.approx(1.0)
+
+
+def test_a_model_returning_the_reference_clips_scores_what_the_reference_row_scores(copied):
+    _, results = copied
+    m, ref = results["metrics"], results["reference"]
+    assert m["frechet_distance"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert m["diversity"]["mean"] == pytest.approx(ref["diversity"]["mean"])
+    assert m["action_accuracy"]["mean"] == ref["action_accuracy"]["mean"]
+    assert m["action_accuracy_top3"]["mean"] == ref["action_accuracy_top3"]["mean"]
+    assert ref["frechet_distance"]["mean"] > 0  # held-out references against the train references
+
+
+def test_noise_that_changes_nothing_scores_robustness_1_in_every_condition(copied):
+    _, results = copied
+    assert results["metrics"]["robustness"]["mean"] == pytest.approx(1.0)
+    assert results["metrics"]["robustness"]["n"] == K
+    per_noise = results["breakdowns"]["per_noise"]
+    assert set(per_noise) == set(NOISE_KINDS)
+    for kind in NOISE_KINDS:
+        assert set(per_noise[kind]) == {str(level) for level in NOISE_LEVELS}
+        for cell in per_noise[kind].values():
+            assert cell["robustness"]["mean"] == pytest.approx(1.0)
+            assert cell["action_accuracy"]["n"] == K and cell["action_accuracy_top3"]["n"] == K
+
+
+def test_the_table_decides_which_metrics_have_a_reference_row(copied):
+    _, results = copied
+    assert set(results["reference"]) == {name for name, m in METRICS.items() if m.reference}
+    assert set(results["metrics"]) == set(METRICS)
+
+
+def test_every_metric_entry_carries_its_description_and_unit_from_the_table(copied):
+    out, results = copied
+    on_disk = json.loads((out / "results.json").read_text())
+    for name, entry in on_disk["metrics"].items():
+        assert entry["description"] == METRICS[name].description and entry["unit"] == METRICS[name].unit
+
+
+def test_the_confusion_matrix_rows_are_true_labels_and_its_trace_is_the_top1_hits(copied, suite):
+    _, results = copied
+    confusion = results["breakdowns"]["confusion"]
+    labels, matrix = confusion["labels"], np.array(confusion["matrix"])
+    assert matrix.shape == (len(labels), len(labels)) and matrix.dtype.kind == "i"
+    assert matrix.sum() == N
+    for i, label in enumerate(labels):
+        assert matrix[i].sum() == list(suite.labels).count(label)
+    assert np.trace(matrix) / N == pytest.approx(results["metrics"]["action_accuracy"]["mean"])
+
+
+def test_a_model_that_ignores_its_text_has_undefined_robustness_with_the_tables_note(suite, tmp_path):
+    run, arrays = build(suite, noise=True, other=suite.motion[:K])  # other prompts give the same clip
+    results = score_run(tmp_path, run, suite, arrays)
+    robustness = results["metrics"]["robustness"]
+    assert robustness["mean"] is None and robustness["n"] == 0 and robustness["n_undefined"] == K
+    assert robustness["note"] == f"undefined: {METRICS['robustness'].undefined}"
+
+
+def test_a_run_without_noise_rows_reports_no_robustness(suite, tmp_path):
+    run, arrays = build(suite, noise=False)
+    results = score_run(tmp_path, run, suite, arrays)
+    assert "robustness" not in results["metrics"] and results["breakdowns"]["per_noise"] == {}
+
+
+def test_each_set_of_clips_gets_one_feature_pass_and_one_classifier_pass(suite, tmp_path, monkeypatch):
+    # Counting wrappers around the real functions: the rollouts, the references (also the held-out
+    # row) and the train split each get their features once; top-1 and top-3 share one classifier pass.
+    calls = {"features": 0, "classifier": 0}
+    features, proba = scoring.motion_features, ActionClassifier.predict_proba
+
+    def counted_features(*args, **kwargs):
+        calls["features"] += 1
+        return features(*args, **kwargs)
+
+    def counted_proba(self, *args, **kwargs):
+        calls["classifier"] += 1
+        return proba(self, *args, **kwargs)
+
+    monkeypatch.setattr(scoring, "motion_features", counted_features)
+    monkeypatch.setattr(ActionClassifier, "predict_proba", counted_proba)
+    run, arrays = build(suite, noise=False)
+    score_run(tmp_path, run, suite, arrays)
+    assert calls == {"features": 3, "classifier": 2}
+
+
+def test_metric_rows_give_every_metric_its_value_interval_direction_reference_and_meaning(copied):
+    _, results = copied
+    rows = metric_rows(results)
+    assert [r.name for r in rows] == list(results["metrics"])
+    by_name = {r.name: r for r in rows}
+    pose = by_name["pose_mse"]
+    assert pose.value == results["metrics"]["pose_mse"]["mean"] and pose.n == N
+    assert pose.direction == DIRECTIONS[False] and pose.reference is None
+    assert pose.description == METRICS["pose_mse"].description and pose.unit == METRICS["pose_mse"].unit
+    diversity = by_name["diversity"]
+    assert diversity.direction == DIRECTIONS[None]
+    assert diversity.reference == results["reference"]["diversity"]["mean"]
+    assert diversity.ci == tuple(results["metrics"]["diversity"]["ci95"])
+
+
+def test_metric_rows_of_an_older_results_file_take_descriptions_from_the_table(copied):
+    _, results = copied
+    older = {**results, "metrics": {k: {f: v for f, v in m.items() if f != "description"} for k, m in results["metrics"].items()}}
+    assert [r.description for r in metric_rows(older)] == [METRICS[name].description for name in results["metrics"]]
