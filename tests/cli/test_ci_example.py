@@ -1,0 +1,74 @@
+"""The CI example (examples/card-metrics.yml) end to end: its `stickeval` steps, run as written, guard the nano card.
+
+The steps' shell variables come from the workflow's own `env`, except RUN_ARGS (a 6-prompt run
+keeps the test fast) and, until the built-in nano weights are built, VARIANT (a tiny checkpoint
+stands in; the commands are the same). The loop: the card starts at TBD (check red), `card --write`
+fills it, the workflow is green, then a changed model makes it red with a readable diff.
+"""
+
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fixtures.checkpoints import build_tiny_checkpoint
+from stickeval.zoo import get_variant
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = ROOT / "examples" / "card-metrics.yml"
+FAST_RUN_ARGS = "--suite quick --limit 6 --noise-prompts 3"
+
+
+def stickeval_steps() -> tuple[dict[str, str], list[str]]:
+    """The workflow's env and the `run:` lines of its steps that call stickeval, in order."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    steps = [step["run"].strip() for step in workflow["jobs"]["card"]["steps"] if step.get("run", "").startswith("stickeval ")]
+    return {k: str(v) for k, v in workflow["env"].items()}, steps
+
+
+def nano_or_tiny(tmp_path: Path) -> str:
+    nano = get_variant("nano")
+    if any((nano.builtin_dir / name).is_file() for name in nano.weight_files):
+        return "nano"
+    return str(build_tiny_checkpoint(tmp_path / "model", seed=0, metadata={"encoder": "hash"}))
+
+
+def run_steps(run_cli, steps: list[str], env: dict[str, str], monkeypatch) -> list:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    results = []
+    for line in steps:
+        argv = shlex.split(os.path.expandvars(line))
+        assert argv[0] == "stickeval"
+        results.append(run_cli(*argv[1:]))
+        if results[-1].exit_code != 0:
+            break
+    return results
+
+
+def test_the_ci_example_keeps_the_nano_card_current_and_catches_a_changed_model(run_cli, tmp_path, monkeypatch):
+    env, steps = stickeval_steps()
+    assert [s.split()[1] for s in steps] == ["run", "card"] and "--check" in steps[-1]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cards").mkdir()
+    card = tmp_path / env["CARD"]
+    card.write_bytes((ROOT / "examples" / "nano.README.md").read_bytes())
+    env.update(VARIANT=nano_or_tiny(tmp_path), RUN_ARGS=FAST_RUN_ARGS)
+
+    first = run_steps(run_cli, steps, env, monkeypatch)
+    assert first[0].exit_code == 0, first[0].stderr
+    assert first[1].exit_code == 1 and "mse on stickbench-quick (stickbench-v1): TBD -> " in first[1].stderr
+
+    results = tmp_path / env["RUN_DIR"] / "results.json"
+    assert run_cli("card", card, "--results", results, "--write").exit_code == 0
+    assert "| Pose MSE | TBD |" not in card.read_text()  # the body table too
+    green = run_steps(run_cli, steps, env, monkeypatch)
+    assert [r.exit_code for r in green] == [0, 0], green[-1].stderr
+
+    changed = build_tiny_checkpoint(tmp_path / "changed", seed=7, metadata={"encoder": "hash"})
+    red = run_steps(run_cli, steps, {**env, "VARIANT": str(changed), "RUN_DIR": "runs/changed"}, monkeypatch)
+    assert red[0].exit_code == 0 and red[1].exit_code == 1
+    assert "--- a/README.md" in red[1].stdout and "-      value: " in red[1].stdout and "+      value: " in red[1].stdout
+    assert "stale" in red[1].stderr
