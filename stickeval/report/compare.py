@@ -18,7 +18,7 @@ from stickeval.report.runs import read_results
 
 # The columns a leaderboard shows unless asked for others: the card's metrics and the distribution.
 HEADLINE = ("action_accuracy", "pose_mse", "temporal_consistency", "robustness", "frechet_distance", "diversity", "foot_skating")
-MARK = "*"
+MARK = "†"  # not "*": two in one Markdown row would turn the text between them italic
 LEGEND = f"{MARK}: the 95% CI does not overlap the best run's for that metric."
 
 
