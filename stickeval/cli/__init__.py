@@ -39,6 +39,7 @@ from stickeval.cli import render as _render
 from stickeval.cli import report as _report
 from stickeval.cli import run as _run
 from stickeval.cli import train as _train
+from stickeval.cli import validate as _validate
 from stickeval.cli import zoo as _zoo
 from stickeval.cli.options import Command
 from stickeval.cli.output import err_console
@@ -90,6 +91,7 @@ app.command("train", epilog=_train.TRAIN_EXAMPLES, cls=Command)(_train.train_com
 app.command("finetune", epilog=_train.FINETUNE_EXAMPLES, cls=Command)(_train.finetune_command)
 app.add_typer(_train.app, name="recipes", epilog=_train.RECIPES_EXAMPLES)
 app.command("card", epilog=_card.EXAMPLES, cls=Command)(_card.card)
+app.command("validate-metrics", epilog=_validate.EXAMPLES, cls=Command)(_validate.validate_metrics)
 
 
 def _print_error(message: str, code: int) -> None:
