@@ -12,6 +12,7 @@ import io
 from stickeval.report._deps import require
 
 DPI = 100
+BOUNDED = ("action_accuracy", "temporal_consistency")  # scores in [0, 1]: drawn on the full scale
 
 
 def _pyplot():
@@ -47,6 +48,7 @@ def noise_plot(per_noise: dict, clean: dict | None, key: str = "action_accuracy"
         ax.errorbar(x, means, yerr=err, marker="o", capsize=3, label=kind)
     if clean and clean.get("mean") is not None:
         ax.axhline(clean["mean"], color="black", linestyle="--", linewidth=1, label="clean")
+    ax.set_ylim(-0.03, 1.03)  # accuracies and robustness are fractions
     ax.set_xticks([1, 2, 3], ["1 (10%)", "2 (25%)", "3 (50%)"])
     ax.set_xlabel("noise level (share of words touched)")
     ax.set_ylabel(key.replace("_", " "))
@@ -66,6 +68,8 @@ def per_action_plot(per_action: dict) -> bytes:
         means, err = _errors([per_action[metric].get(a, {}) for a in actions])
         ax.barh(range(len(actions)), means, xerr=err, capsize=2, color="#1f77b4")
         ax.set_title(metric.replace("_", " "), fontsize=9)
+        if metric in BOUNDED:
+            ax.set_xlim(0, 1.02)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(range(len(actions)), actions, fontsize=8)
     axes[0][0].invert_yaxis()
