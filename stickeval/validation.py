@@ -1,0 +1,294 @@
+"""The validity table: do the metrics rank held-out real motion above degenerate "models" built from it?
+
+A score earns trust only if better motion scores better (issue 12). The test split of a suite is cut
+in two by a hash of each clip's source (source file on the real track, sample id on StickBench), so
+no take is on both sides:
+- half A is the reference: its prompts are the "prompts", its clips the references;
+- half B answers them: for each A clip, a B clip with the same prompt (else the same action) is the
+  "held-out real" model, the ideal a generator can reach without having seen A.
+Each pair is cut to the shorter clip's length. Every family below is built from the held-out real
+clips (or, for the copy, from A itself) and scored against A through the same functions:
+
+  copy          A's own clips: a memorised test set (must be flagged, not ranked below real)
+  first_frame   the held-out clip's first frame held still
+  mean_pose     the train split's mean pose, every frame of every clip
+  white_noise   every coordinate drawn from a normal with the train frames' mean and sd
+  shuffled      the held-out clip's frames in random order
+  reversed      the held-out clip played backwards
+  jitter        the held-out clip plus N(0, (0.05 torso lengths)^2) per frame and coordinate
+  smoothed      a 15-frame moving average of the held-out clip
+  wrong_action  a held-out clip of another action
+
+Per family the table says which headline metrics rank it below held-out real with non-overlapping 95%
+CIs, and which rank it *above* (closer to the references than held-out real motion can be: the
+memorisation flag, `closer_than_real`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stickeval.data import load_suite
+from stickeval.data.suite import Suite
+from stickeval.errors import EvaluatorError
+
+FAMILIES = ("real", "copy", "first_frame", "mean_pose", "white_noise", "shuffled", "reversed", "jitter", "smoothed", "wrong_action")
+SUITES = ("quick", "standard", "real")
+JITTER_SD = 0.05  # torso lengths (the real track's unit; StickBench's torso is ~1 too)
+SMOOTH_FRAMES = 15  # the window issue 12 found pose MSE rewarding
+MIN_PAIRS = 32  # R-precision's pool
+MEMORISATION_METRICS = ("pose_mse", "evaluator_fid")  # lower is better for both
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A column of the table: its name and direction (None: closest to the real row is best)."""
+
+    name: str
+    higher_is_better: bool | None
+    source: str  # "evaluator", "kinematics", "features", "paired"
+
+
+METRICS = (
+    MetricSpec("r_precision_top1", True, "evaluator"),
+    MetricSpec("r_precision_top3", True, "evaluator"),
+    MetricSpec("matching_score", False, "evaluator"),
+    MetricSpec("evaluator_fid", False, "evaluator"),
+    MetricSpec("evaluator_diversity", None, "evaluator"),
+    MetricSpec("action_accuracy_temporal", True, "evaluator"),
+    MetricSpec("kinematic_fd", False, "kinematics"),
+    MetricSpec("frechet_distance", False, "features"),
+    MetricSpec("pose_mse", False, "paired"),
+    MetricSpec("root_relative_pose_mse", False, "paired"),
+    MetricSpec("temporal_consistency", True, "paired"),
+    MetricSpec("foot_skating", False, "paired"),
+)
+
+
+def _hash_unit(key: str) -> float:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little") / 2**64
+
+
+def _source(sample_id: str) -> str:
+    return sample_id.rsplit("#", 1)[0]  # real track: "<source file>#<start frame>"; StickBench: the id
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Reference half A, its held-out real answers from half B, and the wrong-action clips, all cut to `lengths`."""
+
+    reference: Suite
+    held_out: np.ndarray  # float32 [n, T, D]
+    wrong_action: np.ndarray  # float32 [n, T, D]
+    lengths: np.ndarray  # int64 [n]
+
+
+def _cut(motion: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Clips with frames past `lengths` holding the last real frame."""
+    t = np.arange(motion.shape[1])[None, :]
+    idx = np.minimum(t, lengths[:, None] - 1)
+    return np.take_along_axis(motion, idx[..., None], axis=1)
+
+
+def pair_test_split(test: Suite, *, seed: int = 0) -> Pairs:
+    """Cut a test split into reference half A and held-out half B, and pair each A clip with B clips.
+
+    Raises:
+        EvaluatorError: fewer than `MIN_PAIRS` A clips found a held-out partner (use a larger suite).
+    """
+    rng = np.random.default_rng(seed)
+    half_b = np.array([_hash_unit("validate/" + _source(i)) < 0.5 for i in test.ids])
+    labels, prompts = np.asarray(test.labels), np.asarray(test.prompts)
+    b_idx = np.flatnonzero(half_b)
+    chosen, partner, wrong = [], [], []
+    for i in np.flatnonzero(~half_b):
+        same = b_idx[prompts[b_idx] == prompts[i]]
+        same = same if same.size else b_idx[labels[b_idx] == labels[i]]
+        other = b_idx[labels[b_idx] != labels[i]]
+        if same.size and other.size:
+            chosen.append(i)
+            partner.append(int(rng.choice(same)))
+            wrong.append(int(rng.choice(other)))
+    if len(chosen) < MIN_PAIRS:
+        raise EvaluatorError(
+            f"only {len(chosen)} reference clips of suite '{test.name}' have a held-out partner of the same "
+            f"action; the table needs {MIN_PAIRS}. Use --suite standard or --suite real."
+        )
+    from stickeval.data.suite import select
+
+    chosen_a, partner_a, wrong_a = (np.array(x) for x in (chosen, partner, wrong))
+    lengths = np.minimum.reduce([test.lengths[chosen_a], test.lengths[partner_a], test.lengths[wrong_a]])
+    reference = select(test, chosen_a, name=f"{test.name}-validity-reference")
+    return Pairs(reference, _cut(test.motion[partner_a], lengths), _cut(test.motion[wrong_a], lengths), lengths)
+
+
+def degenerate_families(pairs: Pairs, train: Suite, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """Every family of clips [n, T, D] (module docstring), each to be scored with `pairs.lengths`."""
+    from stickeval.evaluator.training import reverse_clips, shuffle_clips
+
+    rng = np.random.default_rng(seed)
+    real, lengths = pairs.held_out.astype(np.float64), pairs.lengths
+    valid = np.arange(train.motion.shape[1])[None, :] < train.lengths[:, None]
+    frames = train.motion[valid].astype(np.float64)  # every real train frame, [F, D]
+    n, t, d = real.shape
+    kernel = np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES
+    padded = np.pad(real, ((0, 0), (SMOOTH_FRAMES // 2, SMOOTH_FRAMES // 2), (0, 0)), mode="edge")
+    smoothed = np.apply_along_axis(lambda x: np.convolve(x, kernel, mode="valid"), 1, padded)
+    families = {
+        "real": real,
+        "copy": np.asarray(pairs.reference.motion, dtype=np.float64),
+        "first_frame": np.repeat(real[:, :1], t, axis=1),
+        "mean_pose": np.broadcast_to(frames.mean(axis=0), real.shape).copy(),
+        "white_noise": frames.mean(axis=0) + frames.std(axis=0) * rng.standard_normal(real.shape),
+        "shuffled": shuffle_clips(real, lengths, rng),
+        "reversed": reverse_clips(real, lengths),
+        "jitter": real + JITTER_SD * rng.standard_normal(real.shape),
+        "smoothed": smoothed,
+        "wrong_action": pairs.wrong_action.astype(np.float64),
+    }
+    return {k: _cut(v, lengths) for k, v in families.items()}
+
+
+def score_family(
+    motion: np.ndarray, pairs: Pairs, evaluator: Any, reference: dict[str, np.ndarray], *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Every metric of `METRICS` for one family's clips against the reference half: {name: Estimate}.
+
+    Args:
+        motion: float [n, T, D] the family's clips; pairs: the reference and lengths.
+        evaluator: the suite's `stickeval.evaluator.Evaluator`.
+        reference: what is computed once for the reference half: "text" and "motion" embeddings,
+            "features" (motion features), "kinematics" (kinematic features), "clips" (cut clips).
+    """
+    from stickeval.metrics import kinematics, physical, pose, temporal
+    from stickeval.metrics.distribution import frechet_distance_ci
+    from stickeval.metrics.features import motion_features
+    from stickeval.metrics.retrieval import embedding_diversity_ci, embedding_fid_ci, matching_score_ci, r_precision_ci
+    from stickeval.metrics.stats import bootstrap_ci
+
+    lengths, ref = pairs.lengths, reference["clips"]
+    emb = evaluator.embed_motion(motion, lengths)
+    r_prec = r_precision_ci(reference["text"], emb, n_boot=n_boot, seed=seed)
+    labels = np.asarray(pairs.reference.labels)
+    correct = (np.asarray(evaluator.predict(motion, lengths)) == labels).astype(float)
+    paired = {"pose_mse": pose.pose_mse, "root_relative_pose_mse": pose.root_relative_pose_mse,
+              "temporal_consistency": temporal.temporal_consistency, "foot_skating": physical.foot_skating}  # fmt: skip
+    out = {
+        "r_precision_top1": r_prec[1],
+        "r_precision_top3": r_prec[3],
+        "matching_score": matching_score_ci(reference["text"], emb, n_boot=n_boot, seed=seed),
+        "evaluator_fid": embedding_fid_ci(emb, reference["motion"], n_boot=n_boot, seed=seed),
+        "evaluator_diversity": embedding_diversity_ci(emb, reference["motion"], n_boot=n_boot, seed=seed),
+        "action_accuracy_temporal": bootstrap_ci(correct, n_boot=n_boot, seed=seed),
+        "kinematic_fd": kinematics.kinematic_fd_ci(
+            kinematics.kinematic_features(motion, lengths), reference["kinematics"], n_boot=n_boot, seed=seed
+        ),
+        "frechet_distance": frechet_distance_ci(motion_features(motion, lengths), reference["features"], n_boot=n_boot, seed=seed),
+    }
+    for name, fn in paired.items():
+        out[name] = bootstrap_ci(fn(motion, ref, lengths), n_boot=n_boot, seed=seed)
+    return out
+
+
+def closer_than_real(estimate: Any, real: Any, higher_is_better: bool | None) -> bool:
+    """Whether a figure beats the held-out real row with non-overlapping 95% CIs (a memorisation sign).
+
+    Args:
+        estimate, real: `stats.Estimate`s of one metric for the model and for held-out real clips.
+        higher_is_better: the metric's direction; None (diversity) is never "closer".
+    """
+    if higher_is_better is None:
+        return False
+    return estimate.ci95[0] > real.ci95[1] if higher_is_better else estimate.ci95[1] < real.ci95[0]
+
+
+def is_memorised(model: dict[str, Any], real: dict[str, Any]) -> bool:
+    """The memorisation flag: closer to the test references than held-out real motion on every one of
+    `MEMORISATION_METRICS` (paired pose error and the evaluator's FID), with non-overlapping 95% CIs.
+
+    Either alone is not enough: a frozen mean pose beats held-out real clips on pose MSE (regression to
+    the mean) while its FID is far worse; a model can match the set of references in distribution
+    without copying any one of them. Both at once means the outputs reproduce the references.
+
+    Args:
+        model, real: {metric name: `stats.Estimate`} for the model and the held-out real row, holding
+            at least `MEMORISATION_METRICS`.
+    """
+    return all(closer_than_real(model[m], real[m], False) for m in MEMORISATION_METRICS)
+
+
+def memorisation_notice(name: str) -> str:
+    """The notice a memorised result carries (results and the validity table)."""
+    return (
+        f"{name} matches the test references more closely than held-out real clips can (pose MSE and the "
+        "evaluator's FID both below the real row): a memorised test set, not a better model."
+    )
+
+
+def below_real(estimate: Any, real: Any, higher_is_better: bool | None) -> bool:
+    """Whether a figure ranks below the held-out real row with non-overlapping 95% CIs."""
+    return closer_than_real(real, estimate, higher_is_better)
+
+
+def validate_metrics(suite: str = "standard", *, cache_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Build the validity table of a suite: every family scored by every metric, ranked against held-out real.
+
+    Args:
+        suite: "standard" (StickBench, 1,178 test clips), "quick" (too small for pools of 32 on most
+            actions) or "real" (the real track, needs ../shared/realmotion).
+        cache_dir: where the real track's evaluator is cached (built on first use).
+        n_boot: bootstrap resamples per figure; seed: seeds the pairing, the families and the bootstrap.
+
+    Returns:
+        JSON-ready {"suite", "n", "evaluator" (its manifest's held-out figures), "metrics" (name ->
+        higher_is_better), "rows" (family -> metric -> Estimate dict), "ranks" (metric -> families
+        best first), "below_real" (family -> metrics), "closer_than_real" (family -> metrics),
+        "flags" (family -> notices)}.
+
+    Raises:
+        UnknownSuiteError / DatasetError: as `data.load_suite`. EvaluatorError: as
+        `evaluator.load_evaluator`, or too few pairs.
+    """
+    from stickeval.evaluator import load_evaluator
+    from stickeval.metrics.features import motion_features
+    from stickeval.metrics.kinematics import kinematic_features
+
+    test, train = load_suite(suite, split="test"), load_suite(suite, split="train")
+    evaluator = load_evaluator(suite, cache_dir=cache_dir)
+    pairs = pair_test_split(test, seed=seed)
+    families = degenerate_families(pairs, train, seed=seed)
+    clips = families["copy"]
+    reference = {
+        "clips": clips,
+        "text": evaluator.embed_text(pairs.reference.prompts),
+        "motion": evaluator.embed_motion(clips, pairs.lengths),
+        "features": motion_features(clips, pairs.lengths),
+        "kinematics": kinematic_features(clips, pairs.lengths),
+    }
+    rows = {name: score_family(m, pairs, evaluator, reference, n_boot=n_boot, seed=seed) for name, m in families.items()}
+    direction = {m.name: m.higher_is_better for m in METRICS}
+    real = rows["real"]
+    below = {f: [m for m, hib in direction.items() if below_real(rows[f][m], real[m], hib)] for f in FAMILIES if f != "real"}
+    closer = {f: [m for m, hib in direction.items() if closer_than_real(rows[f][m], real[m], hib)] for f in FAMILIES if f != "real"}
+    flags = {f: [memorisation_notice(f)] for f in closer if is_memorised({m: rows[f][m] for m in MEMORISATION_METRICS}, real)}
+
+    def rank_key(family: str, metric: str) -> float:
+        value, hib = rows[family][metric].mean, direction[metric]
+        return abs(value - real[metric].mean) if hib is None else (-value if hib else value)
+
+    return {
+        "suite": suite,
+        "n": len(pairs.lengths),
+        "evaluator": {"domain": evaluator.manifest.get("domain"), "held_out": evaluator.manifest.get("held_out")},
+        "metrics": direction,
+        "rows": {f: {m: e.to_dict() for m, e in r.items()} for f, r in rows.items()},
+        "ranks": {m: sorted(FAMILIES, key=lambda f, m=m: rank_key(f, m)) for m in direction},
+        "below_real": below,
+        "closer_than_real": closer,
+        "flags": flags,
+    }
