@@ -140,10 +140,18 @@ def _torch_load(path: Path) -> object:
                 path=str(path),
             ) from e
         raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint, or it is truncated ({type(e).__name__}: {first_line(e)}). "
+            f"{path} is not a readable PyTorch checkpoint, or it is truncated ({type(e).__name__}: {_load_detail(e)}). "
             "Re-download or re-save it.",
             path=str(path),
         ) from e
+
+
+def _load_detail(e: Exception) -> str:
+    """What torch.load found wrong, without the advice to retry with weights_only=False that torch opens with."""
+    text = str(e)
+    if "WeightsUnpickler error:" in text:
+        return first_line(Exception(text.split("WeightsUnpickler error:", 1)[1]))
+    return first_line(e)
 
 
 def _strip_wrappers(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,213 @@
+"""Bad input through the real `stickeval` entry point: one `Error:` line, the documented exit code, no traceback.
+
+Exit codes (stickeval/cli/__init__.py, README "Commands"): 2 for a usage error (unknown verb or flag,
+missing or malformed argument, a value outside a flag's choices), 1 for everything the library
+refuses (a StickevalError: bad files, unknown variants, devices, unwritable outputs...). Each case
+names the words the message must hold, and, where a path was to be written, checks that nothing was.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
+from stickeval.data.datasets import save_dataset, suite_to_samples
+from stickeval.data.stickbench import load_suite
+from stickeval.text import HashEncoder
+
+USAGE, ERROR = 2, 1
+
+
+def _unwritable_dir(root: Path) -> Path | None:
+    """A directory no one may create files in: chmod 555 for a normal user; /sys for root (a read-only mount)."""
+    if os.geteuid() != 0:
+        directory = root / "read-only"
+        directory.mkdir()
+        directory.chmod(0o555)
+        return directory
+    try:
+        fd, probe = tempfile.mkstemp(dir="/sys")
+    except OSError:
+        return Path("/sys")
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory) -> dict[str, Path | None]:
+    """Every bad (and one good) input the cases refer to as {name}."""
+    root = tmp_path_factory.mktemp("bad")
+    ckpt = build_tiny_checkpoint(root / "ckpt", metadata={"encoder": "hash"})
+    truncated = root / "truncated"
+    truncated.mkdir()
+    (truncated / "model.safetensors").write_bytes((ckpt / "model.safetensors").read_bytes()[:300])
+    (root / "corrupt.bin").write_bytes(b"PK\x03\x04 not really a zip")
+    (root / "empty.bin").write_bytes(b"")
+    (root / "empty_dir").mkdir()
+    (root / "plain.pkl").write_bytes(pickle.dumps(os.getcwd))  # a plain pickle: torch refuses its opcodes
+    (root / "a_file").write_text("keep me")
+    suite = load_suite("quick", split="test")
+    save_dataset(suite_to_samples(suite, HashEncoder(512).encode(suite.prompts))[:4], root / "embed512.pt")
+    torch.save([], root / "empty_list.pt")
+    (root / "garbage.pt").write_bytes(b"this is not a torch file")
+    nan = {"description": "broken", "motion": torch.full((40, 20), float("nan")), "actions": torch.zeros(40, dtype=torch.int64)}
+    torch.save([nan, nan], root / "all_bad.pt")
+    blank = {"description": "", "motion": torch.zeros(40, 20), "actions": torch.zeros(40, dtype=torch.int64)}
+    torch.save([blank], root / "blank_prompt.pt")
+    (root / "invalid.toml").write_text("[tiny\nrepo_id = ")
+    (root / "unknown_key.toml").write_text(zoo_toml({"mine": {"repo": "me/mine"}}))
+    (root / "wrong_type.toml").write_text(zoo_toml({"mine": {"repo_id": "me/mine", "n_params": "7M"}}))
+    return {"root": root, "ckpt": ckpt, "truncated": truncated, "ro": _unwritable_dir(root)}
+
+
+CASES = [
+    # ---- usage errors: exit 2
+    ("frobnicate", USAGE, "No such command 'frobnicate'"),
+    ("--versio", USAGE, "No such option: --versio"),
+    ("run", USAGE, "Missing argument 'VARIANT'"),
+    ("run {ckpt} --frobnicate", USAGE, "No such option: --frobnicate"),
+    ("run {ckpt} --batch-size 0", USAGE, "'--batch-size': expected a positive integer or 'auto', got '0'"),
+    ("run {ckpt} --batch-size -3", USAGE, "--batch-size"),
+    ("run {ckpt} --batch-size lots", USAGE, "got 'lots'"),
+    ("run {ckpt} --limit abc", USAGE, "--limit"),
+    ("run {ckpt} --seed x", USAGE, "--seed"),
+    ("run {ckpt} --noise-prompts many", USAGE, "--noise-prompts"),
+    ("run {ckpt} --compile=yes", USAGE, "--compile"),
+    ("run {ckpt} extra", USAGE, "unexpected extra argument"),
+    ("run {ckpt} --suite quick --data {root}/embed512.pt", USAGE, "either --suite or --data"),
+    ("run {ckpt} --output {root}/out", USAGE, "No such option: --output"),
+    ("bench {ckpt} --frames ten", USAGE, "--frames"),
+    ("bench {ckpt} --batch-size 1.5", USAGE, "--batch-size"),
+    ("pull", USAGE, "Missing argument 'VARIANT'"),
+    ("push {ckpt}", USAGE, "Missing argument 'REPO_ID'"),
+    ("inspect", USAGE, "Missing argument 'PATH'"),
+    ("data make stickbench", USAGE, "Missing option '-o'"),
+    ("data make cifar -o {root}/x.pt", USAGE, "'cifar' is not one of: stickbench"),
+    ("data make stickbench --size huge -o {root}/x.pt", USAGE, "'huge' is not one of: quick, standard"),
+    ("data make stickbench --split val -o {root}/x.pt", USAGE, "'val' is not one of: train, test"),
+    ("data inspect", USAGE, "Missing argument 'FILE'"),
+    ("data frobnicate", USAGE, "No such command 'frobnicate'"),
+    ("zoo show", USAGE, "Missing argument 'NAME'"),
+    ("zoo --frob", USAGE, "No such option: --frob"),
+    ("score", USAGE, "Missing argument 'RUN_DIR'"),
+    # ---- unknown names: exit 1 with suggestions
+    ("run larg-sft", ERROR, "Unknown variant 'larg-sft'. Did you mean large-sft"),
+    ("pull larg-sft", ERROR, "Unknown variant 'larg-sft'"),
+    ("bench smal", ERROR, "Unknown variant 'smal'. Did you mean small"),
+    ("zoo show larg-sft", ERROR, "Unknown variant 'larg-sft'"),
+    ("run {ckpt} --suite quik", ERROR, "Unknown suite 'quik'. Did you mean quick"),
+    ("run {ckpt} --encoder nope", ERROR, "Unknown text encoder 'nope'"),
+    ("data make stickbench --encoder nope -o {root}/enc.pt", ERROR, "Unknown text encoder 'nope'"),
+    # ---- settings the library refuses: exit 1
+    ("run {ckpt} --device tpu", ERROR, "tpu"),
+    ("run {ckpt} --device cuda:7", ERROR, "cuda"),
+    ("run {ckpt} --dtype float8", ERROR, "float8"),
+    ("bench {ckpt} --device tpu", ERROR, "tpu"),
+    ("bench {ckpt} --dtype int8", ERROR, "int8"),
+    ("run {ckpt} --prime random", ERROR, "--prime must be one of"),
+    ("run {ckpt} --on-bad ignore", ERROR, "--on-bad must be fail or skip"),
+    ("run {ckpt} --limit 0", ERROR, "--limit must be at least 1"),
+    ("run {ckpt} --limit -5", ERROR, "--limit must be at least 1"),
+    ("run {ckpt} --noise-prompts 1", ERROR, "--noise-prompts must be at least 2"),
+    # ---- data files: exit 1
+    ("run {ckpt} --data {root}/missing.pt", ERROR, "missing.pt"),
+    ("run {ckpt} --data {root}/embed512.pt --no-noise", ERROR, "512"),
+    ("run {ckpt} --data {root}/empty_list.pt", ERROR, "empty_list.pt"),
+    ("run {ckpt} --data {root}/garbage.pt", ERROR, "garbage.pt"),
+    ("run {ckpt} --data {root}/all_bad.pt", ERROR, "all_bad.pt"),
+    ("run {ckpt} --data {root}/blank_prompt.pt", ERROR, "blank_prompt.pt"),
+    ("data inspect {root}/missing.pt", ERROR, "not found"),
+    ("data inspect {root}/garbage.pt", ERROR, "garbage.pt"),
+    ("data inspect {root}/all_bad.pt", ERROR, "None of the 2 samples"),
+    # ---- outputs that cannot be written: exit 1, checked before the work, nothing left behind
+    ("run {ckpt} --no-noise --limit 2 -o {root}/a_file", ERROR, "it is a file"),
+    ("run {ckpt} --no-noise --limit 2 -o {root}/a_file/out", ERROR, "is a file, not a directory"),
+    ("run {ckpt} --no-noise --limit 2 -o {ro}/out", ERROR, "not writable"),
+    ("bench {ckpt} --frames 4 --prompts 2 -o {root}/a_file/b.json", ERROR, "is a file, not a directory"),
+    ("bench {ckpt} --frames 4 --prompts 2 -o {ro}/b.json", ERROR, "not writable"),
+    ("bench {ckpt} --frames 4 --prompts 2 -o {root}/empty_dir", ERROR, "it is a directory"),
+    ("data make stickbench -o {root}/a_file/sb.pt", ERROR, "is a file, not a directory"),
+    ("data make stickbench -o {ro}/sb.pt", ERROR, "not writable"),
+    ("data make stickbench -o {root}/empty_dir", ERROR, "it is a directory"),
+    # ---- checkpoints: exit 1
+    ("inspect {root}/missing.bin", ERROR, "does not exist"),
+    ("inspect {root}/corrupt.bin", ERROR, "is not a readable PyTorch checkpoint"),
+    ("inspect {root}/empty.bin", ERROR, "empty.bin"),
+    ("inspect {root}/empty_dir", ERROR, "holds no weights file"),
+    ("inspect {root}/plain.pkl", ERROR, "or it is truncated (UnpicklingError: Unsupported operand"),
+    ("inspect {truncated}", ERROR, "is not a readable safetensors file"),
+    ("run {truncated}", ERROR, "is not a readable safetensors file"),
+    ("pull {truncated}", ERROR, "is not a readable safetensors file"),
+    ("bench {root}/corrupt.bin", ERROR, "corrupt.bin"),
+    ("run nano", ERROR, "`make nano`"),
+    ("pull nano-sft", ERROR, "`make nano`"),
+    # ---- zoo files: exit 1
+    ("zoo --zoo {root}/missing.toml", ERROR, "does not exist"),
+    ("zoo --zoo {root}/invalid.toml", ERROR, "is not valid TOML"),
+    ("zoo --zoo {root}/unknown_key.toml", ERROR, "unknown key 'repo' (did you mean repo_id?)"),
+    ("zoo --zoo {root}/wrong_type.toml", ERROR, "n_params must be an integer"),
+    ("run {ckpt} --zoo {root}/invalid.toml", ERROR, "is not valid TOML"),
+    ("pull small --zoo {root}/unknown_key.toml", ERROR, "unknown key 'repo'"),
+    # ---- run directories and pushes: exit 1
+    ("score {root}/no_such_run", ERROR, "no_such_run"),
+    ("score {root}/a_file", ERROR, "a_file"),
+    ("push {root}/missing_dir me/x", ERROR, "is not a directory"),
+    ("push {root}/empty_dir me/x", ERROR, "has no config.json"),
+    ("push {ckpt} not-a-repo-id", ERROR, "is not a Hub repo id"),
+]
+
+
+def _written_path(args: list[str]) -> Path | None:
+    return Path(args[args.index("-o") + 1]) if "-o" in args else None
+
+
+@pytest.mark.parametrize(("command", "code", "words"), CASES, ids=[c[0].replace("{", "").replace("}", "") for c in CASES])
+def test_bad_input_gives_one_line_and_the_documented_exit_code(run_cli, paths, command, code, words):
+    if "{ro}" in command and paths["ro"] is None:
+        pytest.skip("no read-only directory on this machine (root on a writable /sys)")
+    args = command.format(**{k: str(v) for k, v in paths.items()}).split()
+    out = _written_path(args)
+    existed = out is not None and out.exists()
+    result = run_cli(*args)
+    assert result.exit_code == code, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, result.stderr
+    assert words in errors[0]
+    if code == USAGE:
+        assert errors[0].endswith("--help`."), errors[0]  # says where to read the usage
+    if out is not None and not existed:
+        assert not out.exists()  # refused before anything was written
+
+
+def test_a_truncated_local_checkpoint_is_not_told_to_pull_again(run_cli, paths):
+    line = run_cli("run", paths["truncated"]).error_line()
+    assert "pull --force" not in line and "Re-download or re-save it" in line
+
+
+def test_a_truncated_file_in_the_hub_cache_is_told_to_pull_with_force(run_cli, tiny_zoo):
+    assert run_cli("pull", "tiny", "--zoo", tiny_zoo.zoo).exit_code == 0
+    cached = Path(run_cli("pull", "tiny", "--zoo", tiny_zoo.zoo).stdout.strip()) / "model.safetensors"
+    blob = cached.resolve()
+    blob.write_bytes(blob.read_bytes()[:300])
+    line = run_cli("run", "tiny", "--zoo", tiny_zoo.zoo, "--limit", "2", "--no-noise").error_line()
+    assert "`stickeval pull tiny --force`" in line
+
+
+def test_offline_with_a_cold_cache_is_one_line_naming_pull(run_cli, hub_env, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    line = run_cli("run", "small").error_line()
+    assert line == "small is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull small` on a machine with network."
+
+
+def test_data_inspect_says_how_wide_the_embeddings_are(run_cli, paths):
+    result = run_cli("data", "inspect", paths["root"] / "embed512.pt")
+    assert result.exit_code == 0
+    assert "512-wide: usable only by models whose embedding_dim is 512" in result.stdout
