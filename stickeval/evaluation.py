@@ -105,10 +105,18 @@ def build_suite(settings: RunSettings) -> tuple[Suite, list[str]]:
                 notices.append(f"{total - len(suite.ids)} of {total} samples of {path} were bad and skipped ({problems[0]}; ...).")
         if settings.limit:
             suite = select(suite, np.arange(min(settings.limit, len(suite.ids))))
-        return suite, notices
+        return suite, notices + _limit_notice(settings, suite)
     if path.suffix:
         raise DatasetError(f"{path} is not a Stick-Gen .pt dataset; pass a .pt file, or a suite name (quick, standard, real).")
-    return load_suite(settings.suite, split="test", limit=settings.limit), []
+    suite = load_suite(settings.suite, split="test", limit=settings.limit)
+    return suite, _limit_notice(settings, suite)
+
+
+def _limit_notice(settings: RunSettings, suite: Suite) -> list[str]:
+    """A notice when --limit asks for more samples than the suite has (then all of them are used)."""
+    if settings.limit is None or settings.limit <= len(suite.ids):
+        return []
+    return [f"--limit {settings.limit} is more than the {len(suite.ids)} samples of {suite.name}; all {len(suite.ids)} were used."]
 
 
 def plan_prompts(suite: Suite, settings: RunSettings, encoder_name: str | None, embedding_dim: int) -> tuple[Prompts, str | None]:

@@ -151,3 +151,14 @@ def test_run_without_a_variant_is_a_usage_error(run_cli):
     result = run_cli("run")
     assert result.exit_code == 2
     assert "Missing argument" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_limit_above_the_suite_size_says_all_samples_were_used(ckpt, run_cli, tmp_path):
+    from stickeval.data.datasets import suite_to_samples
+    from stickeval.data.stickbench import load_suite
+
+    save_dataset(suite_to_samples(load_suite("quick", split="test", limit=3)), tmp_path / "three.pt")
+    result = run_cli("run", ckpt, "--data", tmp_path / "three.pt", "--limit", "100000", "--no-noise", "-o", tmp_path / "run", "--json")
+    assert result.exit_code == 0, result.stderr
+    notices = json.loads(result.stdout)["notices"]
+    assert "--limit 100000 is more than the 3 samples of three; all 3 were used." in notices
