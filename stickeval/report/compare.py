@@ -50,7 +50,7 @@ class Leaderboard:
         for e in self.entries:
             cells = [estimate(e.metrics.get(m)) + (f" {MARK}" if e.metrics.get(m, {}).get("separated") else "") for m in self.metrics]
             rows.append(["—" if e.rank is None else str(e.rank), e.run_dir, e.variant, *cells])
-        return Table(["rank", "run", "variant", *self.metrics], rows, text_columns=3)
+        return Table(["rank", "run", "variant", *self.metrics], rows, text_columns=(0, 1, 2))
 
     def document(self) -> Document:
         """The board with its suite, ranking rule, legend and notices, for HTML or Markdown."""

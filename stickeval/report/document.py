@@ -34,7 +34,7 @@ class Table:
     rows: list[list[str]]
     caption: str = ""
     heat: bool = False
-    text_columns: int = 1  # leading columns of text (left-aligned); the rest are numbers
+    text_columns: tuple[int, ...] = (0,)  # indices of the text (left-aligned) columns; the rest are numbers
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,17 @@ def _table_html(table: Table) -> str:
     peak = 0.0
     if table.heat:
         peak = max((float(c) for row in table.rows for c in row[1:] if c.replace(".", "", 1).isdigit()), default=0.0)
-    k = table.text_columns
-    head = "".join(('<th class="t">' if i < k else "<th>") + f"{html.escape(c)}</th>" for i, c in enumerate(table.columns))
+    text = table.text_columns
+    head = "".join(('<th class="t">' if i in text else "<th>") + f"{html.escape(c)}</th>" for i, c in enumerate(table.columns))
     body = []
     for row in table.rows:
-        cells = [f'<td class="t">{html.escape(c)}</td>' for c in row[:k]]
-        for c in row[k:]:
-            heat = float(c) / peak * 0.8 if peak and c.replace(".", "", 1).isdigit() else None
-            cells.append(_cell(c, heat))
+        cells = []
+        for i, c in enumerate(row):
+            if i in text:
+                cells.append(f'<td class="t">{html.escape(c)}</td>')
+            else:
+                heat = float(c) / peak * 0.8 if peak and c.replace(".", "", 1).isdigit() else None
+                cells.append(_cell(c, heat))
         body.append("<tr>" + "".join(cells) + "</tr>")
     caption = f"<caption>{html.escape(table.caption)}</caption>" if table.caption else ""
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -120,7 +123,7 @@ def table_markdown(table: Table) -> str:
     """A GitHub-flavoured Markdown table (with its caption in bold above it)."""
     lines = [f"**{table.caption}**", ""] if table.caption else []
     lines.append("| " + " | ".join(map(_md_cell, table.columns)) + " |")
-    lines.append("|" + "|".join([" --- "] * table.text_columns + [" ---: "] * (len(table.columns) - table.text_columns)) + "|")
+    lines.append("|" + "|".join(" --- " if i in table.text_columns else " ---: " for i in range(len(table.columns))) + "|")
     lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in table.rows]
     return "\n".join(lines)
 

@@ -39,9 +39,6 @@ def estimate(e: dict | None) -> str:
     return f"{fmt(e['mean'])} [{fmt(low)}, {fmt(high)}]"
 
 
-ARROW = {True: "↑", False: "↓", None: "≈ ref"}
-
-
 def _identity(results: dict, run_dir: Path) -> Section:
     model, suite, config, timing, tool = results["model"], results["suite"], results["config"], results.get("timing", {}), results.get("tool", {})
     rows = [
@@ -59,16 +56,18 @@ def _identity(results: dict, run_dir: Path) -> Section:
         ["stickeval", f"{tool.get('version')} ({tool.get('git_hash') or 'no git hash'})"],
         ["run directory", str(run_dir)],
     ]
-    return Section("run", "Run", [Table(["", "value"], rows)])
+    return Section("run", "Run", [Table(["", "value"], rows, text_columns=(0, 1))])
 
 
 def _metrics(results: dict) -> Section:
-    reference = results.get("reference", {})
-    rows = [[name, fmt(m.get("mean")), f"[{fmt(m['ci95'][0])}, {fmt(m['ci95'][1])}]", str(m.get("n")), ARROW[m.get("higher_is_better")],
-             estimate(reference.get(name))] for name, m in results["metrics"].items()]  # fmt: skip
-    blocks: list = [Table(["metric", "value", "95% CI", "n", "better", "reference (suite's own clips)"], rows)]
-    blocks += [f"{name}: {m['note']}" for name, m in results["metrics"].items() if m.get("note")]
-    return Section("metrics", "Metrics", blocks)
+    from stickeval.results import metric_rows
+
+    rows = metric_rows(results)
+    table = Table(["metric", "value", "95% CI", "n", "better", "reference", "what it measures"],
+                  [[r.name, fmt(r.value), f"[{fmt(r.ci[0])}, {fmt(r.ci[1])}]", str(r.n), r.direction, fmt(r.reference), r.description]
+                   for r in rows], text_columns=(0, 6))  # fmt: skip
+    notes = [f"{r.name}: {r.note}" for r in rows if r.note]
+    return Section("metrics", "Metrics", [table, "reference: the suite's own clips through the same pipeline.", *notes])
 
 
 def _noise(results: dict) -> Section:
