@@ -162,3 +162,27 @@ def test_a_limit_above_the_suite_size_says_all_samples_were_used(ckpt, run_cli, 
     assert result.exit_code == 0, result.stderr
     notices = json.loads(result.stdout)["notices"]
     assert "--limit 100000 is more than the 3 samples of three; all 3 were used." in notices
+
+
+def _stickeval_at_80_columns(*args) -> str:
+    """stdout of the installed `stickeval` in a pipe (not a terminal) with COLUMNS=80, as a CI log records it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "80", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "stickeval", *map(str, args)], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_results_table_fits_80_columns_in_a_pipe_with_whole_names_and_intervals(run_copy):
+    stdout = _stickeval_at_80_columns("score", run_copy)
+    lines = stdout.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines), stdout
+    assert "…" not in stdout
+    metrics = json.loads((run_copy / "results.json").read_text())["metrics"]
+    for name, metric in metrics.items():
+        row = next(line for line in lines if line.startswith(f"{name} "))
+        assert row.count("[") == row.count("]") == 1, row  # the interval is on the metric's line, not wrapped
+    assert "docs/metrics.md" in stdout and "reference: the suite's own clips" in stdout

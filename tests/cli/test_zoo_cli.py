@@ -118,3 +118,19 @@ def test_push_create_pr_prints_the_pull_request_url(run_cli, tiny_zoo, monkeypat
 def test_push_without_a_token_exits_1_naming_hf_token(run_cli, tiny_zoo):
     line = run_cli("push", tiny_zoo.checkpoints["main"], "me/pushed").error_line()
     assert "set HF_TOKEN or run `hf auth login`" in line
+
+
+def test_the_zoo_table_fits_80_columns_in_a_pipe_without_cut_headers():
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "stickeval", "zoo"], capture_output=True, text=True, check=False,
+                          env={**os.environ, "COLUMNS": "80"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines), done.stdout
+    assert "…" not in done.stdout
+    assert lines[1].split() == ["name", "params", "cached", "schema", "encoder", "card", "metrics"]
+    assert "Not shown at 80 columns: repo" in done.stdout  # and it says what it left out
+    assert any(line.startswith("medium-lora ") for line in lines)
