@@ -26,6 +26,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# CPU speed targets (pytest-benchmark; figures in docs/benchmarks.md): CLI start-up (--help < 0.5 s),
+# text encoding, generation. GPU figures come from the scripts in benchmarks/.
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-enable -p no:cacheprovider
 
