@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import shlex
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,6 +15,7 @@ from rich.text import Text
 
 from stickeval.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, OutDirOpt, RevisionOpt, SeedOpt, VariantArg, ZooOpt
 from stickeval.cli.output import Column, console, err_console, examples, fit_table, print_json
+from stickeval.errors import RunInterrupted
 
 RUN_EXAMPLES = examples(
     "stickeval run large-sft --suite standard   # GPU; runs/large-sft/results.json",
@@ -22,10 +27,10 @@ SCORE_EXAMPLES = examples(
     "stickeval score runs/large-sft   # re-score cached generations, no model needed",
 )
 
-# The results table: the metric, its estimate and interval are kept; n, then the reference, give way when narrow.
+# The results table: the metric, its estimate and interval are kept; what it means, n, then the reference give way when narrow.
 COLUMNS = [Column("metric", keep=True), Column("value", "right", keep=True), Column("95% CI", "right", keep=True),
-           Column("reference", "right"), Column("n", "right")]  # fmt: skip
-ARROWS = {True: "↑", False: "↓", None: "≈"}
+           Column("reference", "right"), Column("n", "right"), Column("meaning")]  # fmt: skip
+ARROWS = {"higher": "↑", "lower": "↓", "closest to reference": "≈"}
 LEGEND = ("↑ higher is better, ↓ lower is better, ≈ closer to the reference is better. 95% CI: bootstrap "
           "interval over n samples. reference: the suite's own clips scored through the same pipeline, "
           "the yardstick for the model's value. Definitions: docs/metrics.md.")  # fmt: skip
@@ -44,14 +49,59 @@ def _fmt(x: float | None) -> str:
 
 def _print_table(results: dict) -> None:
     """The metrics as a table that fits the console, then what its columns and arrows mean."""
+    from stickeval.results import metric_rows
+
     model, suite = results["model"], results["suite"]
-    rows = [[f"{name} {ARROWS[m['higher_is_better']]}", _fmt(m["mean"]), f"[{_fmt(m['ci95'][0])}, {_fmt(m['ci95'][1])}]",
-             _fmt(results["reference"].get(name, {}).get("mean")), str(m["n"])]
-            for name, m in results["metrics"].items()]  # fmt: skip
+    rows = [[f"{r.name} {ARROWS[r.direction]}", _fmt(r.value), f"[{_fmt(r.ci[0])}, {_fmt(r.ci[1])}]", _fmt(r.reference),
+             str(r.n), r.description] for r in metric_rows(results)]  # fmt: skip
     table, dropped = fit_table(COLUMNS, rows, title=f"{model['variant']} on {suite['name']} (n={suite['n']})")
     console.print(table)
     shown = f" Not shown at {console.width} columns: {', '.join(dropped)} (see --json)." if dropped else ""
     console.print(LEGEND + shown, highlight=False, markup=False, style="dim")
+
+
+class _PlainProgress:
+    """Progress as plain lines on stderr (CI logs, pipes): one every 10% of the rows or 30 s, whichever first."""
+
+    def __init__(self, every_seconds: float = 30.0):
+        self.every_seconds, self.started, self.last_time, self.last_tenth = every_seconds, time.monotonic(), time.monotonic(), -1
+
+    def __call__(self, done: int, total: int) -> None:
+        now, tenth = time.monotonic(), 10 * done // max(total, 1)
+        if tenth == self.last_tenth and now - self.last_time < self.every_seconds and done < total:
+            return
+        self.last_time, self.last_tenth = now, tenth
+        rate = done / (now - self.started) if now > self.started else 0.0
+        err_console.print(f"generating: {done:,}/{total:,} rollouts ({done / max(total, 1):.0%}), {rate:.1f}/s",
+                          highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[int, int], None]]:
+    """A `progress(done, total)` callback: a rich bar on a terminal, plain periodic lines elsewhere."""
+    if not err_console.is_terminal:
+        yield _PlainProgress()
+        return
+    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), _SequencesPerSecond(),
+                  TimeRemainingColumn(), console=err_console, transient=True) as bar:  # fmt: skip
+        task = bar.add_task("generate", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _resume_command(ctx: typer.Context, output: Path) -> str:
+    """The command line that continues this run: the options given, the run directory, --resume."""
+    parts = ["stickeval", ctx.info_name or "run"]
+    for param in ctx.command.params:
+        value, source = ctx.params.get(param.name), ctx.get_parameter_source(param.name)
+        if param.name in ("out", "resume") or source is None or source.name not in ("COMMANDLINE", "ENVIRONMENT"):
+            continue
+        if not param.opts[0].startswith("-"):
+            parts.append(str(value))
+        elif getattr(param, "is_flag", False):
+            parts.append(param.opts[-1] if value or not param.secondary_opts else param.secondary_opts[-1])
+        else:
+            parts += [param.opts[-1], str(value)]
+    return shlex.join([*parts, "-o", str(output), "--resume"])
 
 
 def _report(results: dict, output: Path, json_: bool) -> None:
@@ -69,6 +119,7 @@ def _report(results: dict, output: Path, json_: bool) -> None:
 
 
 def run(
+    ctx: typer.Context,
     variant: VariantArg,
     suite: Annotated[Optional[str], typer.Option("--suite", help="quick (default), standard or real.")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Score on a Stick-Gen .pt dataset instead of a suite.")] = None,
@@ -92,6 +143,7 @@ def run(
 ) -> None:
     """Generate motion for a benchmark suite and score it; cached generations are reused (resume)."""
     from stickeval import zoo as zoo_api
+    from stickeval._io import check_writable
     from stickeval.evaluation import RunSettings, evaluate
 
     if data is not None and suite is not None:
@@ -101,13 +153,17 @@ def run(
         batch_size=batch_size, device=device, dtype=dtype,
         prime=prime, seed=seed, compile=compile, encoder=encoder,
     )  # fmt: skip
+    if out is not None:
+        check_writable(out, directory=True)  # before the model is loaded (or downloaded)
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
     output = out or Path("runs") / Path(loaded.provenance.variant).name
-    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), _SequencesPerSecond(),
-                  TimeRemainingColumn(), console=err_console, transient=True) as bar:  # fmt: skip
-        task = bar.add_task("generate", total=None)
-        results = evaluate(loaded, settings, output, resume=resume, log_samples=log_samples,
-                           progress=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
+    try:
+        with _progress() as progress:
+            results = evaluate(loaded, settings, output, resume=resume, log_samples=log_samples, progress=progress)
+    except RunInterrupted as e:
+        err_console.print(f"Interrupted: {e.cached_rows:,} of {e.total_rows:,} rollouts are cached in {e.output}. "
+                          f"Resume with: {_resume_command(ctx, output)}", highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+        raise typer.Exit(130) from None
     _report(results, output, json_)
 
 
