@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ import torch
 
 from stickeval.errors import GenerationInputError
 from stickeval.device import device_name, on_device, resolve_device, resolve_dtype
-from stickeval.generation import generate
+from stickeval.generation import generate, resolve_batch_size
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 
 
@@ -111,6 +112,7 @@ def bench(
     baseline_prompts: int = 2,
     measure_peak: bool = True,
     seed: int = 0,
+    progress: Callable[[str], None] | None = None,
 ) -> BenchResult:
     """Time batched generation after a warm-up, and the original loop on `baseline_prompts` prompts.
 
@@ -121,6 +123,7 @@ def bench(
         baseline_prompts: prompts timed with the original per-prompt fp32 loop (>= 1).
         measure_peak: also time a large matmul for the device's practical peak (CUDA only).
         seed: seed of the random inputs.
+        progress: called with one line as each phase starts (a bench can take minutes).
 
     Returns:
         BenchResult (sequences/s, TFLOP/s, fraction of peak, the loop's rate and the ratio).
@@ -140,11 +143,17 @@ def bench(
     texts /= np.linalg.norm(texts, axis=1, keepdims=True)
     actions = rng.integers(0, c.num_actions, (n_prompts, frames))
     first = rng.standard_normal((n_prompts, c.input_dim)).astype(np.float32)
-    kwargs = dict(frames=frames, first_frames=first, batch_size=batch_size, device=dev, dtype=dt, compile=compile)
-    warm = generate(model, texts, actions, **kwargs)  # warm-up: kernels, compilation, allocator
-    run = generate(model, texts, actions, **{**kwargs, "batch_size": warm.batch_size})
+    say = progress or (lambda line: None)
+    engine = on_device(model, dev, dt)  # one device copy for the warm-up and the timed pass
+    batch = resolve_batch_size(engine, batch_size, n_prompts, frames)
+    kwargs = dict(frames=frames, first_frames=first, batch_size=batch, device=dev, dtype=dt, compile=compile)
+    say(f"warm-up: {n_prompts:,} prompts x {frames} frames, batch {batch} ({'compiling, ' if compile else ''}kernels, allocator)")
+    generate(engine, texts, actions, **kwargs)
+    say(f"timing: {n_prompts:,} prompts x {frames} frames")
+    run = generate(engine, texts, actions, **kwargs)
     flops = rollout_flops(c, frames)
     tflops = flops * run.sequences_per_second / 1e12
+    say(f"batched: {run.sequences_per_second:,.2f} sequences/s; timing the original fp32 loop on {baseline_prompts} prompt(s)")
 
     reference = on_device(model, dev, torch.float32)
     t_text = torch.as_tensor(texts[:baseline_prompts], device=dev)
@@ -153,6 +162,8 @@ def bench(
     seconds = _timed(lambda: [original_loop(reference, t_text[i], t_actions[i], frames) for i in range(baseline_prompts)], dev)
     baseline = baseline_prompts / seconds
 
+    if measure_peak and dev.type == "cuda":
+        say("timing the device's peak: large matmuls")
     peak = measure_peak_tflops(dev, dt) if measure_peak and dev.type == "cuda" else None
     return BenchResult(
         device=device_name(dev),

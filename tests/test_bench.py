@@ -71,3 +71,12 @@ def test_bench_refuses_sizes_it_cannot_time(kwargs):
     model = StickFigureTransformer(ModelConfig(d_model=32, nhead=2, num_layers=1))
     with pytest.raises(GenerationInputError, match="bench needs"):
         bench(model, **{"frames": 8, "n_prompts": 2, "device": "cpu", **kwargs})
+
+
+def test_bench_says_what_it_is_doing_before_each_phase():
+    model = StickFigureTransformer(ModelConfig(d_model=32, nhead=2, num_layers=1))
+    lines = []
+    result = bench(model, frames=8, n_prompts=4, baseline_prompts=1, device="cpu", progress=lines.append)
+    assert [line.split(":")[0] for line in lines] == ["warm-up", "timing", "batched"]
+    assert "4 prompts x 8 frames, batch 4" in lines[0]
+    assert f"{result.sequences_per_second:,.2f} sequences/s" in lines[2] and "original fp32 loop on 1 prompt" in lines[2]

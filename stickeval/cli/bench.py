@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from stickeval.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, OutOpt, RevisionOpt, VariantArg, ZooOpt
-from stickeval.cli.output import examples, print_fields, print_json
+from stickeval.cli.output import err_console, examples, print_fields, print_json
 
 EXAMPLES = examples(
     "stickeval bench large --compile     # sequences/s, TFLOP/s, fraction of peak",
@@ -39,7 +39,8 @@ def bench(
         check_writable(out)  # before the work: a bad -o fails in a second, not after the timing
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
     result = bench_api(loaded.model, frames=frames, n_prompts=prompts, device=device, dtype=dtype, compile=compile,
-                       batch_size=batch_size, baseline_prompts=baseline_prompts)  # fmt: skip
+                       batch_size=batch_size, baseline_prompts=baseline_prompts,
+                       progress=lambda line: err_console.print(f"bench: {line}", highlight=False, markup=False))  # fmt: skip
     doc = {"variant": loaded.provenance.variant, **result.to_dict()}
     if out:
         write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
