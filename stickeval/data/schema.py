@@ -94,23 +94,6 @@ def schema_for_name(name: str) -> Schema:
     raise ValueError(f"No motion schema is called {name!r}; known: v1 (20 numbers per frame), v3 (48).")
 
 
-# The second v1 order, used by the original real-data converters (AMASS, AIST++, NTU, HumanML3D):
-# head/torso, left arm, right arm, left leg, right leg. Index i of this tuple is the canonical
-# segment stored at converter position i.
-_CONVERTER_ORDER_TO_CANONICAL = (0, 3, 4, 1, 2)
-
-
-def v1_from_converter_order(motion: np.ndarray) -> np.ndarray:
-    """Reorder [..., 20] motion from the converters' segment order to the canonical v1 order."""
-    if motion.shape[-1] != 20:
-        raise ValueError(f"expected 20 numbers per frame, got {motion.shape[-1]}")
-    seg = motion.reshape(*motion.shape[:-1], 5, 4)
-    out = np.empty_like(seg)
-    for converter_pos, canonical in enumerate(_CONVERTER_ORDER_TO_CANONICAL):
-        out[..., canonical, :] = seg[..., converter_pos, :]
-    return out.reshape(motion.shape)
-
-
 def joints(motion: np.ndarray, schema: Schema | None = None) -> dict[str, np.ndarray]:
     """Joint positions [..., 2] by name, read from the segment endpoints of [..., D] motion."""
     schema = schema or schema_for_dim(motion.shape[-1])

@@ -15,9 +15,10 @@ import numpy as np
 
 TEST_FRACTION = 0.5
 SPLITS = ("train", "test")
-# The fewest real frames a suite clip may have: frame 0 is given to the generator, and temporal
-# consistency takes third differences of the frames after it (`stickeval.metrics.temporal.MIN_FRAMES`,
-# the most any metric needs; tests/metrics keep the two equal). Data may not import metrics.
+# The fewest real frames a clip may have to be scored, the one minimum of stickeval: frame 0 is given
+# to the generator, and temporal consistency takes third differences of the frames after it (4
+# scored frames), the most any metric needs. Defined here because data may not import metrics;
+# `stickeval.metrics` imports it.
 MIN_FRAMES = 5
 
 

@@ -25,13 +25,13 @@ from __future__ import annotations
 import numpy as np
 
 from stickeval.data.schema import FPS, ROOT_JOINT, Schema, joints
+from stickeval.data.suite import MIN_FRAMES
 from stickeval.metrics._inputs import check_motion, schema_of, scored_mask
 
 FEATURES_VERSION = "features-v1"  # bump when the vector changes: cached classifiers key on it
 LAGS = (1, 2, 4, 8, 16, 32)  # frames; 40 ms .. 1.3 s at 25 fps
 RMS_FLOOR = 1e-3  # torso lengths, below the 1/512-unit quantisation of the real data: log stays finite
 SCALE_FLOOR = 1e-6  # torso length of a figure collapsed to a point: its normalised pose is all zeros
-MIN_FRAMES = 3  # real frames a clip needs: frame 0 is skipped and a lag needs two scored frames
 
 
 def joint_array(motion: np.ndarray, schema: Schema) -> tuple[np.ndarray, int]:
@@ -67,13 +67,13 @@ def motion_features(motion: np.ndarray, lengths: np.ndarray | None = None) -> np
 
     Args:
         motion: float [N, T, D] clips, D = 20 (v1) or 48 (v3).
-        lengths: int [N] real frames per clip (None: all T); each at least 3.
+        lengths: int [N] real frames per clip (None: all T); each at least `suite.MIN_FRAMES` (5).
 
     Returns:
         float64 [N, F], F = 10 (J - 1) + 14 for J distinct joints (114 for v1, 314 for v3).
 
     Raises:
-        MetricInputError: bad shapes, non-finite values, or a clip shorter than 3 frames.
+        MetricInputError: bad shapes, non-finite values, or a clip shorter than 5 frames.
     """
     arr, lens = check_motion(motion, lengths, min_length=MIN_FRAMES)
     schema = schema_of(arr.shape[-1])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from stickeval.data.schema import FPS
+from stickeval.data.suite import MIN_FRAMES
 from stickeval.metrics._inputs import check_motion, check_pair, masked_mean, schema_of, scored_mask
 from stickeval.metrics.features import SCALE_FLOOR, body_scale, joint_array
 
@@ -27,7 +28,6 @@ JERK_EPS = 1e-3  # torso lengths / s^3; keeps the ratio finite (and 1) when both
 SPEED_EPS = 1e-3  # torso lengths / s
 FROZEN_SPEED_RATIO = 0.05  # flagged frozen: moves less than 5% as fast as the reference
 JITTER_RATIO = 4.0  # flagged jittery: 4x the reference's jerk per unit of speed (high-frequency content)
-MIN_FRAMES = 5  # a third difference needs 4 scored frames, and frame 0 is not scored
 
 
 def temporal_consistency(generated: np.ndarray, reference: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:

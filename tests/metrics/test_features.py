@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from stickeval.errors import MetricInputError
+from stickeval.data.suite import MIN_FRAMES
 from stickeval.metrics.features import body_scale, motion_features
 
 
@@ -49,6 +50,6 @@ def test_frozen_clip_has_finite_features(figures):
     assert np.isfinite(motion_features(figures.standing("v1", 20)[None])).all()
 
 
-def test_clips_shorter_than_three_frames_are_refused(figures):
-    with pytest.raises(MetricInputError, match=r"at least 3 real frames"):
-        motion_features(figures.standing("v1", 20)[None], np.array([2]))
+def test_clips_shorter_than_the_one_minimum_are_refused(figures):
+    with pytest.raises(MetricInputError, match=rf"at least {MIN_FRAMES} real frames"):
+        motion_features(figures.standing("v1", 20)[None], np.array([MIN_FRAMES - 1]))

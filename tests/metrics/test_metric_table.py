@@ -53,7 +53,7 @@ def test_paired_metrics_return_one_float_per_clip(clips, variants):
 
 
 def test_every_paired_metric_scores_clips_of_the_shortest_length_a_suite_admits(clips, variants):
-    # Data may not import metrics, so `suite.MIN_FRAMES` restates the longest minimum; this keeps them equal.
+    # `suite.MIN_FRAMES` is the one minimum: every metric scores clips of that length and refuses shorter ones.
     lens = np.full(len(clips.motion), MIN_FRAMES)
     for metric in METRICS.values():
         if metric.kind == "paired":
