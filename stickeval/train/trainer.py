@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import math
 import time
 from collections.abc import Callable
@@ -40,7 +39,6 @@ from stickeval.train.recipe import Recipe, recipe_from_dict
 from stickeval.train.state import TrainState, capture_rng, load_state, restore_rng, save_state
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
-log = logging.getLogger(__name__)
 
 # Modules the objective never reads (no camera or partner input; pooled heads outside the loss): frozen,
 # so DistributedDataParallel does not wait for gradients that never come. AdamW skipped them anyway
