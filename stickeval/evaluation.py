@@ -20,7 +20,7 @@ import torch
 
 from stickeval._io import check_writable, stable_key, write_text_atomic
 from stickeval.data import load_suite, suite_from_dataset
-from stickeval.data.datasets import read_dataset
+from stickeval.data.pt_dataset import read_dataset
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS, perturb
 from stickeval.data.suite import Suite, select
 from stickeval.errors import (

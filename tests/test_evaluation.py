@@ -11,8 +11,7 @@ import torch
 
 from fixtures.checkpoints import build_tiny_checkpoint
 from stickeval import evaluation, zoo
-from stickeval.data import load_suite, save_dataset
-from stickeval.data.datasets import suite_to_samples
+from stickeval.data import load_suite, save_dataset, suite_to_samples
 from stickeval.errors import (
     OutputPathError,
     RunDirectoryError,

@@ -57,7 +57,7 @@ def make(
 ) -> None:
     """Write a StickBench split as a Stick-Gen .pt dataset (motion, actions, physics, embeddings)."""
     from stickeval._io import check_writable
-    from stickeval.data.datasets import save_dataset, suite_to_samples
+    from stickeval.data import save_dataset, suite_to_samples
     from stickeval.data.stickbench import SEED, load_suite
     from stickeval.text import get_encoder
 
@@ -88,7 +88,7 @@ def inspect(
     json_: JsonOpt = False,
 ) -> None:
     """Show a .pt dataset's samples per action and source, lengths, quality scores and bad samples."""
-    from stickeval.data.datasets import describe_dataset
+    from stickeval.data import describe_dataset
 
     info = describe_dataset(path)
     if json_:

@@ -5,13 +5,12 @@
     real = load_suite("real", limit=200)   # motion capture, when ../shared/realmotion is present
 """
 
-from stickeval.data.datasets import (
+from stickeval.data.motion_npz import read_motion_npz, realmotion_path
+from stickeval.data.pt_dataset import (
     check_samples,
     describe_dataset,
     load_dataset,
     physics_from_motion,
-    read_motion_npz,
-    realmotion_path,
     save_dataset,
     suite_from_dataset,
     suite_to_samples,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stickeval.data.datasets import read_motion_npz, realmotion_path
+from stickeval.data.motion_npz import read_motion_npz, realmotion_path
 from stickeval.data.motions import MODELS, PI, Body, MotionParams, Pose, stable_sin, stable_sincos
 from stickeval.data.prompts import ACTION_WORDS, CONNECTORS, MODIFIERS, NEXT_ACTION, SUBJECTS, Subject, phrase, sentence
 from stickeval.data.schema import ACTION_TO_ID, FPS, N_FRAMES
@@ -240,7 +240,7 @@ def load_suite(name: str, *, split: str = "test", limit: int | None = None, seed
     """A benchmark suite by name: "quick" or "standard" (StickBench) or "real" (motion capture).
 
     StickBench samples come in id order. "real" is the dataset-2 clips of the real-motion file
-    (`datasets.realmotion_path()`), split by source file (clips of one take stay together) and
+    (`motion_npz.realmotion_path()`), split by source file (clips of one take stay together) and
     ordered by a hash of their id, so any `limit` is a stable mix of labels; `seed` does not apply.
 
     Args:

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import torch
 
-from stickeval.data.datasets import load_dataset, suite_from_dataset
+from stickeval.data import load_dataset, suite_from_dataset
 from stickeval.data.stickbench import load_suite
 from stickeval.text import HashEncoder
 

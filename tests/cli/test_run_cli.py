@@ -154,7 +154,7 @@ def test_run_without_a_variant_is_a_usage_error(run_cli):
 
 
 def test_a_limit_above_the_suite_size_says_all_samples_were_used(ckpt, run_cli, tmp_path):
-    from stickeval.data.datasets import suite_to_samples
+    from stickeval.data import suite_to_samples
     from stickeval.data.stickbench import load_suite
 
     save_dataset(suite_to_samples(load_suite("quick", split="test", limit=3)), tmp_path / "three.pt")

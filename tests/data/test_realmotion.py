@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stickeval.data import datasets
-from stickeval.data.datasets import read_motion_npz
+from stickeval.data import motion_npz
+from stickeval.data.motion_npz import read_motion_npz
 from stickeval.data.schema import ACTION_TO_ID, ACTIONS, N_FRAMES, joints
 from stickeval.data.stickbench import load_suite
 from stickeval.data.suite import split_of
@@ -78,10 +78,10 @@ def test_a_limited_real_suite_is_a_stable_mix_of_labels(real_test):
 
 def test_a_missing_real_motion_file_is_a_clear_error_naming_the_path(tmp_path, monkeypatch):
     missing = tmp_path / "nowhere.npz"
-    monkeypatch.setenv(datasets.REALMOTION_ENV, str(missing))
+    monkeypatch.setenv(motion_npz.REALMOTION_ENV, str(missing))
     with pytest.raises(DatasetError, match="not found") as e:
         load_suite("real")
-    assert str(missing) in str(e.value) and datasets.REALMOTION_ENV in str(e.value)
+    assert str(missing) in str(e.value) and motion_npz.REALMOTION_ENV in str(e.value)
 
 
 def test_any_npz_with_motion_and_label_reads_with_defaults(tmp_path):

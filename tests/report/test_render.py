@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stickeval.data import load_suite, save_dataset
-from stickeval.data.datasets import suite_to_samples
+from stickeval.data import load_suite, save_dataset, suite_to_samples
 from stickeval.errors import GenerationInputError, OutputPathError, PromptNoiseError, ResultsFileError, UnknownMetricError, UnknownPromptError
 from stickeval.metrics import METRICS
 from stickeval.report.clips import Selection, action_in_prompt, dataset_rows, prompt_rows, run_rows, rows_for

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from stickeval.data.datasets import (
+from stickeval.data.pt_dataset import (
     describe_dataset,
     load_dataset,
     physics_from_motion,
