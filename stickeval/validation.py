@@ -129,16 +129,13 @@ def pair_test_split(test: Suite, *, seed: int = 0) -> Pairs:
 
 def degenerate_families(pairs: Pairs, train: Suite, *, seed: int = 0) -> dict[str, np.ndarray]:
     """Every family of clips [n, T, D] (module docstring), each to be scored with `pairs.lengths`."""
-    from stickeval.evaluator.training import reverse_clips, shuffle_clips
+    from stickeval.evaluator.training import moving_average, reverse_clips, shuffle_clips
 
     rng = np.random.default_rng(seed)
     real, lengths = pairs.held_out.astype(np.float64), pairs.lengths
     valid = np.arange(train.motion.shape[1])[None, :] < train.lengths[:, None]
     frames = train.motion[valid].astype(np.float64)  # every real train frame, [F, D]
     n, t, d = real.shape
-    kernel = np.ones(SMOOTH_FRAMES) / SMOOTH_FRAMES
-    padded = np.pad(real, ((0, 0), (SMOOTH_FRAMES // 2, SMOOTH_FRAMES // 2), (0, 0)), mode="edge")
-    smoothed = np.apply_along_axis(lambda x: np.convolve(x, kernel, mode="valid"), 1, padded)
     families = {
         "real": real,
         "copy": np.asarray(pairs.reference.motion, dtype=np.float64),
@@ -148,7 +145,7 @@ def degenerate_families(pairs: Pairs, train: Suite, *, seed: int = 0) -> dict[st
         "shuffled": shuffle_clips(real, lengths, rng),
         "reversed": reverse_clips(real, lengths),
         "jitter": real + JITTER_SD * rng.standard_normal(real.shape),
-        "smoothed": smoothed,
+        "smoothed": moving_average(real, SMOOTH_FRAMES),
         "wrong_action": pairs.wrong_action.astype(np.float64),
     }
     return {k: _cut(v, lengths) for k, v in families.items()}

@@ -6,10 +6,13 @@ machine is in docs/metrics.md.
 
 The contrastive loss is the symmetric InfoNCE of CLIP on the L2-normalised co-embeddings, with two
 changes for this data: prompts repeat (70 distinct prompts on the real track), so a clip's positives
-are every clip of the batch with the same prompt, never a false negative; and each clip's
-time-reversed and frame-shuffled copies are extra negatives for every text: the evaluator is taught
-that a motion played backwards or out of order does not answer the prompt (the T2M evaluator is
-order-aware by architecture only, and its GRU can still score a reversed walk as a walk).
+are every clip of the batch with the same prompt, never a false negative; and three corrupted copies
+of each clip are extra negatives for every text: played backwards, frames shuffled, and over-smoothed
+(a moving average over 5-25 frames, drawn per clip). The evaluator is taught that such motion does
+not answer the prompt: the T2M evaluator is order-aware by architecture only (its GRU can still score
+a reversed walk as a walk), and over-smoothing is what an MSE-trained generator such as Stick-Gen
+drifts to (regression to the mean), so an evaluator blind to it would flatter exactly those models.
+The validity table marks these three families as seen in training (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from stickeval.errors import EvaluatorError
 from stickeval.evaluator.inputs import motion_tracks
 from stickeval.evaluator.model import ActionNet, EvaluatorConfig, MotionEncoder, TextMotionEvaluator
+
+SMOOTH_WINDOWS = (5, 25)  # frames: range of the moving-average windows of the over-smoothed negatives
+NEGATIVES = ("reversed", "shuffled", "smoothed")  # corrupted copies of each clip, negatives for every text
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,8 @@ class TrainingConfig:
         lr: AdamW learning rate, cosine-decayed to 0.
         weight_decay: AdamW weight decay.
         temperature: InfoNCE temperature on cosine similarities.
-        seed: seeds the initial weights, batch order and the shuffled negatives.
+        seed: seeds the initial weights, batch order and the shuffled and smoothed negatives.
+        negatives: the corrupted copies of each clip used as negatives for every text, from `NEGATIVES`.
     """
 
     epochs: int = 40
@@ -46,6 +54,7 @@ class TrainingConfig:
     weight_decay: float = 1e-4
     temperature: float = 0.1
     seed: int = 0
+    negatives: tuple[str, ...] = NEGATIVES
 
 
 @contextlib.contextmanager
@@ -60,7 +69,7 @@ def _one_torch_thread() -> Iterator[None]:
 
 
 def reverse_clips(motion: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Each clip played backwards over its real frames (padding keeps holding the last frame)."""
+    """Each clip played backwards over its real frames; the padding holds the new last frame (the old first)."""
     t = np.arange(motion.shape[1])[None, :]
     idx = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, 0)  # padding: the new last frame, old frame 0
     return np.take_along_axis(motion, idx[..., None], axis=1)
@@ -72,6 +81,22 @@ def shuffle_clips(motion: np.ndarray, lengths: np.ndarray, rng: np.random.Genera
     for i, n in enumerate(lengths):
         out[i, :n] = motion[i, rng.permutation(int(n))]
         out[i, n:] = out[i, n - 1]
+    return out
+
+
+def moving_average(motion: np.ndarray, window: int | np.ndarray) -> np.ndarray:
+    """Each clip smoothed by a centred moving average over `window` frames (odd; one per clip or one for all).
+
+    The ends repeat the first and last frame (so a still clip stays still); frames past a clip's
+    length are the padding the clip already holds.
+    """
+    windows = np.broadcast_to(np.asarray(window), (len(motion),))
+    out = np.empty_like(motion, dtype=np.float64)
+    for w in np.unique(windows):
+        sel = np.flatnonzero(windows == w)
+        padded = np.pad(np.asarray(motion[sel], dtype=np.float64), ((0, 0), (w // 2, w // 2), (0, 0)), mode="edge")
+        csum = np.cumsum(np.pad(padded, ((0, 0), (1, 0), (0, 0))), axis=1)
+        out[sel] = (csum[:, w:] - csum[:, :-w]) / w
     return out
 
 
@@ -115,10 +140,17 @@ def train_evaluator(
     start = time.perf_counter()
     rng = np.random.default_rng(training.seed)
     tracks, mask = motion_tracks(motion, lengths)
-    rev_tracks, _ = motion_tracks(reverse_clips(motion, lengths), lengths)
-    shuf_tracks, _ = motion_tracks(shuffle_clips(motion, lengths, rng), lengths)
+    corrupt = {
+        "reversed": lambda: reverse_clips(motion, lengths),
+        "shuffled": lambda: shuffle_clips(motion, lengths, rng),
+        "smoothed": lambda: moving_average(motion, 2 * rng.integers(SMOOTH_WINDOWS[0] // 2, SMOOTH_WINDOWS[1] // 2 + 1, size=len(motion)) + 1),
+    }
+    unknown = sorted(set(training.negatives) - set(corrupt))
+    if unknown:
+        raise EvaluatorError(f"unknown negatives {unknown} in the training settings; choose from {sorted(corrupt)}.")
+    negatives = [motion_tracks(corrupt[name](), lengths)[0] for name in training.negatives]
     _, prompt_ids = np.unique(np.asarray(prompts, dtype=str), return_inverse=True)
-    data = [torch.from_numpy(a) for a in (tracks, mask, rev_tracks, shuf_tracks, prompt_embeddings.astype(np.float32))]
+    data = [torch.from_numpy(a) for a in (tracks, mask, prompt_embeddings.astype(np.float32), *negatives)]
     ids = torch.from_numpy(prompt_ids)
     with _one_torch_thread():
         torch.manual_seed(training.seed)
@@ -131,12 +163,12 @@ def train_evaluator(
         for _ in range(training.epochs):
             losses = []
             for idx in _batches(len(tracks), training.batch_size, gen):
-                x, m, rev, shuf, text = (d[idx] for d in data)
+                x, m, text, *corrupted = (d[idx] for d in data)
                 t = model.embed_text(text)  # (B, E)
-                motions = model.embed_motion(torch.cat([x, rev, shuf]), torch.cat([m, m, m]))  # (3B, E)
+                motions = model.embed_motion(torch.cat([x, *corrupted]), m.repeat(1 + len(corrupted), 1))  # (kB, E)
                 positive = (ids[idx][:, None] == ids[idx][None, :]).float()  # (B, B) same prompt
                 target = positive / positive.sum(1, keepdim=True)
-                logits = t @ motions.T / training.temperature  # (B, 3B): real clips, then order negatives
+                logits = t @ motions.T / training.temperature  # (B, kB): real clips, then the corrupted ones
                 t2m = -(target * logits[:, : len(idx)].log_softmax(-1)).sum(-1).mean()
                 t2m_order = -(target * logits.log_softmax(-1)[:, : len(idx)]).sum(-1).mean()
                 m2t = -(target * logits[:, : len(idx)].T.log_softmax(-1)).sum(-1).mean()

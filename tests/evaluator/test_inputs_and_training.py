@@ -9,7 +9,14 @@ from stickeval.errors import MetricInputError
 from stickeval.evaluator.bundle import Evaluator, load_evaluator_dir, save_evaluator
 from stickeval.evaluator.inputs import motion_tracks, n_channels
 from stickeval.evaluator.model import EvaluatorConfig
-from stickeval.evaluator.training import TrainingConfig, reverse_clips, shuffle_clips, train_classifier, train_evaluator
+from stickeval.evaluator.training import (
+    TrainingConfig,
+    moving_average,
+    reverse_clips,
+    shuffle_clips,
+    train_classifier,
+    train_evaluator,
+)
 from stickeval.text import HashEncoder
 
 TINY = EvaluatorConfig(in_channels=12, text_dim=64, width=8, embed_dim=4)
@@ -58,6 +65,15 @@ def test_shuffling_keeps_the_clip_frames_and_only_their_order_changes():
     assert sorted(out[0, :25, 0]) == sorted(motion[0, :25, 0])
     assert not np.array_equal(out[0, :25], motion[0, :25])
     np.testing.assert_array_equal(out[0, 25:], np.repeat(out[0, 24:25], 5, axis=0))
+
+
+def test_moving_average_known_answer_and_a_still_clip_stays_still():
+    ramp = np.tile(np.array([0.0, 0.0, 3.0, 6.0, 6.0])[None, :, None], (2, 1, 20))
+    out = moving_average(ramp, np.array([3, 1]))
+    np.testing.assert_allclose(out[0, :, 0], [0.0, 1.0, 3.0, 5.0, 6.0])  # edges repeat the end frames
+    np.testing.assert_array_equal(out[1], ramp[1])  # a window of 1 changes nothing
+    still = np.ones((1, 30, 20))
+    np.testing.assert_allclose(moving_average(still, 15), still)
 
 
 def _train(quick, seed):

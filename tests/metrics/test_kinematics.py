@@ -4,14 +4,8 @@ import numpy as np
 import pytest
 
 from stickeval.errors import MetricInputError
+from stickeval.evaluator.training import moving_average
 from stickeval.metrics.kinematics import EPS, kinematic_fd, kinematic_fd_ci, kinematic_features
-
-
-def moving_average(motion, window=15):
-    pad = window // 2
-    padded = np.pad(motion, ((0, 0), (pad, pad), (0, 0)), mode="edge")
-    kernel = np.ones(window) / window
-    return np.apply_along_axis(lambda x: np.convolve(x, kernel, mode="valid"), 1, padded)
 
 
 def test_known_answer_root_moving_at_constant_speed(figures):
@@ -45,7 +39,7 @@ def test_over_smoothed_frozen_jittery_and_noise_score_far_above_real_halves(clip
     lengths = clips.lengths[:half]
     rng = np.random.default_rng(0)
     for name, motion in {
-        "smoothed": moving_average(clips.motion[:half]),
+        "smoothed": moving_average(clips.motion[:half], 15),
         "frozen": variants["frozen"][:half],
         "jitter": clips.motion[:half] + 0.05 * rng.standard_normal(clips.motion[:half].shape),
         "noise": variants["noise"][:half],
