@@ -8,12 +8,6 @@ import pytest
 from stickeval.errors import ResultsFileError, SuiteMismatchError, UnknownMetricError
 from stickeval.report.compare import MARK, compare
 from stickeval.report.document import to_html, to_markdown
-from tests.report.conftest import _run
-
-
-@pytest.fixture(scope="module")
-def other_suite_run(tmp_path_factory):
-    return _run(tmp_path_factory, "run-c", seed=0, limit=4, noise=False)
 
 
 def metric(run_dir, name):
