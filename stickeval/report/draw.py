@@ -91,7 +91,7 @@ def _head(motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Head circle of every frame: centres [T, 2] and radii [T] (NaN where the joints are not finite).
 
     v1 has no head segment: the head sits on the neck, in the hip-to-neck direction, with a radius
-    of 0.3 torso lengths. v3 has one (neck -> head_center): the circle is centred on head_center.
+    of 0.25 torso lengths. v3 has one (neck -> head_center): the circle is centred on head_center.
     """
     schema = schema_for_dim(motion.shape[-1])
     j = joints(motion, schema)
@@ -99,7 +99,7 @@ def _head(motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if schema.name == "v1":
             up = j["neck"] - j["hip"]
             torso = np.hypot(up[:, 0], up[:, 1])
-            radius = 0.3 * torso
+            radius = 0.25 * torso
             centre = j["neck"] + up / torso[:, None] * radius[:, None]
         else:
             centre = j["head_center"]
@@ -121,26 +121,26 @@ class _Camera:
         xs, ys = [], []
         for panel in row.panels:
             seg = panel.motion.reshape(len(panel.motion), -1, 4)
-            xs.append(seg[..., [0, 2]].ravel())
-            ys.append(seg[..., [1, 3]].ravel())
+            centre, radius = _head(np.asarray(panel.motion, dtype=np.float64))
+            xs += [seg[..., [0, 2]].ravel(), centre[:, 0] - radius, centre[:, 0] + radius]
+            ys += [seg[..., [1, 3]].ravel(), centre[:, 1] + radius]
         x, y = np.concatenate(xs), np.concatenate(ys)
-        ok = np.isfinite(x) & np.isfinite(y)
-        x, y = x[ok], y[ok]
+        x, y = x[np.isfinite(x)], y[np.isfinite(y)]
         if row.ground is not None:
             y = np.append(y, row.ground)
-        if x.size == 0:
+        if x.size == 0 or y.size == 0:
             x, y = np.array([-1.0, 1.0]), np.array([-1.0, 1.0])
-        span = max(float(x.max() - x.min()), float(y.max() - y.min()), 1e-6)
-        usable = layout.panel * (1 - 2 * MARGIN)
-        self.scale = usable / span
+        self.pad = layout.font_size + 8  # the caption strip at the top of the panel stays clear
+        width, height = layout.panel * (1 - 2 * MARGIN), (layout.panel - self.pad) * (1 - 2 * MARGIN)
+        self.scale = min(width / max(float(x.max() - x.min()), 1e-6), height / max(float(y.max() - y.min()), 1e-6))
         self.cx, self.cy = float(x.max() + x.min()) / 2, float(y.max() + y.min()) / 2
-        self.half = layout.panel / 2
+        self.half_x, self.mid_y = layout.panel / 2, self.pad + (layout.panel - self.pad) / 2
 
     def x(self, x: np.ndarray) -> np.ndarray:
-        return np.clip((x - self.cx) * self.scale + self.half, -PIXEL_LIMIT, PIXEL_LIMIT)
+        return np.clip((x - self.cx) * self.scale + self.half_x, -PIXEL_LIMIT, PIXEL_LIMIT)
 
     def y(self, y: np.ndarray) -> np.ndarray:
-        return np.clip(self.half - (y - self.cy) * self.scale, -PIXEL_LIMIT, PIXEL_LIMIT)
+        return np.clip(self.mid_y - (y - self.cy) * self.scale, -PIXEL_LIMIT, PIXEL_LIMIT)
 
 
 def _check(rows: Sequence[Row]) -> int:
