@@ -92,10 +92,13 @@ class CardUpdate:
 
     def diff(self, name: str = "README.md") -> str:
         """A unified diff from the card to the updated card ("" when current)."""
-        lines = difflib.unified_diff(
-            self.original.splitlines(keepends=True), self.updated.splitlines(keepends=True), f"a/{name}", f"b/{name}"
-        )
-        return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        return unified_diff(self.original, self.updated, name)
+
+
+def unified_diff(original: str, updated: str, name: str) -> str:
+    """A unified diff of a repo file's two texts, `a/name` to `b/name` ("" when equal)."""
+    lines = difflib.unified_diff(original.splitlines(keepends=True), updated.splitlines(keepends=True), f"a/{name}", f"b/{name}")
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 # ---- results.json

@@ -1,5 +1,9 @@
 """Where a model card comes from and goes to: a local README.md, a variant's Hub repo, an atomic write, a push.
 
+The same for the card's `.eval_results/<benchmark>.yaml` (`eval_results_update`): the benchmark's
+`eval.yaml` is read from its dataset repo, the existing file from beside the local card or from the
+card's repo, and a push commits README.md and the file together.
+
 The text logic (what changes in a card) is `stickeval.card`; this module only reads and writes, so
 `card` stays free of files and network. Cards are read and written as bytes-exact text (no newline
 translation), so a card with CRLF line endings keeps them.
@@ -11,7 +15,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from stickeval import eval_results
 from stickeval._io import write_text_atomic
+from stickeval.benchmark_io import fetch_benchmark
 from stickeval.errors import CardError, OutputPathError
 from stickeval.zoo import hub
 from stickeval.zoo.hub import PushResult
@@ -99,12 +105,18 @@ def write_card(path: Path, text: str) -> None:
         raise OutputPathError(f"Cannot write {path} ({e.strerror}); nothing was changed. Check the directory's permissions.", path=str(path)) from e
 
 
-def push_card(source: CardSource, text: str, results: dict, *, create_pr: bool = False) -> PushResult:
+def push_card(
+    source: CardSource, text: str | None, results: dict, *, create_pr: bool = False, extra: dict[str, str] | None = None
+) -> PushResult:
     """Commit `text` as README.md of the card's repo (or, for a local card, the results' model repo).
+
+    Args:
+        text: the card; None to leave README.md as it is.
+        extra: more files for the same commit ({path in repo: text}), e.g. `.eval_results/<benchmark>.yaml`.
 
     Raises:
         CardError: no repo to push to (a local card of a model that is not on the Hub).
-        HubError: as `hub.upload_card` (offline, no token, refused, main moved since the card was read).
+        HubError: as `hub.upload_texts` (offline, no token, refused, main moved since the card was read).
     """
     repo_id = source.repo_id or results["model"].get("repo_id")
     if repo_id is None:
@@ -112,4 +124,49 @@ def push_card(source: CardSource, text: str, results: dict, *, create_pr: bool =
             f"{source.label} belongs to no Hub repo and the results' model is not on the Hub, so --push has nowhere to go. "
             "Pass the variant (zoo name or org/name) instead of a file, or drop --push and use --write."
         )
-    return hub.upload_card(text, repo_id, create_pr=create_pr, parent_commit=source.commit_sha)
+    if not extra:
+        return hub.upload_card(text, repo_id, create_pr=create_pr, parent_commit=source.commit_sha)
+    files = ({hub.CARD_FILE: text} if text is not None else {}) | extra
+    message = "Update model-index metrics and eval results with stickeval" if text is not None else "Update eval results with stickeval"
+    return hub.upload_texts(files, repo_id, message=message, create_pr=create_pr, parent_commit=source.commit_sha)
+
+
+# ---- .eval_results
+
+
+def _existing_results_file(source: CardSource, path_in_repo: str) -> str | None:
+    """The model repo's current `.eval_results` file: beside a local card, or in the card's repo (None if absent)."""
+    if source.path is not None:
+        local = source.path.parent / path_in_repo
+        return _decode(local) if local.is_file() else None
+    offline = f"{path_in_repo} of {source.repo_id} is not in the cache and HF_HUB_OFFLINE=1 is set. Run once with network."
+    found = hub.download_file(source.repo_id, path_in_repo, source.commit_sha, name=source.repo_id, offline_message=offline, missing_ok=True)
+    return None if found is None else _decode(found[0])
+
+
+def eval_results_update(
+    source: CardSource, results: dict, benchmark_id: str, *, revision: str = "main", source_url: str | None = None
+) -> eval_results.EvalResultsUpdate:
+    """The card's repo's `.eval_results/<benchmark>.yaml` with the run's entry for `benchmark_id`.
+
+    Raises:
+        BenchmarkError, HubError: as `fetch_benchmark`.
+        EvalResultsError: as `eval_results.build_update` (another suite or suite hash, an unreadable file).
+    """
+    benchmark, sha = fetch_benchmark(benchmark_id, revision)
+    original = _existing_results_file(source, eval_results.results_path(benchmark_id))
+    return eval_results.build_update(results, benchmark, sha, original, source_url=source_url)
+
+
+def write_eval_results(source: CardSource, update: eval_results.EvalResultsUpdate) -> Path:
+    """Write the file beside the local card (`<card dir>/.eval_results/<benchmark>.yaml`), atomically.
+
+    Raises:
+        OutputPathError: the folder cannot take the file.
+    """
+    path = source.path.parent / update.path
+    try:
+        write_text_atomic(path, update.updated)
+    except OSError as e:
+        raise OutputPathError(f"Cannot write {path} ({e.strerror}); nothing was changed. Check the directory's permissions.", path=str(path)) from e
+    return path

@@ -362,3 +362,32 @@ class EvaluatorError(StickevalError, ValueError):
     def __init__(self, message: str, *, path: str | None = None):
         self.path = path
         super().__init__(message)
+
+
+# BENCHMARK AND EVAL RESULTS ERRORS
+
+
+class BenchmarkError(StickevalError, ValueError):
+    """A benchmark dataset cannot be published or used: an unknown StickBench size, or a dataset whose
+    `eval.yaml` does not declare StickBench (another framework, no suites, no hashes).
+
+    Example:
+        BenchmarkError: cais/hle is not a StickBench dataset: its eval.yaml names evaluation_framework
+        'inspect-ai', not 'stickeval'. Publish StickBench there with `stickeval data push stickbench
+        cais/hle`, or pass a StickBench dataset id.
+    """
+
+    def __init__(self, message: str, *, repo_id: str | None = None):
+        self.repo_id = repo_id
+        super().__init__(message)
+
+
+class EvalResultsError(StickevalError, ValueError):
+    """A run's results cannot become `.eval_results/` entries for a benchmark: a suite the benchmark does
+    not have, another suite hash than the benchmark revision's, a null score, or an existing file that
+    is not a list of entries.
+
+    Example:
+        EvalResultsError: These results are on stickbench-quick with suite hash f4bad4cb5d1a, but
+        org/stickbench at 3b1c0e2a9f01 declares f00dcafe1234 for it ...
+    """

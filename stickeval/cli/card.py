@@ -1,7 +1,9 @@
 """`stickeval card CARD|VARIANT --results FILE`: set a model card's model-index metrics from a run.
 
 Without a mode flag it prints the diff; `--write` replaces a local card, `--check` exits 1 with the
-diff when the card is stale (for CI), `--push` commits the card to its Hub repo. Imports of the
+diff when the card is stale (for CI), `--push` commits the card to its Hub repo. `--eval-results
+ORG/NAME` does the same, in the same modes and commit, for the repo's `.eval_results/<benchmark>.yaml`
+(the Hub's newer evaluation results for a StickBench benchmark dataset). Imports of the
 library happen inside the command, so `stickeval --help` does not load torch.
 """
 
@@ -18,6 +20,7 @@ from stickeval.cli.output import err_console, examples, print_json
 
 if TYPE_CHECKING:
     from stickeval.card import CardUpdate
+    from stickeval.eval_results import EvalResultsUpdate
     from stickeval.zoo.hub import PushResult
 
 EXAMPLES = examples(
@@ -29,6 +32,9 @@ EXAMPLES = examples(
     "stickeval card large-sft --results runs/sft/results.json \\",
     "  --dataset-name 'Curated SFT Dataset' --dataset-type motion-capture \\",
     "  --push --create-pr",
+    "# also write the run's result for a StickBench benchmark dataset",
+    "stickeval card nano --results runs/nano/results.json \\",
+    "  --eval-results my-org/stickbench --push",
 )
 
 
@@ -45,6 +51,9 @@ def card(
     create_pr: Annotated[bool, typer.Option("--create-pr", help="With --push: open a pull request instead of committing to main.")] = False,
     dataset_name: Annotated[Optional[str], typer.Option("--dataset-name", help="The card's dataset name, for a run on that dataset's .pt file.")] = None,
     dataset_type: Annotated[Optional[str], typer.Option("--dataset-type", help="The card's dataset type (with --dataset-name).")] = None,
+    eval_results: Annotated[Optional[str], typer.Option("--eval-results", metavar="ORG/NAME", help="Also write .eval_results/<name>.yaml for this StickBench benchmark dataset.")] = None,
+    benchmark_revision: Annotated[Optional[str], typer.Option("--benchmark-revision", help="With --eval-results: the benchmark's revision (default: main).")] = None,
+    source_url: Annotated[Optional[str], typer.Option("--source-url", help="With --eval-results: a link to the run's logs or report.")] = None,
     revision: RevisionOpt = None,
     zoo: ZooOpt = None,
     json_: JsonOpt = False,
@@ -59,6 +68,9 @@ def card(
         _refuse("--push and --check exclude each other: use --push to commit the updated card, or --check to test it.")
     if create_pr and not push:
         _refuse("--create-pr opens the pull request of a push: add --push, or drop --create-pr.")
+    for flag, value in (("--benchmark-revision", benchmark_revision), ("--source-url", source_url)):
+        if value is not None and eval_results is None:
+            _refuse(f"{flag} goes with --eval-results ORG/NAME: add it, or drop {flag}.")
     from stickeval import card as card_api
     from stickeval import card_io
 
@@ -68,13 +80,22 @@ def card(
     document = card_api.read_results(results)
     card_io.check_results_match(source, document)
     update = card_api.update_card(source.text, document, dataset_name=dataset_name, dataset_type=dataset_type)
+    results_update = None
+    if eval_results is not None:
+        results_update = card_io.eval_results_update(
+            source, document, eval_results, revision=benchmark_revision or "main", source_url=source_url
+        )
+    results_stale = results_update is not None and not results_update.current
     for notice in update.notices:
         err_console.print(f"[yellow]Note:[/] {escape(notice)}", highlight=False, soft_wrap=True)
-    pushed = None
+    pushed = written = None
     if write and not update.current:
         card_io.write_card(source.path, update.updated)
-    if push and not update.current:
-        pushed = card_io.push_card(source, update.updated, document, create_pr=create_pr)
+    if write and results_stale:
+        written = card_io.write_eval_results(source, results_update)
+    if push and (not update.current or results_stale):
+        extra = {results_update.path: results_update.updated} if results_stale else None
+        pushed = card_io.push_card(source, None if update.current else update.updated, document, create_pr=create_pr, extra=extra)
     if json_:
         print_json(
             {
@@ -86,12 +107,39 @@ def card(
                 "written": str(source.path) if write and not update.current else None,
                 "push": None if pushed is None else {"commit_sha": pushed.commit_sha, "commit_url": pushed.commit_url, "pr_url": pushed.pr_url},
                 "diff": update.diff(),
+                "eval_results": None if results_update is None else _results_json(results_update, written),
             }
         )
     else:
         _report(update, source.label, check=check, write=write, pushed=pushed, push=push)
-    if check and not update.current:
+        if results_update is not None:
+            _report_results(results_update, check=check, written=written, pushed=pushed, push=push)
+        if pushed is not None:
+            typer.echo(pushed.pr_url or pushed.commit_url)
+    if check and (not update.current or results_stale):
         raise typer.Exit(1)
+
+
+def _results_json(update: EvalResultsUpdate, written: Path | None) -> dict:
+    return {"path": update.path, "benchmark": update.benchmark, "revision": update.revision, "task_id": update.task_id,
+            "current": update.current, "entry": update.entry, "written": None if written is None else str(written),
+            "diff": update.diff()}  # fmt: skip
+
+
+def _report_results(update: EvalResultsUpdate, *, check: bool, written: Path | None, pushed: PushResult | None, push: bool) -> None:
+    """The `.eval_results` file's diff on stdout (unless written or pushed) and its status line on stderr."""
+    what = f"{update.path} ({update.benchmark}, task {update.task_id}, revision {update.revision[:12]})"
+    if update.current:
+        err_console.print(f"{escape(what)} is current: it holds these results.", highlight=False, soft_wrap=True)
+        return
+    if not (written or push) or check:
+        typer.echo(update.diff(), nl=False)
+    if check:
+        err_console.print(f"[red]{escape(what)} is stale:[/] update it with --write or --push.", highlight=False, soft_wrap=True)
+    elif written is not None:
+        err_console.print(f"Wrote {escape(str(written))}.", highlight=False, soft_wrap=True)
+    elif pushed is not None:
+        err_console.print(f"Pushed {escape(what)}: commit {pushed.commit_sha[:12]}", highlight=False, soft_wrap=True)
 
 
 def _report(update: CardUpdate, label: str, *, check: bool, write: bool, pushed: PushResult | None, push: bool) -> None:
@@ -109,4 +157,3 @@ def _report(update: CardUpdate, label: str, *, check: bool, write: bool, pushed:
         err_console.print(f"Wrote {escape(label)} ({len(update.changes)} value(s)).", highlight=False, soft_wrap=True)
     elif pushed is not None:
         err_console.print(f"Pushed {escape(label)}: commit {pushed.commit_sha[:12]}", highlight=False, soft_wrap=True)
-        typer.echo(pushed.pr_url or pushed.commit_url)

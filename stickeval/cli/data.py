@@ -1,4 +1,5 @@
-"""`stickeval data make|inspect`: write StickBench as a Stick-Gen `.pt` dataset, look inside `.pt` files."""
+"""`stickeval data make|inspect|push`: write StickBench as a Stick-Gen `.pt` dataset, look inside `.pt` files,
+publish StickBench to the Hub as a benchmark dataset."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ MAKE_EXAMPLES = examples(
 INSPECT_EXAMPLES = examples(
     "stickeval data inspect sft_data_embedded.pt   # exit 1 when no sample is usable",
     "stickeval data inspect sb.pt --json | jq .actions",
+)
+
+PUSH_EXAMPLES = examples(
+    "# both suites (quick, standard) as Parquet + dataset card + eval.yaml",
+    "stickeval data push stickbench my-org/stickbench",
+    "# only the quick suite, its test split cut to the first 32 samples",
+    "stickeval data push stickbench my-org/stickbench-ci --size quick --limit 32",
 )
 
 SOURCES = ("stickbench",)
@@ -107,3 +115,38 @@ def inspect(
             console.print(f"bad {problem}", highlight=False, markup=False, soft_wrap=True)
     if info["n_good"] == 0:
         raise DatasetError(f"None of the {info['n_samples']} samples in {path} is usable (problems listed above); fix or replace them.", path=str(path))
+
+
+@app.command("push", epilog=PUSH_EXAMPLES, cls=Command)
+def push(
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="What to publish: stickbench.", callback=_one_of(SOURCES), show_default=False)],
+    repo_id: Annotated[str, typer.Argument(metavar="ORG/NAME", help="The dataset repo (created if missing).", show_default=False)],
+    size: Annotated[Optional[list[str]], typer.Option("--size", help="A StickBench size to include (repeatable; default: quick and standard).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Keep the first N test samples of each suite (runs with the same --limit match it).")] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the dataset repo private.")] = False,
+    create_pr: Annotated[bool, typer.Option("--create-pr", help="Open a pull request instead of committing to main.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Publish StickBench as a Hub benchmark dataset: Parquet splits, a dataset card and an eval.yaml."""
+    from stickeval.benchmark_io import push_benchmark
+    from stickeval.data.stickbench import SIZES
+
+    sizes = tuple(dict.fromkeys(size or SIZES))  # in the order given, once each
+    for name in sizes:
+        _size(name)
+    if "/" not in repo_id:
+        raise typer.BadParameter(f"{repo_id!r} is not a repo id: pass ORG/NAME, e.g. my-org/stickbench.")
+    err_console.print(f"Building StickBench {', '.join(sizes)} ...", highlight=False, markup=False)
+    pushed, files = push_benchmark(repo_id, sizes, limit=limit, private=private, create_pr=create_pr)
+    if json_:
+        print_json({"repo_id": repo_id, "sizes": list(sizes), "limit": limit, "files": files, "commit_sha": pushed.commit_sha,
+                    "commit_url": pushed.commit_url, "pr_url": pushed.pr_url})  # fmt: skip
+        return
+    err_console.print(
+        f"Pushed StickBench ({', '.join(sizes)}) to the dataset {repo_id}: commit {pushed.commit_sha[:12]}, {len(files)} files. "
+        f"Write a model's result for it: stickeval card VARIANT --results results.json --eval-results {repo_id} --push",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+    console.print(pushed.pr_url or pushed.commit_url, highlight=False, markup=False, soft_wrap=True)

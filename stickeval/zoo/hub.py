@@ -243,8 +243,9 @@ def upload(
     private: bool = False,
     create_pr: bool = False,
     endpoint: str | None = None,
+    repo_type: str = "model",
 ) -> PushResult:
-    """Create the repo if needed and commit `filenames` from `directory` in one commit.
+    """Create the repo (a model repo, or a dataset repo) if needed and commit `filenames` from `directory` in one commit.
 
     Uses `HfApi(endpoint=...).create_repo` and `create_commit`, whose YAML validation honours the
     endpoint on both client majors (unlike `metadata_update`).
@@ -255,13 +256,23 @@ def upload(
     api = _write_api(repo_id, endpoint)
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(directory / name)) for name in filenames]
     try:
-        api.create_repo(repo_id, private=private, exist_ok=True)
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
         info = api.create_commit(
-            repo_id, operations=operations, commit_message=f"Upload {directory.name} with stickeval", create_pr=create_pr
-        )
+            repo_id, operations=operations, commit_message=f"Upload {directory.name} with stickeval", create_pr=create_pr,
+            repo_type=repo_type,
+        )  # fmt: skip
     except _CLIENT_ERRORS as e:
         raise translate(e, name=repo_id, repo_id=repo_id, revision="main") from e
     return PushResult(repo_id=repo_id, commit_sha=info.oid, commit_url=info.commit_url, pr_url=info.pr_url)
+
+
+def check_can_write(repo_id: str) -> None:
+    """The checks a push can make before any work or request: online, and a token.
+
+    Raises:
+        HubError: HF_HUB_OFFLINE=1 is set, or no token is configured.
+    """
+    _write_api(repo_id, None)
 
 
 def _write_api(repo_id: str, endpoint: str | None) -> HfApi:
@@ -285,53 +296,103 @@ def download_card(repo_id: str, revision: str, *, name: str) -> tuple[Path, str]
     Raises:
         HubError: no card in the repo, offline with a cold cache, or the download failed.
     """
+    offline = (
+        f"{name}'s model card is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull {name}` "
+        "on a machine with network, or pass a local README.md."
+    )
+    found = download_file(repo_id, CARD_FILE, revision, name=name, offline_message=offline)
+    assert found is not None  # not missing_ok
+    return found
+
+
+def download_file(
+    repo_id: str,
+    filename: str,
+    revision: str,
+    *,
+    name: str,
+    offline_message: str,
+    repo_type: str = "model",
+    missing_ok: bool = False,
+) -> tuple[Path, str] | None:
+    """One file of a repo (model or dataset) at `revision`, through the HF cache; only the cache with HF_HUB_OFFLINE=1.
+
+    Args:
+        name: what the user called the repo (in messages).
+        offline_message: the error's text when HF_HUB_OFFLINE=1 is set and the file is not cached.
+        repo_type: "model" or "dataset".
+        missing_ok: return None when the repo exists but has no such file.
+
+    Returns:
+        The cached file and the commit sha it belongs to.
+
+    Raises:
+        HubError: no such repo (or file, unless `missing_ok`), offline with a cold cache, or the download failed.
+    """
     settings = hub_settings()
     try:
         path = Path(
             hf_hub_download(
                 repo_id,
-                CARD_FILE,
+                filename,
                 revision=revision,
+                repo_type=repo_type,
                 cache_dir=settings.cache_dir,
                 endpoint=settings.endpoint,
                 local_files_only=settings.offline,
             )
         )
     except _CLIENT_ERRORS as e:
+        if missing_ok and isinstance(e, EntryNotFoundError) and not isinstance(e, LocalEntryNotFoundError):
+            return None
         if settings.offline:
+            raise HubError(offline_message, repo_id=repo_id, revision=revision) from e
+        if repo_type == "dataset" and isinstance(e, RepositoryNotFoundError):
             raise HubError(
-                f"{name}'s model card is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull {name}` "
-                "on a machine with network, or pass a local README.md.",
+                f"The dataset {repo_id} was not found on {settings.endpoint} (or it is private and no valid token was "
+                "sent). Check the name, or set HF_TOKEN for a private dataset.",
                 repo_id=repo_id,
                 revision=revision,
             ) from e
         raise translate(e, name=name, repo_id=repo_id, revision=revision) from e
-    return path, path.parent.name
+    return path, path.parents[len(Path(filename).parts) - 1].name  # the snapshot folder is the commit sha
 
 
 def upload_card(
     text: str, repo_id: str, *, create_pr: bool = False, parent_commit: str | None = None, endpoint: str | None = None
 ) -> PushResult:
-    """Commit `text` as the repo's README.md (optionally as a pull request) with `HfApi.upload_file`.
+    """Commit `text` as the repo's README.md (optionally as a pull request); see `upload_texts`."""
+    return upload_texts(
+        {CARD_FILE: text}, repo_id, message="Update model-index metrics with stickeval", create_pr=create_pr,
+        parent_commit=parent_commit, endpoint=endpoint,
+    )  # fmt: skip
+
+
+def upload_texts(
+    files: dict[str, str],
+    repo_id: str,
+    *,
+    message: str,
+    create_pr: bool = False,
+    parent_commit: str | None = None,
+    endpoint: str | None = None,
+) -> PushResult:
+    """Commit text files ({path in repo: text}) in one commit (optionally as a pull request) with `HfApi.create_commit`.
 
     Not `metadata_update`/`ModelCard.push_to_hub`: their YAML validation ignores the endpoint on
-    huggingface_hub <= 2.0 (reference hub-protocol.md C3); `upload_file` validates at the endpoint.
+    huggingface_hub <= 2.0 (reference hub-protocol.md C3); `create_commit` validates at the endpoint.
 
     Args:
-        parent_commit: the commit the card was read from; the Hub refuses the commit if main moved since.
+        parent_commit: the commit the files were read from; the Hub refuses the commit if main moved since.
 
     Raises:
         HubError: offline, no token, access refused, main moved since `parent_commit`, or the Hub failed.
     """
     api = _write_api(repo_id, endpoint)
+    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=text.encode("utf-8")) for path, text in files.items()]
     try:
-        info = api.upload_file(
-            path_or_fileobj=text.encode("utf-8"),
-            path_in_repo=CARD_FILE,
-            repo_id=repo_id,
-            commit_message="Update model-index metrics with stickeval",
-            create_pr=create_pr,
-            parent_commit=parent_commit,
+        info = api.create_commit(
+            repo_id, operations=operations, commit_message=message, create_pr=create_pr, parent_commit=parent_commit
         )
     except _CLIENT_ERRORS as e:
         raise translate(e, name=repo_id, repo_id=repo_id, revision="main") from e
