@@ -6,20 +6,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table as RichTable
-
 from stickeval.cli.options import JsonOpt, OutOpt
-from stickeval.cli.output import console, err_console, print_json
+from stickeval.cli.output import Column, console, err_console, examples, fit_table, print_json
 
-EXAMPLES = """
-Examples:
-
-  stickeval compare runs/small-sft runs/medium-sft runs/large-sft
-
-  stickeval compare runs/* --by pose_mse --format md > leaderboard.md
-
-  stickeval compare runs/a runs/b -o leaderboard.html
-"""
+EXAMPLES = examples(
+    "stickeval compare runs/small-sft runs/medium-sft runs/large-sft",
+    "stickeval compare runs/* --by pose_mse --format md > leaderboard.md",
+    "stickeval compare runs/a runs/b -o leaderboard.html",
+)
 
 FORMATS = ("table", "md", "html")
 
@@ -60,14 +54,12 @@ def compare(
     elif text is not None:
         print(text, end="")
     else:
-        console.print(_rich(board.table(), f"{board.suite.get('name')} (n={board.suite.get('n')}), ranked by {board.by}"))
+        table = board.table()
+        columns = [Column("rank", "right", keep=True), Column("run", keep=True), Column("variant")]
+        columns += [Column(m, "right", keep=m == board.by) for m in board.metrics]
+        shown, dropped = fit_table(columns, table.rows, title=f"{board.suite.get('name')} (n={board.suite.get('n')}), ranked by {board.by}")
+        console.print(shown)
         err_console.print(LEGEND, highlight=False)
+        if dropped:
+            err_console.print(f"Left out to fit the terminal: {', '.join(dropped)} (--format md or --json show every column).", highlight=False)
 
-
-def _rich(table, title: str) -> RichTable:
-    out = RichTable(title=title)
-    for i, column in enumerate(table.columns):
-        out.add_column(column, justify="left" if i in (1, 2) else "right", overflow="fold")
-    for row in table.rows:
-        out.add_row(*row)
-    return out

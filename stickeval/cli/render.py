@@ -8,19 +8,15 @@ from typing import Annotated, Optional
 import typer
 
 from stickeval.cli.options import DeviceOpt, JsonOpt, RevisionOpt, SeedOpt, ZooOpt
-from stickeval.cli.output import err_console, print_json
+from stickeval.cli.output import err_console, examples, print_json
 
-EXAMPLES = """
-Examples:
-
-  stickeval render runs/large-sft --prompt-id sb1-00012 -o walk.gif
-
-  stickeval render runs/large-sft --worst 4 --metric pose_mse --noise typo:2 -o worst.mp4
-
-  stickeval render nano "a person waves" -o wave.gif
-
-  stickeval render bench.pt --action jump -o jump.gif
-"""
+EXAMPLES = examples(
+    "stickeval render runs/large-sft --prompt-id sb1-00012 -o walk.gif",
+    "# the 4 worst clips by pose_mse, each beside its typo:2 rollout",
+    "stickeval render runs/large-sft --worst 4 --noise typo:2 -o worst.mp4",
+    'stickeval render nano "a person waves" -o wave.gif',
+    "stickeval render bench.pt --action jump -o jump.gif",
+)
 
 
 def render(

@@ -8,15 +8,14 @@ from typing import Annotated, Optional
 import typer
 
 from stickeval.cli.options import JsonOpt, OutOpt
-from stickeval.cli.output import err_console, print_json
+from stickeval.cli.output import err_console, examples, print_json
 
-EXAMPLES = """
-Examples:
-
-  stickeval report runs/large-sft                      # runs/large-sft/report.html
-
-  stickeval report runs/large-sft --format md -o comment.md   # for a pull-request comment
-"""
+EXAMPLES = examples(
+    "# writes runs/large-sft/report.html",
+    "stickeval report runs/large-sft",
+    "# Markdown for a pull-request comment",
+    "stickeval report runs/large-sft --format md -o comment.md",
+)
 
 
 def report(
