@@ -22,12 +22,13 @@ run: $(STAMP)
 	$(BIN)/python -m fixtures.checkpoints $(DEMO)/checkpoint
 	$(BIN)/stickeval inspect $(DEMO)/checkpoint
 	$(BIN)/stickeval run $(DEMO)/checkpoint --suite quick --limit 32 --noise-prompts 4 -o $(DEMO)
+	$(BIN)/stickeval report $(DEMO)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # CPU speed targets (pytest-benchmark; figures in docs/benchmarks.md): CLI start-up (--help < 0.5 s),
-# text encoding, generation. GPU figures come from the scripts in benchmarks/.
+# text encoding, generation, rendering a clip. GPU figures come from the scripts in benchmarks/.
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-enable -p no:cacheprovider
 
