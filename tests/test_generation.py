@@ -74,7 +74,8 @@ def test_kv_cached_causal_generation_equals_uncached_causal_generation(inputs):
     texts, actions, first = inputs
     cached = generate(causal, texts, actions, frames=FRAMES, first_frames=first, device="cpu").motion
     for i in range(len(texts)):
-        np.testing.assert_allclose(cached[i], plain_loop(causal, texts[i], actions[i], first[i], FRAMES), atol=1e-5)
+        # fp32 rounding of two summation orders, fed back through 11 steps: values up to ~2 differ by ~1e-5
+        np.testing.assert_allclose(cached[i], plain_loop(causal, texts[i], actions[i], first[i], FRAMES), rtol=1e-5, atol=1e-5)
 
 
 def test_action_logits_row_t_is_the_head_output_of_step_t(model, inputs):
