@@ -6,8 +6,16 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
 from stickeval.cli.options import JsonOpt, OutOpt
-from stickeval.cli.output import Column, console, err_console, examples, fit_table, print_json
+from stickeval.cli.output import (
+    Column,
+    console,
+    err_console,
+    examples,
+    fit_table,
+    print_json,
+)
 
 EXAMPLES = examples(
     "stickeval compare runs/small-sft runs/medium-sft runs/large-sft",

@@ -73,6 +73,9 @@ class Layout:
         return max(1, round(self.panel / 90))
 
 
+DEFAULT_LAYOUT = Layout()
+
+
 def _font(size: int):
     image_font = require("PIL.ImageFont", "Pillow", "Drawing stick figures")
     return image_font.load_default(size=size)
@@ -156,7 +159,7 @@ def _check(rows: Sequence[Row]) -> int:
     return max(len(panel.motion) for row in rows for panel in row.panels)
 
 
-def draw_frames(rows: Sequence[Row], layout: Layout = Layout(), *, step: int = 1) -> list:
+def draw_frames(rows: Sequence[Row], layout: Layout = DEFAULT_LAYOUT, *, step: int = 1) -> list:
     """Every `step`-th frame of the sheet as a Pillow palette image (rows stacked, panels side by side).
 
     Args:

@@ -34,7 +34,7 @@ def _errors(estimates: list[dict]) -> tuple[list[float], list[list[float]]]:
     means = [nan if e.get("mean") is None else e["mean"] for e in estimates]
     lows = [nan if e.get("ci95", [None])[0] is None else e["ci95"][0] for e in estimates]
     highs = [nan if e.get("ci95", [None, None])[1] is None else e["ci95"][1] for e in estimates]
-    return means, [[max(0.0, m - lo) for m, lo in zip(means, lows)], [max(0.0, hi - m) for m, hi in zip(means, highs)]]
+    return means, [[max(0.0, m - lo) for m, lo in zip(means, lows, strict=True)], [max(0.0, hi - m) for m, hi in zip(means, highs, strict=True)]]
 
 
 def noise_plot(per_noise: dict, clean: dict | None, key: str = "action_accuracy") -> bytes:
@@ -64,7 +64,7 @@ def per_action_plot(per_action: dict) -> bytes:
     names = list(per_action)
     actions = sorted({a for metric in names for a in per_action[metric]})
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 0.28 * len(actions) + 1.2), sharey=True, squeeze=False)
-    for ax, metric in zip(axes[0], names):
+    for ax, metric in zip(axes[0], names, strict=True):
         means, err = _errors([per_action[metric].get(a, {}) for a in actions])
         ax.barh(range(len(actions)), means, xerr=err, capsize=2, color="#1f77b4")
         ax.set_title(metric.replace("_", " "), fontsize=9)

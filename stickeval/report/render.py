@@ -22,7 +22,7 @@ from stickeval.data.schema import FPS
 from stickeval.errors import OutputPathError
 from stickeval.report._deps import require
 from stickeval.report.clips import ClipInfo
-from stickeval.report.draw import Layout, Row, draw_frames
+from stickeval.report.draw import DEFAULT_LAYOUT, Layout, Row, draw_frames
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")
 MACRO_BLOCK = 16  # H.264 frame sizes are padded to a multiple of this
@@ -98,7 +98,7 @@ class Rendered:
         return asdict(self)
 
 
-def render(rows: Sequence[Row], clips: list[ClipInfo], path: str | Path, *, layout: Layout = Layout(), step: int = 1) -> Rendered:
+def render(rows: Sequence[Row], clips: list[ClipInfo], path: str | Path, *, layout: Layout = DEFAULT_LAYOUT, step: int = 1) -> Rendered:
     """Draw the rows (one clip each) and write them as one animation to `path` (.gif or .mp4).
 
     Args:

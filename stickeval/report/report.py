@@ -104,7 +104,7 @@ def _confusion(results: dict) -> Section:
     if not confusion:
         return Section("confusion", "Confusion matrix", ["Not in this results.json (written by a newer `stickeval score`: re-score the run)."])
     labels, matrix = confusion["labels"], confusion["matrix"]
-    rows = [[label] + [str(int(v)) for v in row] for label, row in zip(labels, matrix)]
+    rows = [[label] + [str(int(v)) for v in row] for label, row in zip(labels, matrix, strict=True)]
     table = Table(["true \\ predicted", *labels], rows, "Rows: the prompt's action; columns: the classifier's top-1 on the rollout.", heat=True)
     return Section("confusion", "Confusion matrix", [table])
 

@@ -12,6 +12,7 @@ import pytest
 
 from fixtures.checkpoints import build_tiny_checkpoint
 from fixtures.run_fixtures import NOISE_PROMPTS, RUN_LIMIT
+from tests.cli.conftest import run_cli  # noqa: F401  (the real entry point, output captured: used by test_cli.py)
 
 
 @pytest.fixture(scope="session")

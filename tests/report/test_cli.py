@@ -4,8 +4,6 @@ import json
 
 from PIL import Image
 
-from tests.cli.conftest import run_cli  # noqa: F401  (the real entry point, captured)
-
 
 def test_render_writes_a_gif_and_its_json_names_the_clips(run_cli, run_dir, tmp_path):
     out = tmp_path / "worst.gif"

@@ -8,9 +8,23 @@ import pytest
 from PIL import Image
 
 from stickeval.data import load_suite, save_dataset, suite_to_samples
-from stickeval.errors import GenerationInputError, OutputPathError, PromptNoiseError, ResultsFileError, UnknownMetricError, UnknownPromptError
+from stickeval.errors import (
+    GenerationInputError,
+    OutputPathError,
+    PromptNoiseError,
+    ResultsFileError,
+    UnknownMetricError,
+    UnknownPromptError,
+)
 from stickeval.metrics import METRICS
-from stickeval.report.clips import Selection, action_in_prompt, dataset_rows, prompt_rows, run_rows, rows_for
+from stickeval.report.clips import (
+    Selection,
+    action_in_prompt,
+    dataset_rows,
+    prompt_rows,
+    rows_for,
+    run_rows,
+)
 from stickeval.report.draw import Layout, Panel, Row
 from stickeval.report.render import render
 from stickeval.report.runs import load_run
@@ -24,9 +38,10 @@ def samples(run_dir) -> dict[str, dict]:
 
 def test_the_same_clip_renders_to_the_same_gif_bytes(run_dir, tmp_path):
     rows, clips = run_rows(load_run(run_dir), Selection())
-    a, b = render(rows, clips, tmp_path / "a.gif"), render(rows, clips, tmp_path / "b.gif")
+    first = render(rows, clips, tmp_path / "a.gif")
+    render(rows, clips, tmp_path / "b.gif")
     assert (tmp_path / "a.gif").read_bytes() == (tmp_path / "b.gif").read_bytes()
-    with Image.open(a.path) as gif:
+    with Image.open(first.path) as gif:
         assert gif.n_frames == 250 and gif.info["duration"] == 40 and gif.info["loop"] == 0
 
 
