@@ -14,6 +14,7 @@ the benchmark's tasks, with the same content hash as the benchmark revision decl
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -151,9 +152,14 @@ def yaml_entry_by_hand(fields: dict) -> dict:
     return data
 
 
+def hub_entry_fields() -> set[str]:
+    """The fields of the installed client's `EvalResultEntry` (empty where it has none)."""
+    return set() if EvalResultEntry is None else {f.name for f in dataclasses.fields(EvalResultEntry)}
+
+
 def yaml_entry(fields: dict) -> dict:
-    """One entry's YAML dict through huggingface_hub's `EvalResultEntry` where the client has it."""
-    if EvalResultEntry is None:
+    """One entry's YAML dict through huggingface_hub's `EvalResultEntry` where the client has it (with every field used)."""
+    if not set(fields) <= hub_entry_fields():
         return yaml_entry_by_hand(fields)
     return eval_result_entries_to_yaml([EvalResultEntry(**fields)])[0]
 
