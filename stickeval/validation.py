@@ -42,7 +42,6 @@ SUITES = ("quick", "standard", "real")
 JITTER_SD = 0.05  # torso lengths (the real track's unit; StickBench's torso is ~1 too)
 SMOOTH_FRAMES = 15  # the window issue 12 found pose MSE rewarding
 MIN_PAIRS = 32  # R-precision's pool
-MEMORISATION_METRICS = ("pose_mse", "evaluator_fid")  # lower is better for both
 
 
 @dataclass(frozen=True)
@@ -205,25 +204,30 @@ def closer_than_real(estimate: Any, real: Any, higher_is_better: bool | None) ->
 
 
 def is_memorised(model: dict[str, Any], real: dict[str, Any]) -> bool:
-    """The memorisation flag: closer to the test references than held-out real motion on every one of
-    `MEMORISATION_METRICS` (paired pose error and the evaluator's FID), with non-overlapping 95% CIs.
+    """The memorisation flag: paired pose error below held-out real motion's (non-overlapping 95% CIs)
+    while the evaluator's FID is not ranked below real.
 
-    Either alone is not enough: a frozen mean pose beats held-out real clips on pose MSE (regression to
-    the mean) while its FID is far worse; a model can match the set of references in distribution
-    without copying any one of them. Both at once means the outputs reproduce the references.
+    Pose MSE alone is not enough: a frozen mean pose beats held-out real clips on it (regression to the
+    mean), and so can an over-smoothed copy, but their FID is far worse. Clips that are as real as real
+    ones as a set *and* closer to each reference than another real take of the same prompt can be are
+    reproductions of the references. Non-overlap is not asked of the FID itself: the real row's
+    interval reaches 0 (a set statistic's bias-aware interval, `stats.set_estimate`), which a copy's
+    FID of 0 cannot lie below.
 
     Args:
         model, real: {metric name: `stats.Estimate`} for the model and the held-out real row, holding
-            at least `MEMORISATION_METRICS`.
+            at least "pose_mse" and "evaluator_fid".
     """
-    return all(closer_than_real(model[m], real[m], False) for m in MEMORISATION_METRICS)
+    return closer_than_real(model["pose_mse"], real["pose_mse"], False) and not below_real(
+        model["evaluator_fid"], real["evaluator_fid"], False
+    )
 
 
 def memorisation_notice(name: str) -> str:
     """The notice a memorised result carries (results and the validity table)."""
     return (
-        f"{name} matches the test references more closely than held-out real clips can (pose MSE and the "
-        "evaluator's FID both below the real row): a memorised test set, not a better model."
+        f"{name} matches the test references more closely than held-out real clips can (pose MSE below the "
+        "real row's, evaluator FID not above it): a memorised test set, not a better model."
     )
 
 
@@ -272,7 +276,7 @@ def validate_metrics(suite: str = "standard", *, cache_dir: str | Path, n_boot: 
     real = rows["real"]
     below = {f: [m for m, hib in direction.items() if below_real(rows[f][m], real[m], hib)] for f in FAMILIES if f != "real"}
     closer = {f: [m for m, hib in direction.items() if closer_than_real(rows[f][m], real[m], hib)] for f in FAMILIES if f != "real"}
-    flags = {f: [memorisation_notice(f)] for f in closer if is_memorised({m: rows[f][m] for m in MEMORISATION_METRICS}, real)}
+    flags = {f: [memorisation_notice(f)] for f in closer if is_memorised(rows[f], real)}
 
     def rank_key(family: str, metric: str) -> float:
         value, hib = rows[family][metric].mean, direction[metric]
@@ -289,3 +293,26 @@ def validate_metrics(suite: str = "standard", *, cache_dir: str | Path, n_boot: 
         "closer_than_real": closer,
         "flags": flags,
     }
+
+
+def markdown_table(table: dict[str, Any]) -> str:
+    """The validity table as Markdown (docs/metrics.md): metrics as rows, families as columns.
+
+    A cell is the value and its 95% CI; **bold** marks a family ranked below held-out real with
+    non-overlapping CIs, an `!` one closer to the references than held-out real clips can be.
+    """
+    families = list(table["rows"])
+    arrows = {True: "↑", False: "↓", None: "≈ real"}
+    lines = ["| metric | " + " | ".join(families) + " |", "|---|" + "---:|" * len(families)]
+    for metric, hib in table["metrics"].items():
+        cells = []
+        for family in families:
+            e = table["rows"][family][metric]
+            text = "—" if e["mean"] is None else f"{e['mean']:.3g} [{e['ci95'][0]:.3g}, {e['ci95'][1]:.3g}]"
+            if metric in table["below_real"].get(family, []):
+                text = f"**{text}**"
+            elif metric in table["closer_than_real"].get(family, []):
+                text += " !"
+            cells.append(text)
+        lines.append(f"| {metric} {arrows[hib]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

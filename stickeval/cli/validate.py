@@ -14,6 +14,7 @@ EXAMPLES = examples(
     "stickeval validate-metrics                   # StickBench standard, ~1 min",
     "stickeval validate-metrics --suite real      # trains the real evaluator once",
     "stickeval validate-metrics --json | jq .below_real",
+    "stickeval validate-metrics --markdown        # the table in docs/metrics.md",
 )
 SHORT = {"real": "real", "copy": "copy", "first_frame": "first", "mean_pose": "mean", "white_noise": "noise",
          "shuffled": "shuf", "reversed": "rev", "jitter": "jitter", "smoothed": "smooth", "wrong_action": "wrong"}  # fmt: skip
@@ -23,6 +24,7 @@ def validate_metrics(
     suite: Annotated[str, typer.Option("--suite", help="standard (StickBench) or real (needs ../shared/realmotion).")] = "standard",
     n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples per figure.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seeds the pairing, the families and the bootstrap.")] = 0,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the table as Markdown (as in docs/metrics.md).")] = False,
     out: OutOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -33,6 +35,7 @@ def validate_metrics(
     """
     from stickeval._io import check_writable, write_text_atomic
     from stickeval.scoring import cache_dir
+    from stickeval.validation import markdown_table
     from stickeval.validation import validate_metrics as validate
 
     path = out or Path("runs") / "validity" / f"{suite}.json"
@@ -43,6 +46,9 @@ def validate_metrics(
     write_text_atomic(path, json.dumps(table, indent=1) + "\n")
     if json_:
         print_json(table)
+        return
+    if markdown:
+        console.print(markdown_table(table), markup=False, highlight=False, soft_wrap=True)
         return
     _print_table(table)
     console.print(f"Table: {path}", highlight=False)
