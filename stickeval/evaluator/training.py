@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,8 +136,10 @@ def train_evaluator(
 
     Returns:
         (the trained network in eval mode, {"seconds": wall time, "final_loss": last epoch's mean}).
+
+    Raises:
+        EvaluatorError: `training.negatives` names an unknown corruption.
     """
-    start = time.perf_counter()
     rng = np.random.default_rng(training.seed)
     tracks, mask = motion_tracks(motion, lengths)
     corrupt = {
@@ -152,34 +154,20 @@ def train_evaluator(
     _, prompt_ids = np.unique(np.asarray(prompts, dtype=str), return_inverse=True)
     data = [torch.from_numpy(a) for a in (tracks, mask, prompt_embeddings.astype(np.float32), *negatives)]
     ids = torch.from_numpy(prompt_ids)
-    with _one_torch_thread():
-        torch.manual_seed(training.seed)
-        model = TextMotionEvaluator(config)
-        _standardise_inputs(model.motion, tracks, mask)
-        gen = torch.Generator().manual_seed(training.seed)
-        steps = training.epochs * len(_batches(len(tracks), training.batch_size, torch.Generator()))
-        opt, sched = _optimiser(model, training, steps)
-        model.train()
-        for _ in range(training.epochs):
-            losses = []
-            for idx in _batches(len(tracks), training.batch_size, gen):
-                x, m, text, *corrupted = (d[idx] for d in data)
-                t = model.embed_text(text)  # (B, E)
-                motions = model.embed_motion(torch.cat([x, *corrupted]), m.repeat(1 + len(corrupted), 1))  # (kB, E)
-                positive = (ids[idx][:, None] == ids[idx][None, :]).float()  # (B, B) same prompt
-                target = positive / positive.sum(1, keepdim=True)
-                logits = t @ motions.T / training.temperature  # (B, kB): real clips, then the corrupted ones
-                t2m = -(target * logits[:, : len(idx)].log_softmax(-1)).sum(-1).mean()
-                t2m_order = -(target * logits.log_softmax(-1)[:, : len(idx)]).sum(-1).mean()
-                m2t = -(target * logits[:, : len(idx)].T.log_softmax(-1)).sum(-1).mean()
-                loss = (t2m + t2m_order + 2 * m2t) / 4
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                losses.append(loss.item())
-        model.eval()
-    return model, {"seconds": time.perf_counter() - start, "final_loss": float(np.mean(losses))}
+
+    def batch_loss(model: TextMotionEvaluator, idx: torch.Tensor) -> torch.Tensor:
+        x, m, text, *corrupted = (d[idx] for d in data)
+        t = model.embed_text(text)  # (B, E)
+        motions = model.embed_motion(torch.cat([x, *corrupted]), m.repeat(1 + len(corrupted), 1))  # (kB, E)
+        positive = (ids[idx][:, None] == ids[idx][None, :]).float()  # (B, B) same prompt
+        target = positive / positive.sum(1, keepdim=True)
+        logits = t @ motions.T / training.temperature  # (B, kB): real clips, then the corrupted ones
+        t2m = -(target * logits[:, : len(idx)].log_softmax(-1)).sum(-1).mean()
+        t2m_corrupted = -(target * logits.log_softmax(-1)[:, : len(idx)]).sum(-1).mean()
+        m2t = -(target * logits[:, : len(idx)].T.log_softmax(-1)).sum(-1).mean()
+        return (t2m + t2m_corrupted + 2 * m2t) / 4
+
+    return _fit(lambda: TextMotionEvaluator(config), tracks, mask, training, batch_loss)
 
 
 def train_classifier(
@@ -199,13 +187,33 @@ def train_classifier(
     Returns:
         (the trained network in eval mode, {"seconds": wall time, "final_loss": last epoch's mean}).
     """
-    start = time.perf_counter()
     tracks, mask = motion_tracks(motion, lengths)
     y = torch.tensor([config.classes.index(x) for x in labels])
     data = [torch.from_numpy(tracks), torch.from_numpy(mask), y]
+
+    def batch_loss(model: ActionNet, idx: torch.Tensor) -> torch.Tensor:
+        x, m, target = (d[idx] for d in data)
+        return nn.functional.cross_entropy(model(x, m), target)
+
+    return _fit(lambda: ActionNet(config), tracks, mask, training, batch_loss)
+
+
+def _fit(
+    build: Callable[[], nn.Module],
+    tracks: np.ndarray,
+    mask: np.ndarray,
+    training: TrainingConfig,
+    batch_loss: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+) -> tuple[nn.Module, dict]:
+    """The loop both networks share: seeded init and batch order, input statistics, AdamW + cosine.
+
+    Returns:
+        (the network in eval mode, {"seconds": wall time of the loop, "final_loss": last epoch's mean}).
+    """
+    start = time.perf_counter()
     with _one_torch_thread():
         torch.manual_seed(training.seed)
-        model = ActionNet(config)
+        model = build()
         _standardise_inputs(model.motion, tracks, mask)
         gen = torch.Generator().manual_seed(training.seed)
         steps = training.epochs * len(_batches(len(tracks), training.batch_size, torch.Generator()))
@@ -214,8 +222,7 @@ def train_classifier(
         for _ in range(training.epochs):
             losses = []
             for idx in _batches(len(tracks), training.batch_size, gen):
-                x, m, target = (d[idx] for d in data)
-                loss = nn.functional.cross_entropy(model(x, m), target)
+                loss = batch_loss(model, idx)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
