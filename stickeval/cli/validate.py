@@ -18,6 +18,7 @@ EXAMPLES = examples(
 )
 SHORT = {"real": "real", "copy": "copy", "first_frame": "first", "mean_pose": "mean", "white_noise": "noise",
          "shuffled": "shuf", "reversed": "rev", "jitter": "jitter", "smoothed": "smooth", "wrong_action": "wrong"}  # fmt: skip
+FAMILIES_PER_TABLE = 4
 
 
 def validate_metrics(
@@ -62,15 +63,18 @@ def _cell(table: dict, family: str, metric: str) -> str:
 
 def _print_table(table: dict) -> None:
     families = list(table["rows"])
-    columns = [Column("metric", keep=True), Column("dir")] + [Column(SHORT.get(f, f), justify="right") for f in families]
-    rows = [
-        [m, {True: "↑", False: "↓", None: "≈"}[hib]] + [_cell(table, f, m) for f in families]
-        for m, hib in table["metrics"].items()
-    ]
-    rendered, dropped = fit_table(columns, rows, title=f"Validity on {table['suite']} (n={table['n']} pairs)")
-    console.print(rendered)
-    if dropped:
-        console.print(f"(left out to fit: {', '.join(dropped)}; see the JSON)", style="dim")
+    for start in range(0, len(families), FAMILIES_PER_TABLE):  # 10 families do not fit 80 columns
+        shown = families[start : start + FAMILIES_PER_TABLE]
+        columns = [Column("metric", keep=True), Column("dir")] + [Column(SHORT.get(f, f), justify="right") for f in shown]
+        rows = [
+            [m, {True: "↑", False: "↓", None: "≈"}[hib]] + [_cell(table, f, m) for f in shown]
+            for m, hib in table["metrics"].items()
+        ]
+        title = f"Validity on {table['suite']} (n={table['n']} pairs)" if start == 0 else None
+        rendered, dropped = fit_table(columns, rows, title=title)
+        console.print(rendered)
+        if dropped:
+            console.print(f"(left out to fit: {', '.join(dropped)}; see the JSON)", style="dim")
     for family, metrics in table["below_real"].items():
         console.print(f"{family}: below real on {len(metrics)}/{len(table['metrics'])}: {', '.join(metrics) or 'none'}", highlight=False)
     for family, notices in table["flags"].items():
