@@ -134,3 +134,12 @@ def test_a_prompt_is_generated_with_a_checkpoint_and_its_action_read_from_the_wo
     rendered = render(rows, clips, tmp_path / "wave.gif", layout=SMALL)
     with Image.open(io.BytesIO((tmp_path / "wave.gif").read_bytes())) as gif:
         assert gif.n_frames == rendered.frames == 250
+
+
+def test_a_v3_model_renders_from_a_prompt_with_twelve_segment_frames(tmp_path):
+    from fixtures.checkpoints import build_tiny_checkpoint
+
+    checkpoint = build_tiny_checkpoint(tmp_path / "v3", input_dim=48, output_dim=48, metadata={"encoder": "hash"})
+    rows, clips = prompt_rows(str(checkpoint), "someone dances")
+    assert clips[0].label == "dance" and rows[0].panels[0].motion.shape == (250, 48)
+    assert render(rows, clips, tmp_path / "v3.gif", layout=SMALL, step=10).frames == 25
