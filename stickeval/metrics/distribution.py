@@ -231,21 +231,37 @@ def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -
 def _fd(z: np.ndarray, z_ref: np.ndarray, w: np.ndarray | None, w_ref: np.ndarray | None) -> float:
     """FD between Gaussians fitted to standardised rows, each row weighted by its count (None: 1).
 
-    The caller limits BLAS threads (`one_thread`)."""
+    With fewer reference rows m than features F (small suites, and most resamples of them), the
+    reference covariance A'A (A: its m centred, weighted rows) has rank < F, and Tr((S S_ref)^(1/2))
+    is the sum of sqrt(eigenvalues of A S A'): S A'A and A S A' share their nonzero eigenvalues, so
+    this is exact, and an m x m eigendecomposition instead of two F x F ones (30x faster for 32 clips
+    of 114 features). The caller limits BLAS threads (`one_thread`)."""
     mu, cov = _gaussian(z, w)
-    mu_ref, cov_ref = _gaussian(z_ref, w_ref)
-    return _frechet(mu, cov, mu_ref, cov_ref)
+    mu_ref, rows_ref = _centred_rows(z_ref, w_ref)
+    if len(rows_ref) < rows_ref.shape[1]:
+        cross = rows_ref @ cov @ rows_ref.T
+        trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(cross), 0.0, None)).sum()
+        fd = np.sum((mu - mu_ref) ** 2) + np.trace(cov) + np.sum(rows_ref**2) - 2.0 * trace_sqrt
+        return float(max(fd, 0.0))
+    return _frechet(mu, cov, mu_ref, rows_ref.T @ rows_ref)
 
 
 def _gaussian(z: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance (ddof 1) of the rows of z, row i counted w[i] times."""
+    mu, rows = _centred_rows(z, w)
+    return mu, rows.T @ rows
+
+
+def _centred_rows(z: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the rows of z (row i counted w[i] times) and the centred rows scaled so that their
+    Gram matrix rows' rows is the covariance (ddof 1): [m, F] for the m rows drawn at least once."""
     if w is not None:  # rows drawn 0 times drop out: a resample holds ~63% of the rows
         keep = np.flatnonzero(w)
         z, w = z[keep], w[keep].astype(np.float64)
     n = len(z) if w is None else w.sum()
     mu = (z.sum(axis=0) if w is None else w @ z) / n
     centred = z - mu if w is None else (z - mu) * np.sqrt(w)[:, None]
-    return mu, centred.T @ centred / (n - 1)
+    return mu, centred / np.sqrt(n - 1)
 
 
 def _distances(z: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -145,6 +145,25 @@ def test_fast_fd_interval_equals_refitting_on_explicitly_resampled_rows():
     assert fast.mean == pytest.approx(slow.mean) and np.allclose(fast.ci95, slow.ci95)
 
 
+def test_fd_of_fewer_clips_than_features_equals_the_full_matrix_square_root():
+    # 12 clips of 40 features: the reference covariance is singular, so the FD takes its low-rank
+    # route (a 12 x 12 eigenproblem); the full 40 x 40 symmetric square root must give the same.
+    rng = np.random.default_rng(8)
+    gen, ref = rng.standard_normal((12, 40)), 0.5 + 1.5 * rng.standard_normal((12, 40))
+    mu, sd = ref.mean(0), ref.std(0)
+    z, z_ref = (gen - mu) / sd, (ref - mu) / sd
+
+    def refit(a, b):
+        return frechet_distance_gaussians(a.mean(0), np.cov(a.T), b.mean(0), np.cov(b.T))
+
+    slow = explicit_bootstrap(refit, z, z_ref, n_boot=30, seed=4)
+    fast = frechet_distance_ci(gen, ref, n_boot=30, seed=4)
+    # The full route takes square roots of the ~28 round-off eigenvalues of the singular product (each
+    # about sqrt(machine epsilon) ~ 1e-8): agreement to about 1e-6 of ~50.
+    assert fast.mean == pytest.approx(slow.mean, rel=1e-7) and np.allclose(fast.ci95, slow.ci95, rtol=1e-7)
+    assert frechet_distance_features(ref, ref) == pytest.approx(0.0, abs=1e-9)
+
+
 def test_fast_diversity_interval_equals_recomputing_on_explicitly_resampled_rows():
     rng = np.random.default_rng(6)
     gen, ref = rng.standard_normal((25, 4)), rng.standard_normal((60, 4))
