@@ -208,7 +208,9 @@ def merge_lora(
                 "they were trained on: `base = \"<variant>\"` in a --zoo entry, or load_checkpoint(path, base=...)."
             )
         w = out[f"{name}.weight"]
-        out[f"{name}.weight"] = (w.double() + (alpha / r) * (b.double() @ a.double())).to(w.dtype)
+        # at least fp32: an fp16 base (the shipped nano) would round the merged adapter update away
+        merged = w.double() + (alpha / r) * (b.double() @ a.double())
+        out[f"{name}.weight"] = merged.to(torch.promote_types(w.dtype, torch.float32))
     return out
 
 

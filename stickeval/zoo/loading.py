@@ -19,7 +19,7 @@ from stickeval.errors import (
     ParameterCountError,
     WeightsNotBuiltError,
 )
-from stickeval.zoo import hub
+from stickeval.zoo import hub, shipped
 from stickeval.zoo.checkpoint import (
     CONFIG_FILE,
     WEIGHT_FILES,
@@ -81,6 +81,7 @@ def _files(variant: Variant, revision: str | None, *, force: bool, cached_only: 
     if variant.source == "builtin":
         for name in variant.weight_files:
             if (variant.builtin_dir / name).is_file():
+                shipped.verify(variant.builtin_dir)  # a damaged installation is refused before loading
                 return Provenance(variant.name, "builtin", None, None, None, variant.builtin_dir, variant.builtin_dir / name)
         raise WeightsNotBuiltError(variant.name, str(variant.builtin_dir))
     if variant.source == "local":

@@ -50,7 +50,7 @@ class Variant:
     base: str | None = None
     lora_rank: int | None = None
     lora_alpha: float | None = None
-    path: str | None = None  # source "local": the checkpoint directory
+    path: str | None = None  # source "local": the checkpoint directory; "builtin": overrides builtin/<name>/
 
     @property
     def is_lora(self) -> bool:
@@ -59,8 +59,8 @@ class Variant:
 
     @property
     def builtin_dir(self) -> Path:
-        """Where a built-in variant's weights live inside the package."""
-        return BUILTIN_DIR / self.name
+        """Where a built-in variant's weights live: inside the package, or `path` when a zoo file sets it."""
+        return Path(self.path) if self.path else BUILTIN_DIR / self.name
 
     def architecture(self) -> dict[str, str | int]:
         """The architecture keys this entry sets (of ARCHITECTURE_KEYS), for checking loaded weights against."""

@@ -84,4 +84,4 @@ def test_lora_run_saves_adapters_the_zoo_merges_and_merge_saves_the_same_weights
 def test_pretrain_nano_recipe_runs_a_few_steps_at_full_size(tmp_path):
     recipe = load_recipe("pretrain-nano", ['data.stickbench_size="quick"'])
     result = train(recipe, tmp_path / "nano", max_steps=3)
-    assert result.steps == 3 and load_checkpoint(tmp_path / "nano")[1].d_model == 128
+    assert result.steps == 3 and load_checkpoint(tmp_path / "nano")[1].d_model == recipe.model.d_model
