@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -217,6 +218,7 @@ def evaluate(
             model takes (20 vs 48 numbers per frame, 512 vs 1024 embedding dims).
         RunInterrupted: Ctrl-C (a KeyboardInterrupt) during generation; says how many rows are cached.
     """
+    started = time.perf_counter()
     output = Path(output)
     check_writable(output, directory=True)
     config = loaded.config
@@ -268,6 +270,7 @@ def evaluate(
             "seconds": np.full(hi - lo, rollout.seconds / (hi - lo)),
         }
 
+    prepared = time.perf_counter()
     try:
         produced = cache.fill(produce, done=advance)
     except KeyboardInterrupt:
@@ -287,6 +290,10 @@ def evaluate(
         "notices": notices,
         "rows_generated_now": produced,
         "device_name": device_name(device),
+        # wall time of this invocation before scoring: suite, prompts, device copy and batch probe;
+        # then generation, teacher forcing and cache writes (compilation included when --compile)
+        "prepare_seconds": prepared - started,
+        "fill_seconds": time.perf_counter() - prepared,
     }
     write_text_atomic(output / RUN_FILE, json.dumps(run, indent=1, default=str))
     return score_run(output, run, suite, arrays, log_samples=log_samples)

@@ -10,6 +10,7 @@ keys and values (a KV cache). The last layer is computed at the last position on
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -99,9 +100,7 @@ def generate(
     texts, actions, first = _validated_inputs(model, text_embeddings, action_tracks, frames, prime, first_frames)
     n = len(texts)
     engine = on_device(model, device, dtype)
-    step = _step
-    if compile:
-        step = torch.compile(_step, dynamic=True, mode=compile if isinstance(compile, str) else None)
+    step = compiled_step(compile if isinstance(compile, str) else None) if compile else _step
     batch_size = resolve_batch_size(engine, batch_size, n, frames)
     motion = np.empty((n, frames, model.config.output_dim), dtype=np.float32)
     logits = np.zeros((n, frames, model.config.num_actions), dtype=np.float32) if return_action_logits else None
@@ -165,6 +164,14 @@ def resolve_batch_size(engine: StickFigureTransformer, batch_size: int | str, n:
 def _step(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
     """Hidden state (B, 1, D) of the last token of a bidirectional prefix (B, t + 1, D)."""
     return model.encode(prefix, last_only=True)
+
+
+@functools.cache
+def compiled_step(mode: str | None = None) -> Callable[[StickFigureTransformer, torch.Tensor], torch.Tensor]:
+    """`_step` through `torch.compile(dynamic=True)`, built once per process and mode: every chunk of
+    a run, every noise condition and every later run in the process reuse the same compiled graphs
+    (the prefix length is marked dynamic, so 249 lengths share them)."""
+    return torch.compile(_step, dynamic=True, mode=mode)
 
 
 @torch.inference_mode()

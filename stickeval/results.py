@@ -49,6 +49,9 @@ class Timing(TypedDict):
     sequences_per_second: float | None
     rows_generated_now: int  # 0 when everything came from the cache
     device_name: str  # the accelerator (or CPU) that generated the rows
+    prepare_seconds: float | None  # the generating invocation: suite, prompts, device copy, batch probe
+    fill_seconds: float | None  # the generating invocation: generation, teacher forcing, cache writes
+    scoring_seconds: float  # this invocation's scoring (the classifier fit included when not cached)
 
 
 class Results(TypedDict):

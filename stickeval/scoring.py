@@ -17,6 +17,7 @@ import functools
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -139,6 +140,7 @@ def _reference_row(metric: Metric, x: Inputs) -> Estimate:
 
 def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False) -> Results:
     """Score the rollouts of a run and write `results.json` (and `samples.jsonl`) into `output`."""
+    started = time.perf_counter()
     x = Inputs(run, suite, arrays)
     seed = x.seed
     per_sample: dict[str, np.ndarray] = {}
@@ -177,7 +179,9 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
         "reference": reference_row,
         "breakdowns": {"per_action": per_action, "per_noise": per_noise, "confusion": confusion},
         "timing": {"generation_seconds": seconds, "sequences_per_second": n_rows / seconds if seconds else None,
-                   "rows_generated_now": run["rows_generated_now"], "device_name": run["device_name"]},
+                   "rows_generated_now": run["rows_generated_now"], "device_name": run["device_name"],
+                   "prepare_seconds": run.get("prepare_seconds"), "fill_seconds": run.get("fill_seconds"),
+                   "scoring_seconds": time.perf_counter() - started},
         "notices": run["notices"] + ([x.split_notice] if x.split_notice else []),
     }  # fmt: skip
     write_text_atomic(output / "results.json", json.dumps(results, indent=2) + "\n")

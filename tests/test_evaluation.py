@@ -306,3 +306,11 @@ def test_an_interrupted_run_says_how_many_rows_are_cached(loaded, tmp_path, monk
     with pytest.raises(RunInterrupted) as e:
         evaluate(loaded, replace(SMALL, batch_size=8), tmp_path, progress=interrupt_in_second_chunk)
     assert (e.value.cached_rows, e.value.total_rows, e.value.output) == (32, 63, str(tmp_path))
+
+
+def test_timing_says_where_the_wall_time_went(small_run):
+    _, results = small_run
+    timing = results["timing"]
+    assert timing["prepare_seconds"] > 0 and timing["scoring_seconds"] > 0
+    # the fill covers generation and teacher forcing, so it cannot be shorter than generation alone
+    assert timing["fill_seconds"] >= timing["generation_seconds"] > 0
