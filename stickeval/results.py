@@ -8,7 +8,7 @@ HTML report), so they agree on what each number is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 SCHEMA_VERSION = 1
@@ -54,6 +54,13 @@ class Timing(TypedDict):
     scoring_seconds: float  # this invocation's scoring (the classifier fit included when not cached)
 
 
+class EvaluatorInfo(TypedDict):
+    domain: str  # "stickbench" or "real"
+    version: str  # e.g. "evaluator-v1"
+    held_out: dict  # its own figures on its domain's test split: n, r_precision {top1..top3}, matching_score,
+    # classifier_top1 (+ per action, real and time-reversed): the evaluator's reference row
+
+
 class Results(TypedDict):
     schema_version: int
     tool: ToolInfo
@@ -63,6 +70,9 @@ class Results(TypedDict):
     config: dict  # RunSettings fields (device and dtype resolved) + frames + rows
     metrics: dict[str, MetricEntry]
     reference: dict[str, EstimateDict]  # the suite's own clips through the same pipeline
+    baselines: dict[str, dict[str, EstimateDict]]  # context row (real, retrieval, first_frame, mean_pose,
+    # white_noise) -> metric -> estimate: the same prompts, references, lengths and code as `metrics`
+    evaluator: EvaluatorInfo | None  # the learned evaluator behind the evaluator metrics; null without one
     breakdowns: dict  # per_action: {metric: {label: EstimateDict}}; per_noise: {kind: {level: {metric: EstimateDict}}};
     # confusion: {"labels": [...], "matrix": [[int]]}, rows = true label, columns = predicted
     timing: Timing
@@ -82,7 +92,10 @@ class Row:
         ci: (low, high) 95% interval; None entries when undefined.
         n: samples the value rests on.
         direction: "higher", "lower" (is better) or "closest to reference" (the reference row's value).
-        reference: the reference row's value (the suite's own clips), or None when it has none.
+        reference: the like-for-like real row's value (`baselines["real"]`: another real clip of each
+            prompt's action through the same code); in results without baselines (older files) the
+            reference row's (the suite's own clips); None when neither has one.
+        baselines: each context row's value {row name: value or None}, in results order; empty in older files.
         description: one line: what it measures.
         unit: unit of the per-sample value.
         note: why the value is undefined, or "".
@@ -97,6 +110,7 @@ class Row:
     description: str
     unit: str
     note: str = ""
+    baselines: dict[str, float | None] = field(default_factory=dict)
 
 
 def metric_rows(results: Results) -> list[Row]:
@@ -106,6 +120,8 @@ def metric_rows(results: Results) -> list[Row]:
     """
     from stickeval.metrics import METRICS  # the table imports the metric functions: only when asked
 
+    baselines = results.get("baselines") or {}
+    yardstick = baselines.get("real") or results["reference"]
     rows = []
     for name, m in results["metrics"].items():
         known = METRICS.get(name)
@@ -115,9 +131,10 @@ def metric_rows(results: Results) -> list[Row]:
             ci=(m["ci95"][0], m["ci95"][1]),
             n=m["n"],
             direction=DIRECTIONS[m.get("higher_is_better")],
-            reference=results["reference"].get(name, {}).get("mean"),
+            reference=yardstick.get(name, {}).get("mean"),
             description=m.get("description") or (known.description if known else ""),
             unit=m.get("unit") or (known.unit if known else ""),
             note=m.get("note", ""),
+            baselines={row: values[name]["mean"] if name in values else None for row, values in baselines.items()},
         ))  # fmt: skip
     return rows

@@ -2,12 +2,20 @@
 
 The metric table drives the scoring: each row's `kind` says what its function is given, its
 `reference` whether a reference row is scored too. Each set of clips (the rollouts, the references,
-each noise condition) has its motion features computed once and one classifier pass, which every
-metric of the table shares. Each figure is a mean with a seeded bootstrap 95% CI and its n. Beside
-the model's row, the reference row scores the suite's own clips through the same functions
-(classifier accuracy on the held-out references, Fréchet distance of the held-out references to
-the train references, their diversity), so every number has a yardstick. Schema of results.json:
-`stickeval.results`, docs/results.md.
+each noise condition, each context row) has its features, evaluator embeddings and classifier passes
+computed once, shared by every metric of the table. Each figure is a mean with a seeded bootstrap 95%
+CI and its n. Beside the model's row:
+- the context rows (`baselines`: another real clip of the prompt's action, a text-retrieval lookup,
+  the first frame held, the mean pose, white noise; `validation.context_families`) go through the
+  model row's own code (`_score`: same prompts, references, lengths, pairing), so every number has
+  the rows that give it meaning;
+- the reference row scores the suite's own clips (classifier accuracy and retrieval on the held-out
+  references, Fréchet distances of the held-out references to the train references, diversity);
+- the learned evaluator's own held-out figures (`evaluator`), and a memorisation notice when the
+  rollouts are closer to the references than real clips can be (`validation.is_memorised`).
+The learned evaluator comes from `stickeval.evaluator.load_evaluator` (shipped for StickBench, built
+and cached for the real track); a user's .pt data has none, and its figures are null with a notice.
+Schema of results.json: `stickeval.results`, docs/results.md.
 """
 
 from __future__ import annotations
@@ -28,10 +36,15 @@ from stickeval._io import write_text_atomic
 from stickeval.data import load_suite
 from stickeval.data.suite import Suite, select, split_of
 from stickeval.metrics import METRICS, Metric
-from stickeval.metrics.action import ActionClassifier, ActionScores, load_or_fit_classifier, score_actions
+from stickeval.errors import EvaluatorError
+from stickeval.evaluator import Evaluator
+from stickeval.metrics.action import ActionClassifier, ActionScores, judge_actions, load_or_fit_classifier, score_actions
 from stickeval.metrics.features import motion_features
+from stickeval.metrics.kinematics import kinematic_features
+from stickeval.metrics.retrieval import POOL_SIZE
 from stickeval.metrics.stats import Estimate, bootstrap_by_group, bootstrap_ci
 from stickeval.results import SCHEMA_VERSION, MetricEntry, Results
+from stickeval.validation import context_families, is_memorised, memorisation_notice
 
 N_BOOT = 1000
 BREAKDOWN_METRICS = ("pose_mse", "temporal_consistency", "action_accuracy")
@@ -56,10 +69,12 @@ def _git_hash() -> str | None:
     return lines[1]
 
 
-def _entry(metric: Metric, est: Estimate) -> MetricEntry:
+def _entry(metric: Metric, est: Estimate, why: str | None = None) -> MetricEntry:
     entry: MetricEntry = {**est.to_dict(), "higher_is_better": metric.higher_is_better, "unit": metric.unit,
                           "card_field": metric.card_field, "description": metric.description}  # fmt: skip
-    if not est.defined and metric.undefined:
+    if why:
+        entry["note"] = f"not computed: {why}"
+    elif not est.defined and metric.undefined:
         entry["note"] = f"undefined: {metric.undefined}"
     return entry
 
@@ -84,20 +99,61 @@ def reference_splits(suite: Suite, settings: dict) -> tuple[Suite, Suite, str | 
     )
 
 
-class Clips:
-    """A set of clips as the metrics see them: motion, lengths, labels, and what is derived from them
-    once (motion features; the action classifier's verdict) and shared by every metric."""
+class Judges:
+    """What judges the clips: the static feature classifier (fitted on the train split) and the suite's
+    learned evaluator (embeddings and the time-aware classifier), None where the data has none."""
 
-    def __init__(self, motion: np.ndarray, lengths: np.ndarray, labels: list[str], classifier: ActionClassifier):
-        self.motion, self.lengths, self.labels, self._classifier = motion, lengths, labels, classifier
+    def __init__(self, classifier: ActionClassifier, evaluator: Evaluator | None):
+        self.classifier, self.evaluator = classifier, evaluator
+
+
+class Clips:
+    """A set of clips as the metrics see them: motion, lengths, labels, prompts, and what is derived
+    from them once (motion and kinematic features, evaluator embeddings, each classifier's verdict)
+    and shared by every metric."""
+
+    def __init__(self, motion: np.ndarray, lengths: np.ndarray, labels: list[str], prompts: list[str], judges: Judges):
+        self.motion, self.lengths, self.labels, self.prompts, self._judges = motion, lengths, labels, prompts, judges
 
     @functools.cached_property
     def features(self) -> np.ndarray:
         return motion_features(self.motion, self.lengths)
 
     @functools.cached_property
+    def kinematics(self) -> np.ndarray:
+        return kinematic_features(self.motion, self.lengths)
+
+    @functools.cached_property
+    def embedding(self) -> np.ndarray:
+        return self._evaluator.embed_motion(self.motion, self.lengths)
+
+    @functools.cached_property
+    def text(self) -> np.ndarray:
+        return self._evaluator.embed_text(list(self.prompts))
+
+    @functools.cached_property
     def actions(self) -> ActionScores:
-        return score_actions(self._classifier, self.features, self.labels)
+        ev = self._evaluator
+        return judge_actions(ev.classify(self.motion, self.lengths), ev.classes, self.labels)
+
+    @functools.cached_property
+    def static_actions(self) -> ActionScores:
+        return score_actions(self._judges.classifier, self.features, self.labels)
+
+    @property
+    def _evaluator(self) -> Evaluator:
+        assert self._judges.evaluator is not None, "metrics that need the evaluator are skipped without one"
+        return self._judges.evaluator
+
+
+def _load_evaluator(suite_arg: str) -> tuple[Evaluator | None, str | None]:
+    """The suite's learned evaluator, or None and the notice that says which figures are null."""
+    from stickeval.evaluator import load_evaluator
+
+    try:
+        return load_evaluator(suite_arg, cache_dir=cache_dir()), None
+    except EvaluatorError as e:
+        return None, f"{e} Until then {', '.join(m.name for m in METRICS.values() if m.needs_evaluator)} are null."
 
 
 class Inputs:
@@ -110,32 +166,78 @@ class Inputs:
         clean = self.roles == "clean"
         train, held_out, self.split_notice = reference_splits(suite, run["settings"])
         classifier = load_or_fit_classifier(cache_dir() / "classifiers", train.motion, train.labels, train.lengths)
-        self.generated = Clips(arrays["motion"][clean], suite.lengths, suite.labels, classifier)
-        self.reference = Clips(suite.motion, suite.lengths, suite.labels, classifier)
-        self.held_out = self.reference if held_out is suite else Clips(held_out.motion, held_out.lengths, held_out.labels, classifier)
-        self.train = self.reference if train is suite else Clips(train.motion, train.lengths, train.labels, classifier)
+        evaluator, self.evaluator_notice = _load_evaluator(run["settings"]["suite"])
+        self.judges = Judges(classifier, evaluator)
+        self.generated = self.clips(arrays["motion"][clean])
+        self.reference = self.clips(suite.motion)
+        self.held_out = self.reference if held_out is suite else Clips(held_out.motion, held_out.lengths, held_out.labels, held_out.prompts, self.judges)
+        self.train = self.reference if train is suite else Clips(train.motion, train.lengths, train.labels, train.prompts, self.judges)
+        self.train_suite = train
         self.teacher_forced = arrays["teacher_forced"][clean]
         self.action_logits = arrays["action_logits"][clean].astype(np.float32)
         self.motion = arrays["motion"]
-        self.classifier = classifier
+
+    @property
+    def evaluator(self) -> Evaluator | None:
+        return self.judges.evaluator
+
+    def clips(self, motion: np.ndarray) -> Clips:
+        """Clips answering the suite's prompts (its lengths, labels and prompts)."""
+        return Clips(motion, self.suite.lengths, self.suite.labels, self.suite.prompts, self.judges)
 
 
-# What the function of each per-sample kind is given (module docstring of stickeval.metrics).
-PER_SAMPLE: dict[str, Callable[[Metric, Inputs], np.ndarray]] = {
-    "paired": lambda m, x: m.fn(x.generated.motion, x.reference.motion, x.reference.lengths),
-    "teacher_forced": lambda m, x: m.fn(x.teacher_forced, x.reference.motion, x.reference.lengths),
-    "classifier": lambda m, x: m.fn(x.generated.actions),
-    "action_head": lambda m, x: m.fn(x.action_logits, x.suite.actions, x.reference.lengths),
+# What the function of each per-sample kind is given: (metric, the clips scored, the run's inputs).
+PER_SAMPLE: dict[str, Callable[[Metric, Clips, Inputs], np.ndarray]] = {
+    "paired": lambda m, c, x: m.fn(c.motion, x.reference.motion, x.reference.lengths),
+    "teacher_forced": lambda m, c, x: m.fn(x.teacher_forced, x.reference.motion, x.reference.lengths),
+    "classifier": lambda m, c, x: m.fn(c.actions),
+    "static_classifier": lambda m, c, x: m.fn(c.static_actions),
+    "retrieval": lambda m, c, x: m.fn(c.text, c.embedding, seed=x.seed),
+    "action_head": lambda m, c, x: m.fn(x.action_logits, x.suite.actions, x.reference.lengths),
 }
+MODEL_ONLY = ("teacher_forced", "action_head", "robustness")  # need a model's outputs: no context rows
+NULL = Estimate(float("nan"), (float("nan"), float("nan")), 0, None)
+
+
+def _unavailable(metric: Metric, x: Inputs, n: int) -> str | None:
+    """Why a metric cannot be computed for n clips of this run (its note), or None when it can."""
+    if metric.needs_evaluator and x.evaluator is None:
+        return "no learned evaluator for this data (see the notices)"
+    if metric.kind == "retrieval" and n < POOL_SIZE:
+        return f"R-precision and matching are scored in pools of {POOL_SIZE} prompts; this run has {n}"
+    return None
+
+
+def _score(metric: Metric, c: Clips, x: Inputs, against: Clips, *, paired: bool = True) -> tuple[Estimate, np.ndarray | None]:
+    """One metric on one set of clips: its Estimate and, for per-sample kinds, the per-sample values."""
+    if metric.kind == "set":
+        extra = {} if paired else {"paired": False}  # only the "train" reference rows, all Fréchet distances
+        vectors = getattr(c, metric.space), getattr(against, metric.space)
+        return metric.fn(*vectors, n_boot=N_BOOT, seed=x.seed, **extra), None
+    values = PER_SAMPLE[metric.kind](metric, c, x)
+    return bootstrap_ci(values, n_boot=N_BOOT, seed=x.seed), values
 
 
 def _reference_row(metric: Metric, x: Inputs) -> Estimate:
     """The metric on the suite's own clips (`Metric.reference`)."""
+    if _unavailable(metric, x, len(x.held_out.motion)):
+        return NULL
     if metric.kind == "set":
         against = x.train if metric.reference == "train" else x.reference
-        extra = {"paired": False} if metric.reference == "train" else {}
-        return metric.fn(x.held_out.features, against.features, n_boot=N_BOOT, seed=x.seed, **extra)
-    return bootstrap_ci(metric.fn(x.held_out.actions), n_boot=N_BOOT, seed=x.seed)  # "classifier"
+        return _score(metric, x.held_out, x, against, paired=metric.reference != "train")[0]
+    return _score(metric, x.held_out, x, x.reference)[0]
+
+
+def _context_rows(x: Inputs) -> dict[str, dict[str, Estimate]]:
+    """Every metric a set of clips can be given, for each context family (`validation.context_families`),
+    through the model row's own functions: same prompts, references, lengths and pairing."""
+    families = context_families(x.suite, x.train_suite, seed=x.seed)
+    rows = {}
+    for name, motion in families.items():
+        clips = x.clips(motion)
+        rows[name] = {m.name: _score(m, clips, x, x.reference)[0] for m in METRICS.values()
+                      if m.kind not in MODEL_ONLY and not _unavailable(m, x, len(motion))}  # fmt: skip
+    return rows
 
 
 def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False) -> Results:
@@ -145,29 +247,42 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
     seed = x.seed
     per_sample: dict[str, np.ndarray] = {}
     metrics: dict[str, MetricEntry] = {}
+    estimates: dict[str, Estimate] = {}
     reference_row: dict[str, dict] = {}
     per_noise, robust = _noise_scores(x)
     for metric in METRICS.values():
-        if metric.kind == "set":
-            est = metric.fn(x.generated.features, x.reference.features, n_boot=N_BOOT, seed=seed)
-        elif metric.kind == "robustness":
+        why = _unavailable(metric, x, len(x.generated.motion))
+        if metric.kind == "robustness":
             if metric.name not in robust:
                 continue  # no noise rows in this run
             est = bootstrap_ci(robust[metric.name], n_boot=N_BOOT, seed=seed, drop_undefined=True)
+        elif why:
+            est = NULL
         else:
-            per_sample[metric.name] = PER_SAMPLE[metric.kind](metric, x)
-            est = bootstrap_ci(per_sample[metric.name], n_boot=N_BOOT, seed=seed)
-        metrics[metric.name] = _entry(metric, est)
+            est, values = _score(metric, x.generated, x, x.reference)
+            if values is not None:
+                per_sample[metric.name] = values
+        estimates[metric.name] = est
+        metrics[metric.name] = _entry(metric, est, why)
         if metric.reference:
             reference_row[metric.name] = _reference_row(metric, x).to_dict()
+    context = _context_rows(x)
     per_action = {
         name: {g: e.to_dict() for g, e in bootstrap_by_group(per_sample[name], suite.labels, n_boot=N_BOOT, seed=seed).items()}
-        for name in BREAKDOWN_METRICS
-    }
-    verdict = x.generated.actions
-    confusion = {"labels": list(verdict.classes), "matrix": verdict.confusion.tolist()}
+        for name in BREAKDOWN_METRICS if name in per_sample
+    }  # fmt: skip
+    verdict = x.generated.actions if x.evaluator else x.generated.static_actions
+    judge = "action_accuracy" if x.evaluator else "static_action_accuracy"
+    confusion = {"metric": judge, "labels": list(verdict.classes), "matrix": verdict.confusion.tolist()}
     seconds = float(arrays["seconds"].sum())
     n_rows = len(x.roles)
+    notices = run["notices"] + [n for n in (x.split_notice, x.evaluator_notice) if n]
+    real = context["real"]
+    if x.evaluator and is_memorised(estimates, real):
+        notices.append(memorisation_notice(str(run["model"].get("variant", "the model"))))
+    evaluator = None if x.evaluator is None else {
+        "domain": x.evaluator.manifest.get("domain"), "version": x.evaluator.manifest.get("version"),
+        "held_out": x.evaluator.manifest.get("held_out")}  # fmt: skip
     results: Results = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "stickeval", "version": __version__, "git_hash": _git_hash()},
@@ -177,12 +292,14 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
         "config": {**run["settings"], "frames": int(suite.motion.shape[1]), "rows": n_rows},
         "metrics": metrics,
         "reference": reference_row,
+        "baselines": {name: {m: e.to_dict() for m, e in row.items()} for name, row in context.items()},
+        "evaluator": evaluator,
         "breakdowns": {"per_action": per_action, "per_noise": per_noise, "confusion": confusion},
         "timing": {"generation_seconds": seconds, "sequences_per_second": n_rows / seconds if seconds else None,
                    "rows_generated_now": run["rows_generated_now"], "device_name": run["device_name"],
                    "prepare_seconds": run.get("prepare_seconds"), "fill_seconds": run.get("fill_seconds"),
                    "scoring_seconds": time.perf_counter() - started},
-        "notices": run["notices"] + ([x.split_notice] if x.split_notice else []),
+        "notices": notices,
     }  # fmt: skip
     write_text_atomic(output / "results.json", json.dumps(results, indent=2) + "\n")
     if log_samples:
@@ -202,19 +319,19 @@ def _noise_scores(x: Inputs) -> tuple[dict, dict[str, np.ndarray]]:
     anchor = x.motion[roles == "anchor"] if (roles == "anchor").any() else x.generated.motion[:k]
     lengths, labels = x.suite.lengths[:k], x.suite.labels[:k]
     robust = [m for m in METRICS.values() if m.kind == "robustness"]
-    judged = [m for m in METRICS.values() if m.kind == "classifier"]
+    judged = [m for m in METRICS.values() if m.kind in ("classifier", "static_classifier") and not _unavailable(m, x, k)]
     per_noise: dict[str, dict] = {}
     conditions: dict[str, list[np.ndarray]] = {m.name: [] for m in robust}
     for role in dict.fromkeys(r for r in roles if r.startswith("noise:")):
         _, kind, level = role.split(":")
-        noisy = Clips(x.motion[roles == role], lengths, labels, x.classifier)
+        noisy = Clips(x.motion[roles == role], lengths, labels, x.suite.prompts[:k], x.judges)
         entry = per_noise.setdefault(kind, {}).setdefault(level, {})
         for m in robust:
             values = m.fn(noisy.motion, anchor, other, lengths)
             conditions[m.name].append(values)
             entry[m.name] = bootstrap_ci(values, n_boot=N_BOOT, seed=x.seed, drop_undefined=True).to_dict()
         for m in judged:
-            entry[m.name] = bootstrap_ci(m.fn(noisy.actions), n_boot=N_BOOT, seed=x.seed).to_dict()
+            entry[m.name] = _score(m, noisy, x, x.reference)[0].to_dict()
     return per_noise, {name: _mean_over_conditions(np.stack(values)) for name, values in conditions.items()}
 
 

@@ -132,15 +132,10 @@ def degenerate_families(pairs: Pairs, train: Suite, *, seed: int = 0) -> dict[st
 
     rng = np.random.default_rng(seed)
     real, lengths = pairs.held_out.astype(np.float64), pairs.lengths
-    valid = np.arange(train.motion.shape[1])[None, :] < train.lengths[:, None]
-    frames = train.motion[valid].astype(np.float64)  # every real train frame, [F, D]
-    n, t, d = real.shape
     families = {
         "real": real,
         "copy": np.asarray(pairs.reference.motion, dtype=np.float64),
-        "first_frame": np.repeat(real[:, :1], t, axis=1),
-        "mean_pose": np.broadcast_to(frames.mean(axis=0), real.shape).copy(),
-        "white_noise": frames.mean(axis=0) + frames.std(axis=0) * rng.standard_normal(real.shape),
+        **trivial_families(real, train, rng),
         "shuffled": shuffle_clips(real, lengths, rng),
         "reversed": reverse_clips(real, lengths),
         "jitter": real + JITTER_SD * rng.standard_normal(real.shape),
@@ -148,6 +143,62 @@ def degenerate_families(pairs: Pairs, train: Suite, *, seed: int = 0) -> dict[st
         "wrong_action": pairs.wrong_action.astype(np.float64),
     }
     return {k: _cut(v, lengths) for k, v in families.items()}
+
+
+def trivial_families(first: np.ndarray, train: Suite, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The baselines that need no model: "first_frame" (each clip of `first` holding its frame 0),
+    "mean_pose" (the train frames' mean pose throughout) and "white_noise" (each coordinate drawn
+    from a normal with the train frames' mean and sd), all float64 of `first`'s shape [n, T, D]."""
+    valid = np.arange(train.motion.shape[1])[None, :] < train.lengths[:, None]
+    frames = train.motion[valid].astype(np.float64)  # every real train frame, [F, D]
+    shape = first.shape
+    return {
+        "first_frame": np.repeat(np.asarray(first[:, :1], dtype=np.float64), shape[1], axis=1),
+        "mean_pose": np.broadcast_to(frames.mean(axis=0), shape).copy(),
+        "white_noise": frames.mean(axis=0) + frames.std(axis=0) * rng.standard_normal(shape),
+    }
+
+
+CONTEXT = ("real", "retrieval", "first_frame", "mean_pose", "white_noise")
+
+
+def context_families(suite: Suite, train: Suite, *, seed: int = 0) -> dict[str, np.ndarray]:
+    """The context rows of a run: clips [N, T, D] that answer the suite's prompts without a model.
+
+    Scored against the suite's references with the suite's lengths, exactly as the rollouts are
+    (same n, same pairing, same functions), they give each figure its meaning:
+
+      real         another real clip of the prompt's action: a clip of the suite itself with the same
+                   prompt, else the same action (never the clip itself; seeded choice), else a train
+                   clip of the action, else any other clip. The ideal a generator can reach.
+      retrieval    the train clip whose prompt is nearest to the prompt (cosine of hash sentence
+                   embeddings): a lookup "model"
+      first_frame  the reference's frame 0 (what the generator is given) held still
+      mean_pose    the train frames' mean pose; white_noise: the train frames' mean and sd
+
+    A clip shorter than the reference holds its last real frame.
+    """
+    from stickeval.text import HashEncoder
+
+    rng = np.random.default_rng(seed)
+    prompts, labels = np.asarray(suite.prompts), np.asarray(suite.labels)
+    train_labels = np.asarray(train.labels)
+    own = _cut(suite.motion, suite.lengths)
+    held = _cut(train.motion, train.lengths)
+    real = np.empty(own.shape, dtype=np.float64)
+    everyone = np.arange(len(suite))
+    for i in everyone:
+        others = everyone[everyone != i]
+        for pool, clips in ((others[prompts[others] == prompts[i]], own), (others[labels[others] == labels[i]], own),
+                            (np.flatnonzero(train_labels == labels[i]), held), (others, own)):  # fmt: skip
+            if pool.size:
+                real[i] = clips[int(rng.choice(pool))]
+                break
+        else:
+            real[i] = own[i]  # a suite of one clip: there is no other
+    encoder = HashEncoder(512)
+    nearest = (encoder.encode(list(prompts)) @ encoder.encode(list(train.prompts)).T).argmax(axis=1)
+    return {"real": real, "retrieval": held[nearest].astype(np.float64), **trivial_families(suite.motion, train, rng)}
 
 
 def score_family(

@@ -14,7 +14,10 @@ from stickeval import scoring
 from stickeval.data import load_suite
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS
 from stickeval.metrics import METRICS
+from stickeval.evaluator import Evaluator
 from stickeval.metrics.action import ActionClassifier
+from stickeval.metrics.retrieval import POOL_SIZE
+from stickeval.validation import CONTEXT
 from stickeval.results import DIRECTIONS, metric_rows
 from stickeval.scoring import score_run
 
@@ -32,11 +35,11 @@ def build(suite, *, noise: bool, other: np.ndarray | None = None) -> tuple[dict,
 
     Noisy rows copy the clean ones (the noise changed nothing); "other" rows are `other` (default:
     the references of other samples)."""
-    motion, frames = suite.motion, suite.motion.shape[1]
-    roles, rows = ["clean"] * N, [motion]
+    motion, frames, n = suite.motion, suite.motion.shape[1], len(suite.motion)
+    roles, rows = ["clean"] * n, [motion]
     if noise:
         roles += ["other"] * K
-        rows.append(motion[(np.arange(K) + 1) % N] if other is None else other)
+        rows.append(motion[(np.arange(K) + 1) % n] if other is None else other)
         for kind in NOISE_KINDS:
             for level in NOISE_LEVELS:
                 roles += [f"noise:{kind}:{level}"] * K
@@ -44,15 +47,15 @@ def build(suite, *, noise: bool, other: np.ndarray | None = None) -> tuple[dict,
     stacked = np.concatenate(rows)
     m = len(roles)
     logits = np.zeros((m, frames, 46), dtype=np.float16)
-    logits[np.arange(N)[:, None], np.arange(frames)[None], suite.actions] = 1.0  # the head names every action
+    logits[np.arange(n)[:, None], np.arange(frames)[None], suite.actions] = 1.0  # the head names every action
     tf = np.full((m, frames - 1, motion.shape[-1]), np.nan, dtype=np.float32)
-    tf[:N] = motion[:, 1:]  # position t "predicts" frame t + 1 exactly
+    tf[:n] = motion[:, 1:]  # position t "predicts" frame t + 1 exactly
     arrays = {"motion": stacked, "action_logits": logits, "teacher_forced": tf, "seconds": np.full(m, 0.01)}
     run = {
         "settings": {"suite": "quick", "seed": 0, "batch_size": 8},
         "model": {"variant": "copy-of-the-references"},
         "model_hash": "0" * 64,
-        "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash, "n": N},
+        "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash, "n": n},
         "roles": roles,
         "notices": [],
         "rows_generated_now": 0,
@@ -143,11 +146,16 @@ def test_a_run_without_noise_rows_reports_no_robustness(suite, tmp_path):
     assert "robustness" not in results["metrics"] and results["breakdowns"]["per_noise"] == {}
 
 
-def test_each_set_of_clips_gets_one_feature_pass_and_one_classifier_pass(suite, tmp_path, monkeypatch):
+def test_each_set_of_clips_gets_one_feature_pass_and_one_pass_of_each_classifier(suite, tmp_path, monkeypatch):
     # Counting wrappers around the real functions: the rollouts, the references (also the held-out
-    # row) and the train split each get their features once; top-1 and top-3 share one classifier pass.
-    calls = {"features": 0, "classifier": 0}
-    features, proba = scoring.motion_features, ActionClassifier.predict_proba
+    # row), the train split and the 5 context rows each get their features once; top-1 and top-3
+    # share one pass of the time-aware classifier, and each set one pass of the static one.
+    calls = {"features": 0, "classifier": 0, "time_aware": 0}
+    features, proba, classify = scoring.motion_features, ActionClassifier.predict_proba, Evaluator.classify
+
+    def counted_classify(self, *args, **kwargs):
+        calls["time_aware"] += 1
+        return classify(self, *args, **kwargs)
 
     def counted_features(*args, **kwargs):
         calls["features"] += 1
@@ -159,9 +167,10 @@ def test_each_set_of_clips_gets_one_feature_pass_and_one_classifier_pass(suite, 
 
     monkeypatch.setattr(scoring, "motion_features", counted_features)
     monkeypatch.setattr(ActionClassifier, "predict_proba", counted_proba)
+    monkeypatch.setattr(Evaluator, "classify", counted_classify)
     run, arrays = build(suite, noise=False)
     score_run(tmp_path, run, suite, arrays)
-    assert calls == {"features": 3, "classifier": 2}
+    assert calls == {"features": 8, "classifier": 7, "time_aware": 7}
 
 
 def test_metric_rows_give_every_metric_its_value_interval_direction_reference_and_meaning(copied):
@@ -171,11 +180,14 @@ def test_metric_rows_give_every_metric_its_value_interval_direction_reference_an
     by_name = {r.name: r for r in rows}
     pose = by_name["pose_mse"]
     assert pose.value == results["metrics"]["pose_mse"]["mean"] and pose.n == N
-    assert pose.direction == DIRECTIONS[False] and pose.reference is None
+    assert pose.direction == DIRECTIONS[False] and pose.reference == results["baselines"]["real"]["pose_mse"]["mean"]
+    assert pose.baselines == {row: values["pose_mse"]["mean"] for row, values in results["baselines"].items()}
     assert pose.description == METRICS["pose_mse"].description and pose.unit == METRICS["pose_mse"].unit
     diversity = by_name["diversity"]
     assert diversity.direction == DIRECTIONS[None]
-    assert diversity.reference == results["reference"]["diversity"]["mean"]
+    assert diversity.reference == results["baselines"]["real"]["diversity"]["mean"]
+    older = {k: v for k, v in results.items() if k != "baselines"}  # results written before context rows
+    assert {r.name: r.reference for r in metric_rows(older)}["diversity"] == results["reference"]["diversity"]["mean"]
     assert diversity.ci == tuple(results["metrics"]["diversity"]["ci95"])
 
 
@@ -183,3 +195,55 @@ def test_metric_rows_of_an_older_results_file_take_descriptions_from_the_table(c
     _, results = copied
     older = {**results, "metrics": {k: {f: v for f, v in m.items() if f != "description"} for k, m in results["metrics"].items()}}
     assert [r.description for r in metric_rows(older)] == [METRICS[name].description for name in results["metrics"]]
+
+
+def test_context_rows_score_model_free_answers_through_the_model_rows_code(copied, suite):
+    _, results = copied
+    baselines = results["baselines"]
+    assert list(baselines) == list(CONTEXT)
+    model_only = {name for name, m in METRICS.items() if m.kind in scoring.MODEL_ONLY}
+    for row in baselines.values():
+        assert set(row) == set(results["metrics"]) - model_only - {"r_precision_top1", "r_precision_top2", "r_precision_top3", "matching_score"}
+        assert all(e["n"] == N for e in row.values())
+    # The first frame held still is frozen by definition and has a temporal consistency of ~0;
+    # the mean pose for every prompt has no diversity at all, in features or in the evaluator's space.
+    assert baselines["first_frame"]["frozen"]["mean"] == 1.0 and baselines["first_frame"]["temporal_consistency"]["mean"] < 0.01
+    assert baselines["mean_pose"]["diversity"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert baselines["mean_pose"]["evaluator_diversity"]["mean"] == pytest.approx(0.0, abs=1e-6)
+    held = np.repeat(suite.motion[:, :1], suite.motion.shape[1], axis=1)
+    assert baselines["first_frame"]["pose_mse"]["mean"] == pytest.approx(METRICS["pose_mse"].fn(held, suite.motion, suite.lengths).mean())
+    # Real motion of the right action is judged right far more often than white noise.
+    assert baselines["real"]["action_accuracy"]["mean"] > baselines["white_noise"]["action_accuracy"]["mean"] + 0.4
+
+
+def test_a_copy_of_the_test_references_is_flagged_as_memorised(copied):
+    _, results = copied
+    assert any("memorised test set" in notice for notice in results["notices"])
+    assert results["evaluator"]["domain"] == "stickbench" and results["evaluator"]["held_out"]["n"] > 1000
+
+
+def test_retrieval_metrics_need_a_pool_of_32_prompts_and_say_so(copied):
+    _, results = copied
+    entry = results["metrics"]["r_precision_top1"]
+    assert entry["mean"] is None and entry["n"] == 0 and str(POOL_SIZE) in entry["note"]
+
+
+def test_r_precision_of_the_references_is_the_evaluators_own_and_a_frozen_pose_is_near_chance(tmp_path):
+    suite = load_suite("quick", limit=40)
+    run, arrays = build(suite, noise=False)
+    results = score_run(tmp_path, run, suite, arrays)
+    copy, still = results["metrics"]["r_precision_top3"], results["baselines"]["mean_pose"]["r_precision_top3"]
+    assert copy["n"] == 40 and copy["mean"] == results["reference"]["r_precision_top3"]["mean"] > 0.5
+    assert still["mean"] == pytest.approx(3 / POOL_SIZE, abs=1e-9)  # every clip the same: ties count at random order
+
+
+def test_data_without_a_learned_evaluator_gets_null_evaluator_figures_and_a_notice(suite, tmp_path):
+    run, arrays = build(suite, noise=False)
+    run["settings"] = {**run["settings"], "suite": str(tmp_path / "my_data.pt")}
+    results = score_run(tmp_path, run, suite, arrays)
+    for name, metric in METRICS.items():
+        if metric.needs_evaluator:
+            assert results["metrics"][name]["mean"] is None and "no learned evaluator" in results["metrics"][name]["note"], name
+    assert results["metrics"]["static_action_accuracy"]["mean"] is not None
+    assert results["evaluator"] is None and any("no learned evaluator" in n for n in results["notices"])
+    assert results["breakdowns"]["confusion"]["metric"] == "static_action_accuracy"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ RUN_EXAMPLES = examples(
     "stickeval run large-sft --suite standard   # GPU; runs/large-sft/results.json",
     "stickeval run ./my-checkpoint --limit 32 --device cpu   # a quick look",
     "stickeval run ./my-checkpoint --data sft_data_embedded.pt --log-samples",
+    "stickeval run large --suite standard --nproc 2   # 2 GPUs via torchrun, same numbers",
 )
 
 SCORE_EXAMPLES = examples(
@@ -29,11 +31,15 @@ SCORE_EXAMPLES = examples(
 
 # The results table: the metric, its estimate and interval are kept; what it means, n, then the reference give way when narrow.
 COLUMNS = [Column("metric", keep=True), Column("value", "right", keep=True), Column("95% CI", "right", keep=True),
-           Column("reference", "right"), Column("n", "right"), Column("meaning")]  # fmt: skip
+           Column("real", "right"), Column("n", "right"), Column("meaning")]  # fmt: skip
+# The context table: what a model-free answer scores on each metric (results.json `baselines`).
+# Columns in this order; the last go first when narrow (the lookup row, then white noise).
+BASELINE_HEADERS = {"real": "real", "first_frame": "still", "mean_pose": "mean", "white_noise": "noise", "retrieval": "lookup"}
 ARROWS = {"higher": "↑", "lower": "↓", "closest to reference": "≈"}
-LEGEND = ("↑ higher is better, ↓ lower is better, ≈ closer to the reference is better. 95% CI: bootstrap "
-          "interval over n samples. reference: the suite's own clips scored through the same pipeline, "
-          "the yardstick for the model's value. Definitions: docs/metrics.md.")  # fmt: skip
+LEGEND = ("↑ higher is better, ↓ lower is better, ≈ closer to the real row is better. 95% CI: bootstrap "
+          "interval over n samples. real: another real clip of each prompt's action scored through the same "
+          "code, the yardstick for the model's value. Context: the first frame held still, the train mean pose, "
+          "white noise, the train clip whose prompt is nearest (lookup). Definitions: docs/metrics.md.")  # fmt: skip
 
 
 class _SequencesPerSecond(ProgressColumn):
@@ -43,8 +49,8 @@ class _SequencesPerSecond(ProgressColumn):
         return Text("" if task.speed is None else f"{task.speed:.1f} seq/s", style="cyan")
 
 
-def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:.4g}"
+def _fmt(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None else f"{x:.{digits}g}"
 
 
 def _print_table(results: dict) -> None:
@@ -56,6 +62,15 @@ def _print_table(results: dict) -> None:
              str(r.n), r.description] for r in metric_rows(results)]  # fmt: skip
     table, dropped = fit_table(COLUMNS, rows, title=f"{model['variant']} on {suite['name']} (n={suite['n']})")
     console.print(table)
+    context = [r for r in metric_rows(results) if r.baselines and r.value is not None and any(v is not None for v in r.baselines.values())]
+    if context:
+        names = [b for b in BASELINE_HEADERS if b in context[0].baselines]
+        columns = [Column("metric", keep=True), Column("model", "right", keep=True)]
+        columns += [Column(BASELINE_HEADERS[b], "right", keep=b == "real") for b in names]
+        cells = [[f"{r.name} {ARROWS[r.direction]}", _fmt(r.value, 2)] + [_fmt(r.baselines[b], 2) for b in names] for r in context]
+        table, gone = fit_table(columns, cells, title="Context: model-free answers to the same prompts")
+        console.print(table)
+        dropped += gone
     shown = f" Not shown at {console.width} columns: {', '.join(dropped)} (see --json)." if dropped else ""
     console.print(LEGEND + shown, highlight=False, markup=False, style="dim")
 
@@ -88,12 +103,12 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def _resume_command(ctx: typer.Context, output: Path) -> str:
-    """The command line that continues this run: the options given, the run directory, --resume."""
-    parts = ["stickeval", ctx.info_name or "run"]
+def _given_args(ctx: typer.Context, skip: tuple[str, ...]) -> list[str]:
+    """The verb and the arguments and options given on this command line, but those named in `skip`."""
+    parts = [ctx.info_name or "run"]
     for param in ctx.command.params:
         value, source = ctx.params.get(param.name), ctx.get_parameter_source(param.name)
-        if param.name in ("out", "resume") or source is None or source.name not in ("COMMANDLINE", "ENVIRONMENT"):
+        if param.name in skip or source is None or source.name not in ("COMMANDLINE", "ENVIRONMENT"):
             continue
         if not param.opts[0].startswith("-"):
             parts.append(str(value))
@@ -101,7 +116,12 @@ def _resume_command(ctx: typer.Context, output: Path) -> str:
             parts.append(param.opts[-1] if value or not param.secondary_opts else param.secondary_opts[-1])
         else:
             parts += [param.opts[-1], str(value)]
-    return shlex.join([*parts, "-o", str(output), "--resume"])
+    return parts
+
+
+def _resume_command(ctx: typer.Context, output: Path) -> str:
+    """The command line that continues this run: the options given, the run directory, --resume."""
+    return shlex.join(["stickeval", *_given_args(ctx, ("out", "resume")), "-o", str(output), "--resume"])
 
 
 def _report(results: dict, output: Path, json_: bool) -> None:
@@ -140,6 +160,8 @@ def run(
     revision: RevisionOpt = None,
     zoo: ZooOpt = None,
     json_: JsonOpt = False,
+    chunk_rows: Annotated[Optional[int], typer.Option("--chunk-rows", help="Rows per cached chunk: the unit of resuming and of sharing between processes (default: about 256 on CPU, 1024 on CUDA).")] = None,
+    nproc: Annotated[int, typer.Option("--nproc", min=1, help="Processes (one per GPU) started through torchrun; rank 0 scores and writes.")] = 1,
 ) -> None:
     """Generate motion for a benchmark suite and score it; cached generations are reused (resume)."""
     from stickeval import zoo as zoo_api
@@ -151,20 +173,26 @@ def run(
     settings = RunSettings(
         suite=str(data.resolve()) if data else suite or "quick", on_bad=on_bad, limit=limit, noise=noise, noise_prompts=noise_prompts,
         batch_size=batch_size, device=device, dtype=dtype,
-        prime=prime, seed=seed, compile=compile, encoder=encoder,
+        prime=prime, seed=seed, compile=compile, encoder=encoder, chunk_rows=chunk_rows,
     )  # fmt: skip
     if out is not None:
         check_writable(out, directory=True)  # before the model is loaded (or downloaded)
+    if nproc > 1:
+        from stickeval.cli.launch import torchrun
+
+        return torchrun(nproc, _given_args(ctx, ("nproc",)))
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
     output = out or Path("runs") / Path(loaded.provenance.variant).name
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone shows progress and results
     try:
-        with _progress() as progress:
+        with _progress() if main_rank else contextlib.nullcontext() as progress:
             results = evaluate(loaded, settings, output, resume=resume, log_samples=log_samples, progress=progress)
     except RunInterrupted as e:
         err_console.print(f"Interrupted: {e.cached_rows:,} of {e.total_rows:,} rollouts are cached in {e.output}. "
                           f"Resume with: {_resume_command(ctx, output)}", highlight=False, markup=False, soft_wrap=True)  # fmt: skip
         raise typer.Exit(130) from None
-    _report(results, output, json_)
+    if results is not None:
+        _report(results, output, json_)
 
 
 def score(

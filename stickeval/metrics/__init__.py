@@ -8,13 +8,20 @@ package imports neither `stickeval.zoo` nor `stickeval.generation`: it scores ar
 
 - "paired":         fn(generated [N,T,D], reference [N,T,D], lengths [N] | None) -> float64 [N]
 - "teacher_forced": fn(predictions [N,T-1,D], motion [N,T,D], lengths) -> [N]
-- "classifier":     fn(scores: action.ActionScores) -> [N]; one classifier pass per set of clips
-                    (`action.score_actions`) serves every metric of this kind
+- "classifier":     fn(scores: action.ActionScores) -> [N]; the judge is the learned evaluator's
+                    time-aware classifier (`stickeval.evaluator`), one pass per set of clips
+                    (`action.judge_actions`) serving every metric of this kind
+- "static_classifier": the same call form, judged by the logistic regression on time-pooled motion
+                    features (`action.score_actions`), fitted on the suite's train split
+- "retrieval":      fn(text [N,E], motion [N,E], *, seed) -> [N] on the evaluator's co-embeddings of
+                    the prompts and the clips (`retrieval`)
 - "action_head":    fn(logits [N,T,A], actions [N,T] int, lengths) -> [N]
 - "robustness":     fn(noisy, clean, other, lengths) -> [N], NaN where undefined
 - "set":            fn(features [N,F], reference_features [M,F], *, n_boot, seed) -> stats.Estimate, on
-                    `features.motion_features` computed once per set of clips
+                    per-clip vectors computed once per set of clips, chosen by `Metric.space`
 Per-sample values are aggregated by `stats.bootstrap_ci`; "set" metrics give their Estimate directly.
+Kinds "classifier" and "retrieval" and the space "embedding" need a learned evaluator (`EVALUATOR_KINDS`):
+where the suite has none (a user's .pt data), those figures are null with a note.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stickeval.metrics import action, distribution, physical, pose, robustness, temporal
+from stickeval.metrics import action, distribution, kinematics, physical, pose, retrieval, robustness, temporal
+
+EVALUATOR_KINDS = ("classifier", "retrieval")  # and "set" metrics whose space is "embedding"
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class Metric:
             against the train clips, unpaired, since a set against itself scores 0).
         undefined: for metrics whose per-sample value can be undefined (NaN): what that means, the
             note reported when no sample is defined.
+        space: "set" metrics: the per-clip vectors compared: "features" (`features.motion_features`),
+            "embedding" (the evaluator's motion embeddings) or "kinematics" (`kinematics.kinematic_features`).
     """
 
     name: str
@@ -54,6 +65,25 @@ class Metric:
     kind: str = "paired"
     reference: str | None = None
     undefined: str | None = None
+    space: str = "features"
+
+    @property
+    def needs_evaluator(self) -> bool:
+        """Whether the figure comes from a learned evaluator (null for data that has none)."""
+        return self.kind in EVALUATOR_KINDS or self.space == "embedding"
+
+
+def _r_precision_at(k: int) -> Callable:
+    def r_precision(text, motion, *, seed: int = 0):
+        return retrieval.r_precision_hits(text, motion, top_k=k, seed=seed)[:, k - 1]
+
+    r_precision.__doc__ = f"Per-sample R-precision top-{k} in pools of 32 (`retrieval.r_precision_hits`, column {k - 1})."
+    return r_precision
+
+
+def _matching(text, motion, *, seed: int = 0):
+    """Per-sample matching score (`retrieval.matching_distances`); the seed is unused (no randomness)."""
+    return retrieval.matching_distances(text, motion)
 
 
 METRICS: dict[str, Metric] = {
@@ -75,9 +105,28 @@ METRICS: dict[str, Metric] = {
         Metric("jittery", temporal.jittery, False, None, "flag (mean: share of clips)",
                "rollout's jerk per unit speed is over 4x its reference's"),
         Metric("action_accuracy", action.top1_accuracy, True, "accuracy", "flag (mean: accuracy)",
-               "stickeval's action classifier names the prompt's action (top-1)", "classifier", "held_out"),
+               "the evaluator's time-aware classifier names the prompt's action (top-1)", "classifier", "held_out"),
         Metric("action_accuracy_top3", action.top3_accuracy, True, None, "flag (mean: accuracy)",
-               "the prompt's action is among the classifier's 3 most probable", "classifier", "held_out"),
+               "the prompt's action is among the time-aware classifier's 3 most probable", "classifier", "held_out"),
+        Metric("static_action_accuracy", action.top1_accuracy, True, None, "flag (mean: accuracy)",
+               "logistic regression on time-pooled features names the action (blind to time order)",
+               "static_classifier", "held_out"),
+        Metric("r_precision_top1", _r_precision_at(1), True, None, "hit rate (chance 1/32)",
+               "the prompt's clip is the nearest of 32 to its text in the evaluator's space", "retrieval", "held_out"),
+        Metric("r_precision_top2", _r_precision_at(2), True, None, "hit rate (chance 2/32)",
+               "the prompt's clip is among the 2 nearest of 32 to its text", "retrieval", "held_out"),
+        Metric("r_precision_top3", _r_precision_at(3), True, None, "hit rate (chance 3/32)",
+               "the prompt's clip is among the 3 nearest of 32 to its text", "retrieval", "held_out"),
+        Metric("matching_score", _matching, False, None, "embedding distance in [0, 2]",
+               "distance of each clip to its prompt's text in the evaluator's space (MM-Dist)", "retrieval",
+               "held_out"),
+        Metric("evaluator_fid", retrieval.embedding_fid_ci, False, None, "reference embedding variances",
+               "Fréchet distance of the evaluator's motion embeddings (FID)", "set", "train", space="embedding"),
+        Metric("evaluator_diversity", retrieval.embedding_diversity_ci, None, None, "reference embedding std",
+               "mean pairwise distance of the evaluator's motion embeddings", "set", "held_out", space="embedding"),
+        Metric("kinematic_fd", kinematics.kinematic_fd_ci, False, None, "reference feature variances",
+               "Fréchet distance of log speed, acceleration and jerk per joint (catches over-smoothing)",
+               "set", "train", space="kinematics"),
         Metric("action_head_accuracy", action.action_head_accuracy, True, None, "fraction of frames",
                "the model's own action head names each generated frame's action", "action_head"),
         Metric("robustness", robustness.robustness, True, "robustness", "score in [0, 1]",

@@ -259,8 +259,28 @@ def score_actions(classifier: ActionClassifier, features: np.ndarray, labels: Se
             every action), or a label count that differs from N.
         ActionClassifierError: as `ActionClassifier.predict_proba`.
     """
-    names = _labels(labels, len(features))
-    classes = classifier.classes_
+    return judge_actions(classifier.predict_proba(features), classifier.classes_, labels)
+
+
+def judge_actions(proba: np.ndarray, classes: Sequence[str], labels: Sequence[str]) -> ActionScores:
+    """Compare any classifier's probabilities with the actions the clips should show.
+
+    The comparison `score_actions` makes, for a judge that is not an `ActionClassifier` (the learned
+    evaluator's time-aware classifier, `stickeval.evaluator.Evaluator.classify`).
+
+    Args:
+        proba: float [N, K] class probabilities (or any scores ranked the same way).
+        classes: the K action names, in column order.
+        labels: N action names the clips should show.
+
+    Returns:
+        ActionScores.
+
+    Raises:
+        MetricInputError: a label not among `classes`, or a label count that differs from N.
+    """
+    classes = tuple(str(c) for c in classes)
+    names = _labels(labels, len(proba))
     index = {c: i for i, c in enumerate(classes)}
     unknown = sorted({str(n) for n in names} - set(index))
     if unknown:
@@ -269,7 +289,6 @@ def score_actions(classifier: ActionClassifier, features: np.ndarray, labels: Se
             "train the classifier on a split that covers every action scored."
         )
     truth = np.array([index[n] for n in names], dtype=np.int64)
-    proba = classifier.predict_proba(features)
     ranked = np.argsort(-proba, axis=1, kind="stable")
     top1 = (ranked[:, 0] == truth).astype(np.float64)
     top3 = (ranked[:, :3] == truth[:, None]).any(axis=1).astype(np.float64)
