@@ -256,6 +256,15 @@ class RunInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted: {cached_rows} of {total_rows} rollouts are cached in {output}")
 
 
+class DistributedError(StickevalError, RuntimeError):
+    """A torchrun job cannot go on: a rank cannot join the process group, or another rank failed or hung.
+
+    Example:
+        DistributedError: rank 0 of 2 waited in vain for the other ranks to finish generation (Rank 1 failed to
+        pass monitoredBarrier in 1800000 ms); the failing rank's error is above. Finished work is kept: rerun with --resume.
+    """
+
+
 class OutputPathError(StickevalError, OSError):
     """An output (`-o/--out`) cannot be written: its directory is a file, read-only or missing rights.
 

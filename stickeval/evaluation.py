@@ -33,6 +33,7 @@ from stickeval.errors import (
     TextEncoderError,
 )
 from stickeval.device import device_name, on_device, resolve_device, resolve_dtype
+from stickeval.distributed import process_group
 from stickeval.generation import PRIMES, generate, resolve_batch_size, teacher_forced
 from stickeval.metrics.robustness import other_prompt_indices
 from stickeval.rollout_cache import RolloutCache
@@ -48,13 +49,17 @@ CHUNK_ROWS = {False: 256, True: 1024}  # rows per cached chunk (and per generate
 @dataclass(frozen=True)
 class RunSettings:
     """How a run generates and scores; recorded in results.json, and (but for `limit` and
-    `on_bad`, which change the suite and so its hash) in the generation cache's key.
+    `on_bad`, which change the suite and so its hash, and `chunk_rows`, which only cuts the rows into
+    files) in the generation cache's key.
 
     suite: "quick", "standard", "real", or a path to a user `.pt` dataset.
     noise_prompts: how many prompts (the first ones) are also generated under each noise kind and
         level; robustness rests on these (6 kinds x 3 levels x noise_prompts extra rollouts).
     encoder: the text encoder, overriding the one the model names.
     on_bad: a `.pt` dataset's bad samples: "fail" (default) or "skip" (counted in the notices).
+    chunk_rows: rows per cached chunk, the unit of resuming and of sharing the work between torchrun
+        ranks (a batch never spans two chunks); default about 256 on CPU and 1,024 on CUDA, rounded
+        up to whole batches. Never derived from the number of processes, so a run resumes on any.
     """
 
     suite: str = "quick"
@@ -69,6 +74,7 @@ class RunSettings:
     compile: bool = False
     encoder: str | None = None
     on_bad: str = "fail"
+    chunk_rows: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -80,6 +86,8 @@ class RunSettings:
             problems.append(f"--prime must be one of {', '.join(PRIMES)}, got {self.prime!r}")
         if self.on_bad not in ("fail", "skip"):
             problems.append(f"--on-bad must be fail or skip, got {self.on_bad!r}")
+        if self.chunk_rows is not None and self.chunk_rows < 1:
+            problems.append(f"--chunk-rows must be at least 1, got {self.chunk_rows}")
         if problems:
             raise GenerationInputError("; ".join(problems) + ".")
 
@@ -190,8 +198,12 @@ def evaluate(
     resume: bool = True,
     log_samples: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> dict:
+) -> dict | None:
     """Generate for every prompt of the suite (reusing cached rows) and score; write results.json.
+
+    Under torchrun each rank generates its `RolloutCache.shard` of the chunks (the rows and their
+    settings are the same as on one process, so are the numbers), waits for the others, and rank 0
+    alone scores and writes; the other ranks return None.
 
     The batch size is resolved once ("auto" is probed once) and the model is put on the device
     once; both serve every chunk, every noise condition and the teacher-forced pass. run.json
@@ -206,10 +218,10 @@ def evaluate(
             where it stopped); False discards them and generates everything again.
         log_samples: also write samples.jsonl (one line per sample with its scores).
         progress: called with (rows done, rows total) after each generated batch and each chunk
-            found in the cache.
+            found in the cache (on rank 0, for its own share of the rows).
 
     Returns:
-        The results document (also written to `output/results.json`).
+        The results document (also written to `output/results.json`); None on a rank other than 0.
 
     Raises:
         OutputPathError: `output` is a file, below a file, or not writable (checked first).
@@ -217,6 +229,8 @@ def evaluate(
         SchemaMismatchError: the suite's motion or stored embeddings have another width than the
             model takes (20 vs 48 numbers per frame, 512 vs 1024 embedding dims).
         RunInterrupted: Ctrl-C (a KeyboardInterrupt) during generation; says how many rows are cached.
+        RunDirectoryError: a chunk could not be saved (full disk, permissions).
+        DistributedError: under torchrun, another rank failed or did not finish within the timeout.
     """
     started = time.perf_counter()
     output = Path(output)
@@ -232,49 +246,60 @@ def evaluate(
     frames = suite.motion.shape[1]
     n_rows = len(prompts.role)
     engine = on_device(loaded.model, device, dtype)  # the run's one device copy (none when nothing changes)
-    batch_size = resolve_batch_size(engine, settings.batch_size, n_rows, frames)
-    requested = settings.batch_size
-    settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."), batch_size=batch_size)
-    weights_hash = model_hash(loaded.model)
-    generation = {k: v for k, v in asdict(settings).items() if k not in ("limit", "on_bad")}
-    key = stable_key({"model": weights_hash, "suite": suite.hash, "encoder": encoder, "frames": frames, **generation,
-                     "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest()})  # fmt: skip
-    output.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        shutil.rmtree(output / "generations" / key, ignore_errors=True)
-    cache = RolloutCache(output / "generations" / key, n_rows, chunk_rows(batch_size, device))
-    done = 0
+    with process_group(device) as group:
+        # every rank must agree on the batch (and so on the cache key): the smallest any rank's probe found
+        batch_size = int(group.all_reduce([resolve_batch_size(engine, settings.batch_size, n_rows, frames)], op="min")[0])
+        chunk = settings.chunk_rows or chunk_rows(batch_size, device)
+        batch_size = min(batch_size, chunk)
+        requested = settings.batch_size
+        settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."), batch_size=batch_size,
+                           chunk_rows=chunk)  # fmt: skip
+        weights_hash = model_hash(loaded.model)
+        generation = {k: v for k, v in asdict(settings).items() if k not in ("limit", "on_bad", "chunk_rows")}
+        key = stable_key({"model": weights_hash, "suite": suite.hash, "encoder": encoder, "frames": frames, **generation,
+                         "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest()})  # fmt: skip
+        output.mkdir(parents=True, exist_ok=True)
+        if not resume and group.rank.is_main:
+            shutil.rmtree(output / "generations" / key, ignore_errors=True)
+        group.barrier("clearing the cache")  # no rank writes a chunk that rank 0 then removes
+        cache = RolloutCache(output / "generations" / key, n_rows, chunk)
+        shard = cache.shard(group.rank.rank, group.rank.world_size)
+        share, done = sum(hi - lo for lo, hi in shard), 0
 
-    def advance(k: int) -> None:
-        nonlocal done
-        done += k
-        if progress:
-            progress(done, n_rows)
+        def advance(k: int) -> None:
+            nonlocal done
+            done += k
+            if progress and group.rank.is_main:
+                progress(done, share)
 
-    def produce(lo: int, hi: int) -> dict[str, np.ndarray]:
-        rows = prompts.sample[lo:hi]
-        clean = np.array([r == "clean" for r in prompts.role[lo:hi]])
-        rollout = generate(
-            engine, prompts.texts[lo:hi], suite.actions[rows], frames=frames, prime=settings.prime,
-            first_frames=suite.motion[rows, 0], batch_size=batch_size, device=device, dtype=dtype,
-            return_action_logits=True, compile=settings.compile, progress=advance,
-        )  # fmt: skip
-        tf = np.full((hi - lo, frames - 1, config.output_dim), np.nan, dtype=np.float32)
-        if clean.any():
-            tf[clean] = teacher_forced(engine, prompts.texts[lo:hi][clean], suite.motion[rows[clean]],
-                                       suite.actions[rows[clean]], batch_size=batch_size, device=device, dtype=dtype)  # fmt: skip
-        return {
-            "motion": rollout.motion,
-            "action_logits": rollout.action_logits.astype(np.float16),
-            "teacher_forced": tf,
-            "seconds": np.full(hi - lo, rollout.seconds / (hi - lo)),
-        }
+        def produce(lo: int, hi: int) -> dict[str, np.ndarray]:
+            rows = prompts.sample[lo:hi]
+            clean = np.array([r == "clean" for r in prompts.role[lo:hi]])
+            rollout = generate(
+                engine, prompts.texts[lo:hi], suite.actions[rows], frames=frames, prime=settings.prime,
+                first_frames=suite.motion[rows, 0], batch_size=batch_size, device=device, dtype=dtype,
+                return_action_logits=True, compile=settings.compile, progress=advance,
+            )  # fmt: skip
+            tf = np.full((hi - lo, frames - 1, config.output_dim), np.nan, dtype=np.float32)
+            if clean.any():
+                tf[clean] = teacher_forced(engine, prompts.texts[lo:hi][clean], suite.motion[rows[clean]],
+                                           suite.actions[rows[clean]], batch_size=batch_size, device=device, dtype=dtype)  # fmt: skip
+            return {
+                "motion": rollout.motion,
+                "action_logits": rollout.action_logits.astype(np.float16),
+                "teacher_forced": tf,
+                "seconds": np.full(hi - lo, rollout.seconds / (hi - lo)),
+            }
 
-    prepared = time.perf_counter()
-    try:
-        produced = cache.fill(produce, done=advance)
-    except KeyboardInterrupt:
-        raise RunInterrupted(cache.cached_rows(), n_rows, str(output)) from None
+        prepared = time.perf_counter()
+        try:
+            produced = cache.fill(produce, rank=group.rank.rank, world_size=group.rank.world_size, done=advance)
+        except KeyboardInterrupt:
+            raise RunInterrupted(cache.cached_rows(), n_rows, str(output)) from None
+        group.barrier("generating their rows")
+        produced = int(group.all_reduce([produced])[0])
+    if not group.rank.is_main:
+        return None  # rank 0 alone reads every rank's chunks, scores and writes
     arrays, problems = cache.read_all()
     if arrays is None:  # another process removed or damaged a chunk after it was checked
         raise RunDirectoryError(f"{output}: cached generations {problems[0]}; run the same command again to regenerate them.")
@@ -289,9 +314,11 @@ def evaluate(
         "noisy_prompts": prompts.noisy_prompts,
         "notices": notices,
         "rows_generated_now": produced,
+        "processes": group.rank.world_size,
         "device_name": device_name(device),
         # wall time of this invocation before scoring: suite, prompts, device copy and batch probe;
-        # then generation, teacher forcing and cache writes (compilation included when --compile)
+        # then generation, teacher forcing and cache writes (compilation included when --compile),
+        # until the slowest rank has saved its chunks
         "prepare_seconds": prepared - started,
         "fill_seconds": time.perf_counter() - prepared,
     }

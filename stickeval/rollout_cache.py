@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from stickeval._io import atomic_path
+from stickeval.errors import RunDirectoryError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,14 @@ class RolloutCache:
         """(lo, hi) of every chunk, in row order."""
         return [(lo, min(self.n_rows, lo + self.chunk)) for lo in range(0, self.n_rows, self.chunk)]
 
+    def shard(self, rank: int = 0, world_size: int = 1) -> list[tuple[int, int]]:
+        """The chunks one process of `world_size` fills: every `world_size`-th, starting at `rank`.
+
+        The chunks themselves never depend on the process count, so a run started on N processes
+        resumes on any other number.
+        """
+        return self.bounds()[rank::world_size]
+
     def _read_chunk(self, lo: int, hi: int) -> dict[str, np.ndarray] | ChunkProblem:
         """The arrays of chunk [lo, hi) from a file whose bytes match its digest (each file read once)."""
         candidates = sorted(self.directory.glob(f"rows-{lo:07d}-{hi:07d}.*.npz")) if self.directory.is_dir() else []
@@ -69,8 +78,14 @@ class RolloutCache:
         np.savez(buffer, **arrays)
         data = buffer.getvalue()
         path = self.directory / f"rows-{lo:07d}-{hi:07d}.{hashlib.sha256(data).hexdigest()}.npz"
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
+        try:
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(data)
+        except OSError as e:
+            raise RunDirectoryError(
+                f"Could not save generated rows {lo}-{hi - 1} to {self.directory} ({first_line(e)}); free disk space "
+                "or fix permissions, then rerun with --resume (the chunks already saved are kept)."
+            ) from e
         for stale in self.directory.glob(f"rows-{lo:07d}-{hi:07d}.*.npz"):
             if stale != path and _NAME.fullmatch(stale.name):
                 stale.unlink(missing_ok=True)  # a corrupt copy this chunk replaces
@@ -87,13 +102,14 @@ class RolloutCache:
 
         Args:
             produce: `produce(lo, hi)` -> the arrays of rows [lo, hi), each with hi - lo rows.
-            rank, world_size: fill only chunks i with i % world_size == rank (a share per process).
+            rank, world_size: fill only this process's `shard` of the chunks.
             done: called with a chunk's row count when it is found intact in the cache.
+
+        Raises:
+            RunDirectoryError: a chunk could not be saved (full disk, permissions).
         """
         produced = 0
-        for i, (lo, hi) in enumerate(self.bounds()):
-            if i % world_size != rank:
-                continue
+        for lo, hi in self.shard(rank, world_size):
             found = self._read_chunk(lo, hi)
             if isinstance(found, dict):
                 if done:

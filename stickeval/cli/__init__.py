@@ -95,6 +95,12 @@ app.command("validate-metrics", epilog=_validate.EXAMPLES, cls=Command)(_validat
 
 
 def _print_error(message: str, code: int) -> None:
+    world_size = int(os.environ.get("WORLD_SIZE", 1))
+    if world_size > 1:  # a torchrun rank: say which, in its output and in torchrun's failure report
+        from stickeval.distributed import record_error
+
+        message = f"rank {os.environ.get('RANK', 0)} of {world_size}: {message}"
+        record_error(message)
     err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     if code == EXIT_ERROR:
         err_console.print("[dim](set STICKEVAL_DEBUG=1 for the full traceback)[/]", highlight=False)
