@@ -3,7 +3,8 @@
 Keys (STYLE "State on disk"): `model` (the unwrapped module's state_dict, adapters included),
 `optimizer`, `scheduler`, `step` (optimizer steps done), `epoch` and `position` (micro-batches of
 that epoch already consumed: the data position), `rng` (python, numpy, torch, cuda), `recipe` (the
-resolved recipe), `stickeval_version`. Every value is a tensor, number, string, list or dict, so the
+resolved recipe), `world_size` (the torchrun processes that wrote it: the data position counts each
+process's micro-batches, so a resume needs as many), `stickeval_version`. Every value is a tensor, number, string, list or dict, so the
 file loads with `weights_only=True`.
 """
 
@@ -36,6 +37,7 @@ class TrainState:
     position: int
     rng: dict
     recipe: dict
+    world_size: int = 1
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "stickeval_version": __version__}
@@ -100,4 +102,4 @@ def load_state(directory: str | Path) -> TrainState:
         doc = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a truncated or foreign file
         raise TrainStateError(f"{path} is unreadable ({type(e).__name__}: {first_line(e)}). Start the run again without --resume.") from e
-    return TrainState(**{k: doc[k] for k in TrainState.__dataclass_fields__})
+    return TrainState(**{k: doc[k] for k in TrainState.__dataclass_fields__ if k in doc})  # world_size: 1 before torchrun

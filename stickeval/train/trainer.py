@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from stickeval.device import current_rank, resolve_device, resolve_dtype
+from stickeval.distributed import Group, process_group
 from stickeval.errors import TrainStateError
 from stickeval.train import output
 from stickeval.train.dataset import TrainingData, prepare_data
@@ -150,25 +151,21 @@ def build_model(recipe: Recipe, *, zoo: str | Path | None = None, weights: bool 
     return model
 
 
-def _distributed(device: torch.device) -> bool:
-    """Join the torchrun process group when launched by torchrun; True if this call created it."""
-    import torch.distributed as dist
-
-    if not current_rank().distributed or dist.is_initialized():
-        return False
-    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return True
-
-
-def _all_mean(values: dict[str, float]) -> dict[str, float]:
+def _all_mean(group: Group, values: dict[str, float]) -> dict[str, float]:
     """Average logged numbers over the processes of a torchrun job (identity on one process)."""
-    import torch.distributed as dist
+    return dict(zip(values, (v / group.rank.world_size for v in group.all_reduce(list(values.values())))))
 
-    if not (dist.is_available() and dist.is_initialized()):
-        return values
-    t = torch.tensor(list(values.values()), dtype=torch.float64)
-    dist.all_reduce(t)
-    return dict(zip(values, (t / dist.get_world_size()).tolist()))
+
+def _check_processes(state: TrainState, directory: Path) -> None:
+    """A resumed run needs the process count it was checkpointed with: the data position counts each
+    process's micro-batches, and the global batch is batch_size x grad_accum x processes."""
+    world_size = current_rank().world_size
+    if state.world_size != world_size:
+        launch = "stickeval finetune" if state.world_size == 1 else f"torchrun --nproc-per-node {state.world_size} -m stickeval finetune"
+        raise TrainStateError(
+            f"{directory} was checkpointed by {state.world_size} process(es), this job has {world_size}: its data position and "
+            f"global batch depend on that number. Resume with `{launch} ... --resume`, or start a new run in another directory."
+        )
 
 
 @torch.no_grad()
@@ -234,7 +231,8 @@ def train(
         callback: receives a TrainEvent per logged step, epoch and checkpoint (rank 0 only).
 
     Raises:
-        RecipeError, DatasetError, TrainStateError, CheckpointWriteError, and the zoo's errors for `init_from`.
+        RecipeError, DatasetError, TrainStateError (also: a resume with another number of torchrun processes),
+        CheckpointWriteError, DistributedError (another rank failed or hung), and the zoo's errors for `init_from`.
     """
     out_dir = Path(out_dir)
     dev = resolve_device(device)
@@ -242,8 +240,8 @@ def train(
     state = load_state(out_dir) if resume else None
     if state is not None:
         _check_resume(state, recipe, out_dir)
-    created_group = _distributed(dev)
-    try:
+        _check_processes(state, out_dir)
+    with process_group(dev) as job:
         data = prepare_data(recipe, data_path)
         torch.manual_seed(recipe.run.seed)
         model = build_model(recipe, zoo=zoo, weights=state is None)
@@ -255,21 +253,16 @@ def train(
             lo = recipe.lora
             add_adapters(model, rank=lo.rank, alpha=lo.alpha, dropout=lo.dropout, target_modules=lo.target_modules)
         model.to(dev)
-        return _run(recipe, model, data, out_dir, state=state, max_steps=max_steps, merge=merge, device=dev,
+        return _run(recipe, model, data, out_dir, job, state=state, max_steps=max_steps, merge=merge, device=dev,
                     autocast_dtype=autocast_dtype, callback=callback)  # fmt: skip
-    finally:
-        if created_group:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
 
 
-def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_dir: Path, *, state: TrainState | None,
+def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_dir: Path, job: Group, *, state: TrainState | None,
          max_steps: int | None, merge: bool, device: torch.device, autocast_dtype: torch.dtype | None,
          callback: Callable[[TrainEvent], None] | None) -> TrainResult:  # fmt: skip
     from torch.utils.data import DistributedSampler
 
-    rank = current_rank()
+    rank = job.rank
     s, o = recipe.schedule, recipe.optimizer
     sampler = DistributedSampler(range(data.n_train), num_replicas=rank.world_size, rank=rank.rank,
                                  shuffle=True, seed=recipe.run.seed, drop_last=True)  # fmt: skip
@@ -309,7 +302,7 @@ def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_
     def checkpoint() -> None:
         if rank.is_main:
             save_state(TrainState(model.state_dict(), optimizer.state_dict(), scheduler.state_dict(), step, epoch,
-                                  position, capture_rng(), recipe.to_dict()), out_dir)  # fmt: skip
+                                  position, capture_rng(), recipe.to_dict(), rank.world_size), out_dir)  # fmt: skip
             emit("checkpoint", {"path": str(out_dir)})
 
     emit("start", {"n_train": data.n_train, "n_val": data.n_val, "steps_per_epoch": steps_per_epoch})
@@ -332,7 +325,7 @@ def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_
             window_samples += len(group) * s.batch_size * rank.world_size
             stop = max_steps is not None and step >= max_steps
             if step % recipe.run.log_every == 0 or stop or position >= n_batches:
-                losses = _all_mean(result.losses)
+                losses = _all_mean(job, result.losses)
                 elapsed = time.perf_counter() - window_start
                 values = {"lr": lr, "loss": losses["total"], **{k: v for k, v in losses.items() if k != "total"},
                           "grad_norm": result.grad_norm, "samples_per_s": window_samples / elapsed if elapsed > 0 else None}  # fmt: skip
