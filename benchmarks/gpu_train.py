@@ -51,13 +51,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--skip", type=int, default=10, help="steps left out of the throughput (warm-up)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="recipe override, e.g. schedule.batch_size=64 (with grad_accum=2: the same global batch)")
     args = parser.parse_args()
     device = torch.device("cuda")
     work = Path(tempfile.mkdtemp())
     suite = load_suite("standard", split="train")
     data = work / "stickbench_standard_train.pt"
     save_dataset(suite_to_samples(suite, get_encoder("hash", dim=1024).encode(list(suite.prompts))), data)
-    recipe = load_recipe("sft-large", ['model.init_from=""', "run.save_every=0", "run.log_every=1"])
+    recipe = load_recipe("sft-large", ['model.init_from=""', "run.save_every=0", "run.log_every=1", *args.set])
     times, losses = {}, {}
 
     def on_event(event) -> None:
@@ -74,7 +76,8 @@ def main() -> None:
     tflops = samples_per_s * flops / 1e12
     peak = measure_peak_tflops(device, torch.bfloat16)
     report = {
-        "device": device_name(device), "torch": torch.__version__, "recipe": recipe.name, "n_train": result.n_train,
+        "device": device_name(device), "torch": torch.__version__, "recipe": recipe.name, "overrides": args.set,
+        "micro_batch": recipe.schedule.batch_size, "n_train": result.n_train,
         "steps": result.steps, "global_batch": global_batch, "samples_per_s": samples_per_s,
         "flops_per_sample": flops, "achieved_tflops": tflops, "peak_bf16_tflops": peak, "fraction_of_peak": tflops / peak,
         "loss_first": losses[min(losses)], "loss_last": losses[max(losses)],

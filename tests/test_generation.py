@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from stickeval.errors import GenerationInputError, NonFiniteOutputError
-from stickeval.generation import generate, teacher_forced
+from stickeval.generation import generate, resolve_batch_size, teacher_forced
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 FRAMES = 12
@@ -169,3 +169,20 @@ def test_bf16_generation_on_cuda_is_repeatable_at_a_fixed_batch_size(model, inpu
     runs = [generate(model, texts, actions, frames=FRAMES, first_frames=first, device="cuda", dtype="bfloat16",
                      batch_size=4).motion for _ in range(2)]
     assert np.array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("n, expected", [(64, 64), (127, 64), (130, 44), (5, 5)])
+def test_auto_batch_size_spreads_rows_evenly_over_the_batches_it_needs(model, n, expected):
+    # on CPU "auto" caps at 64: 130 rows need 3 batches, so 44 + 44 + 42 rather than 64 + 64 + 2
+    assert resolve_batch_size(model, "auto", n, FRAMES) == expected
+
+
+@pytest.mark.gpu
+def test_a_padded_last_batch_on_cuda_equals_the_unpadded_rows(model, inputs):
+    # 7 rows at batch 3: the last batch (1 row) is padded to 3 rows on CUDA; fp32 keeps it exact
+    texts, actions, first = inputs
+    kw = dict(frames=FRAMES, first_frames=first, device="cuda", dtype="float32")
+    padded = generate(model, texts, actions, batch_size=3, **kw).motion
+    whole = generate(model, texts, actions, batch_size=7, **kw).motion
+    assert padded.shape == whole.shape
+    np.testing.assert_allclose(padded, whole, atol=1e-5)
