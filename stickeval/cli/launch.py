@@ -35,7 +35,7 @@ def torchrun(nproc: int, args: list[str]) -> None:
         if failure.exitcode < 0:
             what = f"was killed by {failure.signal_name()}"
         elif failure.error_file_data.get("message") not in (None, "<NONE>"):  # the rank wrote its one-line error
-            what = f"failed: {failure.message.removeprefix(f'rank {rank} of {nproc}: ')}"
+            what = f"failed: {failure.message.removeprefix(f'rank {rank} of {nproc}: ').rstrip('.')}"
         else:
             what = f"exited with code {failure.exitcode} (its output above says why)"
         raise DistributedError(
