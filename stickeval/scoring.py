@@ -133,7 +133,10 @@ class Clips:
 
     @functools.cached_property
     def actions(self) -> ActionScores:
-        ev = self._evaluator
+        """The time-aware classifier's verdict; the static classifier's where the data has no evaluator."""
+        ev = self._judges.evaluator
+        if ev is None:
+            return self.static_actions
         return judge_actions(ev.classify(self.motion, self.lengths), ev.classes, self.labels)
 
     @functools.cached_property
@@ -153,7 +156,8 @@ def _load_evaluator(suite_arg: str) -> tuple[Evaluator | None, str | None]:
     try:
         return load_evaluator(suite_arg, cache_dir=cache_dir()), None
     except EvaluatorError as e:
-        return None, f"{e} Until then {', '.join(m.name for m in METRICS.values() if m.needs_evaluator)} are null."
+        return None, (f"{e} Here {', '.join(m.name for m in METRICS.values() if m.needs_evaluator)} are null, and "
+                      "action_accuracy is judged by the static classifier fitted on the data's train split (blind to time order).")
 
 
 class Inputs:
@@ -271,9 +275,8 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
         name: {g: e.to_dict() for g, e in bootstrap_by_group(per_sample[name], suite.labels, n_boot=N_BOOT, seed=seed).items()}
         for name in BREAKDOWN_METRICS if name in per_sample
     }  # fmt: skip
-    verdict = x.generated.actions if x.evaluator else x.generated.static_actions
-    judge = "action_accuracy" if x.evaluator else "static_action_accuracy"
-    confusion = {"metric": judge, "labels": list(verdict.classes), "matrix": verdict.confusion.tolist()}
+    verdict = x.generated.actions
+    confusion = {"judge": "time-aware" if x.evaluator else "static", "labels": list(verdict.classes), "matrix": verdict.confusion.tolist()}
     seconds = float(arrays["seconds"].sum())
     n_rows = len(x.roles)
     notices = run["notices"] + [n for n in (x.split_notice, x.evaluator_notice) if n]

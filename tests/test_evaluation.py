@@ -38,7 +38,9 @@ def small_run(loaded, tmp_path_factory):
 
 
 def numbers(results: dict) -> dict:
-    return {name: (m["mean"], *m["ci95"], m["n"]) for name, m in results["metrics"].items()}
+    """Every figure (metrics and context rows) as (mean, low, high, n); null as np.nan (the one object, so equal)."""
+    rows = {**{(row, name): e for row, r in results["baselines"].items() for name, e in r.items()}, **results["metrics"]}
+    return {name: tuple(np.nan if v is None else v for v in (m["mean"], *m["ci95"], m["n"])) for name, m in rows.items()}
 
 
 def test_results_carry_mean_ci_and_n_for_every_metric(small_run):

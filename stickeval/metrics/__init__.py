@@ -10,7 +10,8 @@ package imports neither `stickeval.zoo` nor `stickeval.generation`: it scores ar
 - "teacher_forced": fn(predictions [N,T-1,D], motion [N,T,D], lengths) -> [N]
 - "classifier":     fn(scores: action.ActionScores) -> [N]; the judge is the learned evaluator's
                     time-aware classifier (`stickeval.evaluator`), one pass per set of clips
-                    (`action.judge_actions`) serving every metric of this kind
+                    (`action.judge_actions`) serving every metric of this kind; for data without an
+                    evaluator (a user's .pt data) the static classifier below, with a notice
 - "static_classifier": the same call form, judged by the logistic regression on time-pooled motion
                     features (`action.score_actions`), fitted on the suite's train split
 - "retrieval":      fn(text [N,E], motion [N,E], *, seed) -> [N] on the evaluator's co-embeddings of
@@ -20,7 +21,7 @@ package imports neither `stickeval.zoo` nor `stickeval.generation`: it scores ar
 - "set":            fn(features [N,F], reference_features [M,F], *, n_boot, seed) -> stats.Estimate, on
                     per-clip vectors computed once per set of clips, chosen by `Metric.space`
 Per-sample values are aggregated by `stats.bootstrap_ci`; "set" metrics give their Estimate directly.
-Kinds "classifier" and "retrieval" and the space "embedding" need a learned evaluator (`EVALUATOR_KINDS`):
+The kind "retrieval" and the space "embedding" need a learned evaluator (`Metric.needs_evaluator`):
 where the suite has none (a user's .pt data), those figures are null with a note.
 """
 
@@ -31,7 +32,6 @@ from dataclasses import dataclass
 
 from stickeval.metrics import action, distribution, kinematics, physical, pose, retrieval, robustness, temporal
 
-EVALUATOR_KINDS = ("classifier", "retrieval")  # and "set" metrics whose space is "embedding"
 
 
 @dataclass(frozen=True)
@@ -70,19 +70,25 @@ class Metric:
     @property
     def needs_evaluator(self) -> bool:
         """Whether the figure comes from a learned evaluator (null for data that has none)."""
-        return self.kind in EVALUATOR_KINDS or self.space == "embedding"
+        return self.kind == "retrieval" or self.space == "embedding"
 
 
 def _r_precision_at(k: int) -> Callable:
     def r_precision(text, motion, *, seed: int = 0):
         return retrieval.r_precision_hits(text, motion, top_k=k, seed=seed)[:, k - 1]
 
-    r_precision.__doc__ = f"Per-sample R-precision top-{k} in pools of 32 (`retrieval.r_precision_hits`, column {k - 1})."
+    r_precision.__doc__ = (
+        f"Per-sample R-precision top-{k} in pools of 32 (`retrieval.r_precision_hits`, column {k - 1}). "
+        f"Range [0, 1], higher is better; chance ({k}/32) for a frozen pose or white noise."
+    )
     return r_precision
 
 
 def _matching(text, motion, *, seed: int = 0):
-    """Per-sample matching score (`retrieval.matching_distances`); the seed is unused (no randomness)."""
+    """Per-sample matching score (`retrieval.matching_distances`); the seed is unused (no randomness).
+
+    Range [0, 2], lower is better; a frozen pose or white noise sit near sqrt(2), unrelated pairs' distance.
+    """
     return retrieval.matching_distances(text, motion)
 
 

@@ -82,6 +82,8 @@ def kinematic_fd_ci(
 ) -> Estimate:
     """`kinematic_fd` from `kinematic_features` computed once, with its bias-aware 95% CI and n.
 
+    Range [0, inf), lower is better; a set with itself scores 0, frozen poses and white noise far more.
+
     Args:
         features: [N, F] of the clips under test; reference_features: [M, F] of the references.
         paired, n_boot, seed: as `distribution.frechet_distance_ci`.
