@@ -3,12 +3,14 @@ refused when damaged; the manifest's provenance matches the recipes and data; it
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,20 @@ from stickeval.text import get_encoder
 from stickeval.zoo.shipped import MANIFEST, WEIGHTS, verify
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from build_nano import _cpu_model  # noqa: E402  the machine fingerprint the manifest records
 NANO, SFT = zoo.get_variant("nano"), zoo.get_variant("nano-sft")
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """As `make nano` trains: OMP_NUM_THREADS=1."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def sha256(path: Path) -> str:
@@ -146,13 +161,18 @@ def test_the_first_steps_of_pretrain_nano_reproduce_the_manifest(tmp_path):
     relative on any CPU (bit for bit on the machine that built it)."""
     from stickeval.train import load_recipe, train
 
-    recorded = manifest(NANO)["training"]["first_steps"]
-    train(load_recipe(NANO.recipe), tmp_path / "nano", max_steps=recorded[-1]["step"], device="cpu")
+    doc = manifest(NANO)
+    recorded = doc["training"]["first_steps"]
+    with torch_threads(1):
+        train(load_recipe(NANO.recipe), tmp_path / "nano", max_steps=recorded[-1]["step"], device="cpu")
     logged = [json.loads(line) for line in (tmp_path / "nano" / "train_log.jsonl").read_text().splitlines()]
     logged = [e for e in logged if "loss" in e]
     assert [e["step"] for e in logged] == [e["step"] for e in recorded]
+    built_here = (doc["environment"]["torch"], doc["environment"]["machine"]["cpu"]) == (torch.__version__, _cpu_model())
     for ours, theirs in zip(logged, recorded):
         for term in ("loss", "pose", "action", "grad_norm"):
+            if built_here:  # the claim on the machine that built it: bit for bit
+                assert ours[term] == theirs[term], (ours["step"], term)
             assert ours[term] == pytest.approx(theirs[term], rel=1e-4), (ours["step"], term)
 
 
