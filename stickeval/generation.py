@@ -19,12 +19,18 @@ from typing import Literal
 
 import numpy as np
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from stickeval.device import on_device, resolve_device, resolve_dtype
 from stickeval.errors import GenerationInputError, NonFiniteOutputError
 from stickeval.zoo.model import StickFigureTransformer
 
 log = logging.getLogger(__name__)
+
+# Attention without cuDNN's backend during generation: it builds an execution plan for every new
+# (batch, prefix) shape, 249 per rollout: 17.5 s for large on an H200, against 0.2 s for flash
+# attention at the same steady throughput (benchmarks/gpu_attention_backend.py, docs/benchmarks.md).
+_ATTENTION_BACKENDS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
 
 Prime = Literal["reference", "zeros"]
 PRIMES: tuple[str, ...] = ("reference", "zeros")
@@ -104,28 +110,30 @@ def generate(
     batch_size = resolve_batch_size(engine, batch_size, n, frames)
     motion = np.empty((n, frames, model.config.output_dim), dtype=np.float32)
     logits = np.zeros((n, frames, model.config.num_actions), dtype=np.float32) if return_action_logits else None
-    # On CUDA a short last batch is padded with copies of its last row: every new (batch, prefix)
-    # shape costs cuDNN attention a plan per prefix length (measured on an H200: 346 rows after
-    # batches of 1,024 took 24 s instead of 3 s), and a full batch keeps bf16 kernel choices alike.
+    # On CUDA a short last batch is padded with copies of its last row, so that every batch has one
+    # shape: a new shape costs new kernel choices (and, with cuDNN attention, a plan per prefix
+    # length: 346 rows after batches of 1,024 took 24 s instead of 3 s on an H200), and one shape
+    # keeps bf16 rounding alike across batches.
     pad = device.type == "cuda" and n > batch_size
     started = time.perf_counter()
-    for lo in range(0, n, batch_size):
-        hi = min(n, lo + batch_size)
-        rows = torch.arange(lo, lo + batch_size if pad else hi).clamp(max=n - 1)
-        m, lg = _rollout_batch(
-            engine,
-            step,
-            texts[rows].to(device, dtype),
-            actions[rows].to(device),
-            first[rows].to(device, dtype),
-            frames,
-            return_action_logits,
-        )
-        motion[lo:hi] = m[: hi - lo].float().cpu().numpy()
-        if logits is not None:
-            logits[lo:hi, 1:] = lg[: hi - lo].float().cpu().numpy()
-        if progress is not None:
-            progress(hi - lo)
+    with sdpa_kernel(_ATTENTION_BACKENDS):
+        for lo in range(0, n, batch_size):
+            hi = min(n, lo + batch_size)
+            rows = torch.arange(lo, lo + batch_size if pad else hi).clamp(max=n - 1)
+            m, lg = _rollout_batch(
+                engine,
+                step,
+                texts[rows].to(device, dtype),
+                actions[rows].to(device),
+                first[rows].to(device, dtype),
+                frames,
+                return_action_logits,
+            )
+            motion[lo:hi] = m[: hi - lo].float().cpu().numpy()
+            if logits is not None:
+                logits[lo:hi, 1:] = lg[: hi - lo].float().cpu().numpy()
+            if progress is not None:
+                progress(hi - lo)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
