@@ -70,6 +70,9 @@ class ObjectiveSection:
     action: float = 0.2
     physics: float = 0.25
     diff_physics: float = 0.1  # multiplies a term that is always 0 in the original
+    # std of Gaussian noise added to the input frames (never the targets) of each training batch, in
+    # pose units: the model learns to pull a drifting rollout back (exposure bias); 0 = the original
+    input_noise: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -335,6 +338,8 @@ def _rules(r: Recipe) -> list[str]:
     out += [f"{k} must be in [{lo:g}, {hi:g}], got {v}" for k, (v, lo, hi) in fractions.items() if not lo <= v <= hi]
     if len(r.optimizer.betas) != 2 or not all(0.0 <= b < 1.0 for b in r.optimizer.betas):
         out.append(f"optimizer.betas must be two numbers in [0, 1), got {r.optimizer.betas}")
+    if r.objective.input_noise < 0:
+        out.append(f"objective.input_noise must be >= 0 (0: no noise), got {r.objective.input_noise}")
     if r.optimizer.weight_decay < 0:
         out.append(f"optimizer.weight_decay must be >= 0, got {r.optimizer.weight_decay}")
     if r.run.save_every < 0:

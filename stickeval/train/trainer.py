@@ -316,6 +316,9 @@ def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_
         while position < n_batches and not stop:
             group = range(position, min(position + s.grad_accum, n_batches))
             batches = [make_batch(data.train, order[i * s.batch_size : (i + 1) * s.batch_size], device) for i in group]
+            if recipe.objective.input_noise:  # drawn from the saved RNG streams: a resume stays bit-identical
+                for batch in batches:
+                    batch["data"] = batch["data"] + recipe.objective.input_noise * torch.randn_like(batch["data"])
             lr = optimizer.param_groups[0]["lr"]
             result = train_step(ddp, optimizer, batches, weights, loss=recipe.objective.loss,
                                 max_grad_norm=o.max_grad_norm, autocast_dtype=autocast_dtype)  # fmt: skip

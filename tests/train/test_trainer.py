@@ -7,6 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from stickeval.errors import RecipeError
 from stickeval.train import load_recipe, train
 from stickeval.train.trainer import lr_factor
 from stickeval.zoo.checkpoint import load_checkpoint, read_checkpoint
@@ -85,3 +86,12 @@ def test_pretrain_nano_recipe_runs_a_few_steps_at_full_size(tmp_path):
     recipe = load_recipe("pretrain-nano", ['data.stickbench_size="quick"'])
     result = train(recipe, tmp_path / "nano", max_steps=3)
     assert result.steps == 3 and load_checkpoint(tmp_path / "nano")[1].d_model == recipe.model.d_model
+
+
+def test_input_noise_perturbs_the_inputs_only_and_a_negative_std_is_refused(tmp_path):
+    quiet = train(load_recipe("pretrain-nano", [*TINY, "objective.input_noise=0.0"]), tmp_path / "quiet", max_steps=1)
+    noisy = train(load_recipe("pretrain-nano", [*TINY, "objective.input_noise=0.5"]), tmp_path / "noisy", max_steps=1)
+    first = [json.loads((tmp_path / run / "train_log.jsonl").read_text().splitlines()[0]) for run in ("quiet", "noisy")]
+    assert quiet.steps == noisy.steps == 1 and first[0]["loss"] != first[1]["loss"]
+    with pytest.raises(RecipeError, match="objective.input_noise must be >= 0"):
+        load_recipe("pretrain-nano", ["objective.input_noise=-0.1"])
