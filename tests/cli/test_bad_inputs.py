@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
-from stickeval.data.datasets import save_dataset, suite_to_samples
+from stickeval.data import save_dataset, suite_to_samples
 from stickeval.data.stickbench import load_suite
 from stickeval.text import HashEncoder
 
@@ -62,6 +62,9 @@ def paths(tmp_path_factory) -> dict[str, Path | None]:
     blank = {"description": "", "motion": torch.zeros(40, 20), "actions": torch.zeros(40, dtype=torch.int64)}
     torch.save([blank], root / "blank_prompt.pt")
     (root / "invalid.toml").write_text("[tiny\nrepo_id = ")
+    # the built-in variants pointed at an empty directory: an installation without their weights
+    (root / "unbuilt.toml").write_text(zoo_toml({"nano": {"path": str(root / "empty_dir")},
+                                                 "nano-sft": {"path": str(root / "empty_dir")}}))
     (root / "unknown_key.toml").write_text(zoo_toml({"mine": {"repo": "me/mine"}}))
     (root / "wrong_type.toml").write_text(zoo_toml({"mine": {"repo_id": "me/mine", "n_params": "7M"}}))
     return {"root": root, "ckpt": ckpt, "truncated": truncated, "ro": _unwritable_dir(root)}
@@ -146,8 +149,8 @@ CASES = [
     ("run {truncated}", ERROR, "is not a readable safetensors file"),
     ("pull {truncated}", ERROR, "is not a readable safetensors file"),
     ("bench {root}/corrupt.bin", ERROR, "corrupt.bin"),
-    ("run nano", ERROR, "`make nano`"),
-    ("pull nano-sft", ERROR, "`make nano`"),
+    ("run nano --zoo {root}/unbuilt.toml", ERROR, "`make nano`"),
+    ("pull nano-sft --zoo {root}/unbuilt.toml", ERROR, "`make nano`"),
     # ---- zoo files: exit 1
     ("zoo --zoo {root}/missing.toml", ERROR, "does not exist"),
     ("zoo --zoo {root}/invalid.toml", ERROR, "is not valid TOML"),
