@@ -1,8 +1,7 @@
 """The CI example (examples/card-metrics.yml) end to end: its `stickeval` steps, run as written, guard the nano card.
 
-The steps' shell variables come from the workflow's own `env`, except RUN_ARGS (a 6-prompt run
-keeps the test fast) and, until the built-in nano weights are built, VARIANT (a tiny checkpoint
-stands in; the commands are the same). The loop: the card starts at TBD (check red), `card --write`
+The steps' shell variables come from the workflow's own `env` (VARIANT is the built-in nano), except
+RUN_ARGS (a 6-prompt run keeps the test fast). The loop: the card starts at TBD (check red), `card --write`
 fills it, the workflow is green, then a changed model makes it red with a readable diff.
 """
 
@@ -14,7 +13,6 @@ import pytest
 import yaml
 
 from fixtures.checkpoints import build_tiny_checkpoint
-from stickeval.zoo import get_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "examples" / "card-metrics.yml"
@@ -26,13 +24,6 @@ def stickeval_steps() -> tuple[dict[str, str], list[str]]:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     steps = [step["run"].strip() for step in workflow["jobs"]["card"]["steps"] if step.get("run", "").startswith("stickeval ")]
     return {k: str(v) for k, v in workflow["env"].items()}, steps
-
-
-def nano_or_tiny(tmp_path: Path) -> str:
-    nano = get_variant("nano")
-    if any((nano.builtin_dir / name).is_file() for name in nano.weight_files):
-        return "nano"
-    return str(build_tiny_checkpoint(tmp_path / "model", seed=0, metadata={"encoder": "hash"}))
 
 
 def run_steps(run_cli, steps: list[str], env: dict[str, str], monkeypatch) -> list:
@@ -55,7 +46,8 @@ def test_the_ci_example_keeps_the_nano_card_current_and_catches_a_changed_model(
     (tmp_path / "cards").mkdir()
     card = tmp_path / env["CARD"]
     card.write_bytes((ROOT / "examples" / "nano.README.md").read_bytes())
-    env.update(VARIANT=nano_or_tiny(tmp_path), RUN_ARGS=FAST_RUN_ARGS)
+    assert env["VARIANT"] == "nano"
+    env.update(RUN_ARGS=FAST_RUN_ARGS)
 
     first = run_steps(run_cli, steps, env, monkeypatch)
     assert first[0].exit_code == 0, first[0].stderr
