@@ -342,7 +342,12 @@ def _check_widths(suite: Suite, loaded, settings: RunSettings) -> None:
         )
 
 
-def _read_run(run_dir: Path) -> tuple[dict, RunSettings]:
+def read_run(run_dir: Path) -> tuple[dict, RunSettings]:
+    """A run directory's run.json and its settings: what `score`, `render` and `report` need without the model.
+
+    Raises:
+        RunDirectoryError: the directory does not exist, holds no run.json, or it is unreadable.
+    """
     path = run_dir / RUN_FILE
     if not run_dir.exists():
         raise RunDirectoryError(f"{run_dir} does not exist; pass the directory `stickeval run` wrote (its -o), e.g. runs/<variant>.")
@@ -367,7 +372,7 @@ def score(run_dir: Path, *, log_samples: bool = False) -> dict:
             or missing or corrupt generations (each names the command that fixes it).
     """
     run_dir = Path(run_dir)
-    run, settings = _read_run(run_dir)
+    run, settings = read_run(run_dir)
     suite, _ = build_suite(settings)
     if suite.hash != run["suite"]["hash"]:
         raise RunDirectoryError(f"The suite changed since {run_dir} was generated (hash differs); rerun `stickeval run`.")

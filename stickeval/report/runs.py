@@ -82,12 +82,12 @@ def load_run(run_dir: str | Path) -> RunData:
         ResultsFileError: as `read_results`.
         RunDirectoryError: no or unreadable run.json, a changed suite, missing or corrupt generations.
     """
-    from stickeval.evaluation import _read_run, build_suite
+    from stickeval.evaluation import read_run, build_suite
     from stickeval.rollout_cache import RolloutCache
 
     run_dir = Path(run_dir)
     results = read_results(run_dir)
-    run, settings = _read_run(run_dir)
+    run, settings = read_run(run_dir)
     roles = list(run["roles"])
     suite, _ = build_suite(settings)
     if suite.hash != results["suite"].get("hash"):
