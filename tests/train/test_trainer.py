@@ -35,7 +35,8 @@ def test_loss_falls_on_stickbench_for_a_tiny_model(tmp_path):
 
 
 def test_resume_after_a_mid_epoch_stop_is_bit_identical_to_the_uninterrupted_run(tmp_path):
-    recipe = load_recipe("pretrain-nano", [*TINY, "schedule.grad_accum=2", "run.save_every=3"])  # 7 steps per epoch
+    # 7 steps per epoch; input noise on, so that its draws are part of what a resume must restore
+    recipe = load_recipe("pretrain-nano", [*TINY, "schedule.grad_accum=2", "run.save_every=3", "objective.input_noise=0.05"])
     full = train(recipe, tmp_path / "full")
     stopped = train(recipe, tmp_path / "resumed", max_steps=5)
     assert stopped.steps == 5
