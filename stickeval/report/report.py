@@ -67,7 +67,18 @@ def _metrics(results: dict) -> Section:
                   [[r.name, fmt(r.value), f"[{fmt(r.ci[0])}, {fmt(r.ci[1])}]", str(r.n), r.direction, fmt(r.reference), r.description]
                    for r in rows], text_columns=(0, 6))  # fmt: skip
     notes = [f"{r.name}: {r.note}" for r in rows if r.note]
-    return Section("metrics", "Metrics", [table, "reference: the suite's own clips through the same pipeline.", *notes])
+    legend = ("reference: another real clip of each prompt's action through the same code (older results: the "
+              "suite's own clips).")
+    blocks: list = [table, legend, *notes]
+    context = list(rows[0].baselines) if rows else []
+    if context:  # the rows that give each number its meaning, scored by the same functions
+        blocks += [
+            "Context: model-free answers to the same prompts (real clips, the nearest train prompt's clip, the "
+            "first frame held still, the train mean pose, white noise), scored like the model.",
+            Table(["metric", "model", *context],
+                  [[r.name, fmt(r.value), *(fmt(r.baselines[c]) for c in context)] for r in rows], text_columns=(0,)),
+        ]  # fmt: skip
+    return Section("metrics", "Metrics", blocks)
 
 
 def _noise(results: dict) -> Section:

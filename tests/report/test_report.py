@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from stickeval.errors import OutputPathError, ResultsFileError, RunDirectoryError
-from stickeval.report.report import build_report, estimate, write_report
+from stickeval.report.report import build_report, estimate, fmt, write_report
 
 SECTIONS = ["run", "metrics", "noise", "per-action", "confusion", "physical", "clips"]
 
@@ -31,6 +31,18 @@ def test_html_report_has_every_section_and_the_run_s_numbers(run_dir, html_repor
     pose = results["metrics"]["pose_mse"]
     assert f"{pose['mean']:.4g}" in page and f"{pose['ci95'][0]:.4g}" in page
     assert results["suite"]["hash"] in page and results["model"]["hash"] in page
+
+
+def test_html_report_shows_every_context_row_beside_the_model(run_dir, html_report):
+    _, page = html_report
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["baselines"], "the run scores context rows"
+    context = page[page.index("Context: model-free answers") :]
+    for name, row in results["baselines"].items():
+        assert f"<th>{name}</th>" in context
+        fd = row.get("frechet_distance")
+        if fd and fd["mean"] is not None:
+            assert fmt(fd["mean"]) in context
 
 
 def test_html_report_is_self_contained_and_its_images_decode(html_report):
