@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.checkpoints import zoo_toml
 from fixtures.hub_fixtures import TEST_TOKEN
 
 # ---- zoo
@@ -87,12 +88,11 @@ def test_pull_strict_exits_1_on_a_parameter_count_mismatch(run_cli, tiny_zoo, tm
     assert line.startswith(f"tiny-big has {tiny_zoo.n_params:,} parameters but the zoo expects 1,000.")
 
 
-def test_pull_nano_says_its_weights_are_not_built_yet(run_cli):
-    from stickeval.zoo import get_variant
-
-    if any(get_variant("nano").builtin_dir.glob("*.safetensors")):
-        pytest.skip("nano weights are built")
-    assert run_cli("pull", "nano").error_line().startswith("nano weights are not built yet")
+def test_pull_nano_says_its_weights_are_not_built_yet(run_cli, tmp_path):
+    # an installation without the shipped weights: the built-in variant pointed at an empty directory
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "zoo.toml").write_text(zoo_toml({"nano": {"path": str(tmp_path / "empty")}}))
+    assert run_cli("pull", "nano", "--zoo", tmp_path / "zoo.toml").error_line().startswith("nano weights are not built yet")
 
 
 # ---- push

@@ -193,13 +193,15 @@ def test_a_local_checkpoint_directory_pulls_and_loads_without_requests(tiny_zoo,
     assert tiny_zoo.hub.requests == []
 
 
-def test_a_builtin_variant_without_weights_says_they_are_not_built_yet():
-    if any(zoo.get_variant("nano").builtin_dir.glob("*.safetensors")):
-        pytest.skip("nano weights are built")
+def test_a_builtin_variant_without_weights_says_they_are_not_built_yet(tmp_path):
+    # an installation without the shipped weights: the built-in variants pointed at an empty directory
+    (tmp_path / "empty").mkdir()
+    zoo_file = tmp_path / "zoo.toml"
+    zoo_file.write_text(zoo_toml({"nano": {"path": str(tmp_path / "empty")}, "nano-sft": {"path": str(tmp_path / "empty")}}))
     with pytest.raises(WeightsNotBuiltError, match=r"^nano weights are not built yet: .* `stickeval pull small`"):
-        zoo.pull("nano")
+        zoo.pull("nano", zoo=zoo_file)
     with pytest.raises(WeightsNotBuiltError):
-        zoo.load("nano-sft")
+        zoo.load("nano-sft", zoo=zoo_file)
 
 
 # ---- loading
