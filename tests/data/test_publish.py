@@ -59,7 +59,7 @@ def test_eval_yaml_declares_stickeval_one_task_per_suite_and_the_metric_directio
 
 
 def test_the_datasets_library_reads_the_published_directory(published):
-    datasets = pytest.importorskip("datasets", reason="the datasets library is not installed (not a stickeval dependency)")
+    datasets = pytest.importorskip("datasets", reason="the datasets library is not installed (the dev extra installs it)")
     directory, _ = published
     loaded = datasets.load_dataset(str(directory), "quick")
     assert loaded["test"].num_rows == LIMIT and loaded["test"][0]["id"] == load_suite("quick", limit=LIMIT).ids[0]
