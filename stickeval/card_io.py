@@ -18,7 +18,8 @@ from pathlib import Path
 from stickeval import eval_results
 from stickeval._io import write_text_atomic
 from stickeval.benchmark_io import fetch_benchmark
-from stickeval.errors import CardError, OutputPathError
+from stickeval.data.publish import task_id_of
+from stickeval.errors import BenchmarkError, CardError, OutputPathError
 from stickeval.zoo import hub
 from stickeval.zoo.hub import PushResult
 from stickeval.zoo.registry import resolve_variant
@@ -156,6 +157,41 @@ def eval_results_update(
     benchmark, sha = fetch_benchmark(benchmark_id, revision)
     original = _existing_results_file(source, eval_results.results_path(benchmark_id))
     return eval_results.build_update(results, benchmark, sha, original, source_url=source_url)
+
+
+def _eval_results_files(source: CardSource) -> list[str]:
+    """The repo paths of the model repo's `.eval_results/*.yaml` files (beside a local card, or in its Hub repo)."""
+    if source.path is not None:
+        return sorted(f"{eval_results.RESULTS_DIR}/{p.name}" for p in (source.path.parent / eval_results.RESULTS_DIR).glob("*.yaml"))
+    files = hub.list_files(source.repo_id, source.commit_sha, name=source.repo_id)
+    return [f for f in files if f.startswith(f"{eval_results.RESULTS_DIR}/") and f.endswith(".yaml")]
+
+
+def recorded_updates(source: CardSource, results: dict) -> list[eval_results.EvalResultsUpdate]:
+    """The run's entry for every StickBench benchmark whose existing `.eval_results` file in the model
+    repo records a result for the run's task: what `card --check` compares when no --eval-results names
+    a benchmark. Entries of other tasks, and benchmarks of other frameworks, are not this run's to check.
+
+    Raises:
+        HubError: the repo's files or a recorded benchmark cannot be read.
+        EvalResultsError: an existing file is not a list of entries, or the run's suite hash differs from
+            the one the recorded benchmark revision declares.
+    """
+    task = task_id_of(str(results["suite"].get("name")))
+    updates: list[eval_results.EvalResultsUpdate] = []
+    for path in _eval_results_files(source) if task else []:
+        for item in eval_results.parse_file(_existing_results_file(source, path), path):
+            dataset = item["dataset"]
+            if dataset["task_id"] != task or any(u.benchmark == dataset["id"] for u in updates):
+                continue
+            try:
+                benchmark, sha = fetch_benchmark(dataset["id"], str(dataset.get("revision") or "main"))
+            except BenchmarkError:
+                continue  # not a StickBench dataset, though one of its tasks has our task's name
+            original = _existing_results_file(source, eval_results.results_path(benchmark.repo_id))
+            source_url = (item.get("source") or {}).get("url")
+            updates.append(eval_results.build_update(results, benchmark, sha, original, source_url=source_url))
+    return updates
 
 
 def write_eval_results(source: CardSource, update: eval_results.EvalResultsUpdate) -> Path:

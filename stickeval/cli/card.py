@@ -3,7 +3,8 @@
 Without a mode flag it prints the diff; `--write` replaces a local card, `--check` exits 1 with the
 diff when the card is stale (for CI), `--push` commits the card to its Hub repo. `--eval-results
 ORG/NAME` does the same, in the same modes and commit, for the repo's `.eval_results/<benchmark>.yaml`
-(the Hub's newer evaluation results for a StickBench benchmark dataset). Imports of the
+(the Hub's newer evaluation results for a StickBench benchmark dataset); without it, `--check` also
+compares the `.eval_results` files the repo already holds for the run's task. Imports of the
 library happen inside the command, so `stickeval --help` does not load torch.
 """
 
@@ -85,6 +86,8 @@ def card(
         results_update = card_io.eval_results_update(
             source, document, eval_results, revision=benchmark_revision or "main", source_url=source_url
         )
+    # without --eval-results, --check also compares the files the repo already holds for this run's task
+    recorded = card_io.recorded_updates(source, document) if check and eval_results is None else []
     results_stale = results_update is not None and not results_update.current
     for notice in update.notices:
         err_console.print(f"[yellow]Note:[/] {escape(notice)}", highlight=False, soft_wrap=True)
@@ -108,15 +111,16 @@ def card(
                 "push": None if pushed is None else {"commit_sha": pushed.commit_sha, "commit_url": pushed.commit_url, "pr_url": pushed.pr_url},
                 "diff": update.diff(),
                 "eval_results": None if results_update is None else _results_json(results_update, written),
+                "recorded_eval_results": [_results_json(u, None) for u in recorded],
             }
         )
     else:
         _report(update, source.label, check=check, write=write, pushed=pushed, push=push)
-        if results_update is not None:
-            _report_results(results_update, check=check, written=written, pushed=pushed, push=push)
+        for shown in ([results_update] if results_update is not None else []) + recorded:
+            _report_results(shown, check=check, written=written, pushed=pushed, push=push)
         if pushed is not None:
             typer.echo(pushed.pr_url or pushed.commit_url)
-    if check and (not update.current or results_stale):
+    if check and (not update.current or results_stale or any(not u.current for u in recorded)):
         raise typer.Exit(1)
 
 
@@ -135,7 +139,8 @@ def _report_results(update: EvalResultsUpdate, *, check: bool, written: Path | N
     if not (written or push) or check:
         typer.echo(update.diff(), nl=False)
     if check:
-        err_console.print(f"[red]{escape(what)} is stale:[/] update it with --write or --push.", highlight=False, soft_wrap=True)
+        fix = f"update it with --eval-results {update.benchmark} and --write or --push."
+        err_console.print(f"[red]{escape(what)} is stale:[/] {escape(fix)}", highlight=False, soft_wrap=True)
     elif written is not None:
         err_console.print(f"Wrote {escape(str(written))}.", highlight=False, soft_wrap=True)
     elif pushed is not None:

@@ -71,6 +71,12 @@ class Benchmark:
         return self.tasks.get(suite_name)
 
 
+def task_id_of(suite_name: str) -> str | None:
+    """The task id a StickBench benchmark gives a suite: its size ("stickbench-quick" -> "quick"); None otherwise."""
+    size = suite_name.removeprefix("stickbench-")
+    return size if size != suite_name and size in SIZES else None
+
+
 def _pyarrow():
     try:
         return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.parquet")

@@ -208,6 +208,27 @@ def _verify_blob(path: Path, *, repo_id: str, revision: str) -> None:
         )
 
 
+def list_files(repo_id: str, revision: str, *, name: str) -> list[str]:
+    """The paths of every file of a model repo at `revision` (the Hub's file list of that commit).
+
+    Raises:
+        HubError: no such repo or revision, offline (HF_HUB_OFFLINE=1), or the Hub unreachable.
+    """
+    settings = hub_settings()
+    if settings.offline:
+        raise HubError(
+            f"Listing the files of {repo_id} needs the Hub and HF_HUB_OFFLINE=1 is set. Run with network, or name the "
+            "benchmark whose file to check from the cache (`--eval-results ORG/NAME`).",
+            repo_id=repo_id,
+            revision=revision,
+        )
+    try:
+        info = HfApi(endpoint=settings.endpoint).model_info(repo_id, revision=revision)
+    except _CLIENT_ERRORS as e:
+        raise translate(e, name=name, repo_id=repo_id, revision=revision) from e
+    return sorted(sibling.rfilename for sibling in info.siblings or [])
+
+
 def read_card_metrics(readme: Path) -> dict[str, float]:
     """Numeric metric values of a model card's model-index ({metric type: value}); `TBD` entries are skipped."""
     try:

@@ -148,3 +148,31 @@ def test_bad_data_push_arguments_are_usage_errors(run_cli, args, message):
 def test_data_push_without_a_token_says_how_to_set_one(run_cli, hub_env):
     line = run_cli("data", "push", "stickbench", DATASET, "--size", "quick").error_line()
     assert "needs a Hub token" in line and not hub_env.datasets.exists(DATASET)
+
+
+def test_check_without_eval_results_compares_the_files_the_repo_already_holds(run_cli, hub, tiny_runs):
+    revision = declare(hub, declaration())
+    assert run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--eval-results", DATASET, "--push").exit_code == 0
+    assert run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--push").exit_code == 0  # the card's own values
+    current = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--check", "--json")
+    assert current.exit_code == 0, current.stderr
+    (recorded,) = json.loads(current.stdout)["recorded_eval_results"]
+    assert (recorded["path"], recorded["current"]) == (FILE, True)
+
+    other = {"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9}  # not ours: never fetched
+    stale = [other, {"dataset": {"id": DATASET, "task_id": "quick", "revision": revision}, "value": 0.75}]
+    hub.store.commit(MODEL, {FILE: yaml.safe_dump(stale).encode()}, summary="old result")
+    red = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--check")
+    assert red.exit_code == 1 and "-  value: 0.75" in red.stdout
+    assert f"is stale: update it with --eval-results {DATASET} and --write or --push" in red.stderr
+
+
+def test_check_without_eval_results_leaves_other_benchmarks_alone(run_cli, hub, tiny_runs, tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text(CARD)
+    assert run_cli("card", card, "--results", tiny_runs.stickbench, "--write").exit_code == 0
+    (tmp_path / ".eval_results").mkdir()
+    (tmp_path / ".eval_results" / "hle.yaml").write_text(yaml.safe_dump([{"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9}]))
+    result = run_cli("card", card, "--results", tiny_runs.stickbench, "--check", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["recorded_eval_results"] == []
