@@ -70,3 +70,10 @@ def test_an_unknown_size_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(BenchmarkError, match="Unknown StickBench size.*huge.*--size quick or --size standard"):
         write_benchmark(tmp_path / "out", ("quick", "huge"))
     assert not (tmp_path / "out").exists()
+
+
+def test_a_suites_task_id_is_its_stickbench_size_and_other_suites_have_none():
+    from stickeval.data.publish import task_id_of
+
+    assert [task_id_of(name) for name in ("stickbench-quick", "stickbench-standard")] == ["quick", "standard"]
+    assert [task_id_of(name) for name in ("real", "stickbench-huge", "my_data.pt")] == [None, None, None]
