@@ -15,7 +15,6 @@ instead (`dataset_name`/`dataset_type`, e.g. the curated SFT file the published 
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from huggingface_hub import ModelCard
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from stickeval.errors import CardError, ResultsFileError, first_line
-from stickeval.results import SCHEMA_VERSION
+from stickeval.results import read_results_file
 
 # The model-index metric types stickeval fills (each metric's `card_field` in results.json), in card
 # order, with the display name a new entry gets (the published cards' own names where they have one).
@@ -111,22 +110,7 @@ def read_results(path: str | Path) -> dict:
         ResultsFileError: missing or unreadable file, another schema version, no suite or metrics, or
             none of the card's metrics (`CARD_METRIC_NAMES`).
     """
-    path = Path(path)
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ResultsFileError(f"{path} does not exist; pass the results.json that `stickeval run VARIANT -o DIR` wrote.") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ResultsFileError(f"{path} is not readable JSON ({first_line(e)}); re-create it with `stickeval score RUN_DIR`.") from e
-    version = results.get("schema_version") if isinstance(results, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ResultsFileError(
-            f"{path} has results schema_version {version!r}; this stickeval reads {SCHEMA_VERSION}. "
-            "Re-score the run with `stickeval score RUN_DIR` and pass the new results.json."
-        )
-    missing = [key for key in ("tool", "model", "suite", "metrics") if not isinstance(results.get(key), dict)]
-    if missing:
-        raise ResultsFileError(f"{path} lacks {', '.join(missing)}; re-create it with `stickeval score RUN_DIR`.")
+    results = read_results_file(path, fix="`stickeval score RUN_DIR`")
     fields_present = {m.get("card_field") for m in results["metrics"].values() if isinstance(m, dict)}
     if not fields_present & set(CARD_METRIC_NAMES):
         raise ResultsFileError(

@@ -8,10 +8,44 @@ HTML report), so they agree on what each number is.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypedDict
 
+from stickeval.errors import ResultsFileError, first_line
+
 SCHEMA_VERSION = 1
+
+
+def read_results_file(path: str | Path, *, fix: str) -> dict:
+    """A results.json of this `SCHEMA_VERSION` with its `tool`, `model`, `suite`, `config` and `metrics`
+    blocks: the one reader behind `card`, `render`, `report` and `compare`.
+
+    Args:
+        path: the results.json.
+        fix: the command that re-creates the file, quoted in every message (e.g. "`stickeval score runs/nano`").
+
+    Raises:
+        ResultsFileError: a missing file, unreadable JSON, another schema version, or a missing block.
+    """
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ResultsFileError(f"{path} does not exist; pass the results.json that `stickeval run VARIANT -o DIR` wrote.") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ResultsFileError(f"{path} is not readable JSON ({first_line(e)}); re-create it with {fix}.") from e
+    version = results.get("schema_version") if isinstance(results, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ResultsFileError(
+            f"{path} has schema_version {version!r}, this stickeval reads {SCHEMA_VERSION}; re-score it with {fix}, "
+            "or use the stickeval version that wrote it."
+        )
+    missing = [key for key in ("tool", "model", "suite", "config", "metrics") if not isinstance(results.get(key), dict)]
+    if missing:
+        raise ResultsFileError(f"{path} lacks {', '.join(missing)}; re-create it with {fix}.")
+    return results
 
 
 class EstimateDict(TypedDict):

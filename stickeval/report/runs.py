@@ -16,7 +16,7 @@ import numpy as np
 
 from stickeval.data.suite import Suite
 from stickeval.errors import ResultsFileError, RunDirectoryError, UnknownMetricError
-from stickeval.results import SCHEMA_VERSION
+from stickeval.results import read_results_file
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
@@ -33,20 +33,7 @@ def read_results(run_dir: str | Path) -> dict:
     if not path.is_file():
         what = "does not exist" if not run_dir.exists() else "holds no results.json"
         raise ResultsFileError(f"{run_dir} {what}; run `stickeval run VARIANT -o {run_dir}` (or `stickeval score {run_dir}`) first.")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ResultsFileError(f"{path} is not readable JSON ({type(e).__name__}); re-create it with `stickeval score {run_dir}`.") from e
-    version = results.get("schema_version") if isinstance(results, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ResultsFileError(
-            f"{path} has schema_version {version!r}, this stickeval reads {SCHEMA_VERSION}; "
-            f"re-score it with `stickeval score {run_dir}`, or use the stickeval version that wrote it."
-        )
-    missing = [k for k in ("model", "suite", "config", "metrics") if not isinstance(results.get(k), dict)]
-    if missing:
-        raise ResultsFileError(f"{path} lacks {', '.join(missing)}; re-create it with `stickeval score {run_dir}`.")
-    return results
+    return read_results_file(path, fix=f"`stickeval score {run_dir}`")
 
 
 @dataclass(frozen=True)
