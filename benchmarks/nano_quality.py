@@ -6,7 +6,8 @@ noise with the train frames' mean and sd) on Fréchet distance and action accura
 non-overlapping 95% CIs. The models go through `stickeval.evaluate` (clean prompts, no noise); each
 baseline's clips go through the same `score_run` as a model's rollouts, so every row is scored by the
 same functions against the same references. Prints a Markdown table (for docs/benchmarks.md) and a
-verdict per model; writes each run under --out.
+verdict per model; writes each run under --out. `--models` scores other models instead (zoo names or
+training run directories: how candidate recipes were compared, benchmarks/gpu_nano_sweep.sh).
 
     OMP_NUM_THREADS=1 python benchmarks/nano_quality.py [--suite standard] [--out runs/nano-quality]
 """
@@ -83,31 +84,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="standard")
     parser.add_argument("--out", type=Path, default=Path("runs/nano-quality"))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), help="zoo names or training run directories")
+    parser.add_argument("--no-baselines", action="store_true", help="score only --models (the baselines do not depend on them)")
     args = parser.parse_args()
-    settings = RunSettings(suite=args.suite, noise=False)
+    settings = RunSettings(suite=args.suite, noise=False, dtype="float32")  # fp32 on a GPU too: rows comparable with CPU ones
     rows: dict[str, dict] = {}
-    rows["random nano"] = evaluate(random_like("nano"), settings, args.out / "random-nano")
-    for name in MODELS:
-        rows[name] = evaluate(zoo.load(name), settings, args.out / name)
-    for label, motion in baselines(args.suite).items():
-        rows[label] = score_clips(motion, args.out / "nano", args.out / label.replace(" ", "-"))
-    suite = rows["nano"]["suite"]
+    if not args.no_baselines:
+        rows["random nano"] = evaluate(random_like("nano"), settings, args.out / "random-nano")
+    models = args.models
+    for name in models:
+        rows[name] = evaluate(zoo.load(name), settings, args.out / Path(name).name)
+    if not args.no_baselines:
+        for label, motion in baselines(args.suite).items():
+            rows[label] = score_clips(motion, args.out / "random-nano", args.out / label.replace(" ", "-"))
+    suite = rows[models[0]]["suite"]
     print(f"{suite['name']} ({suite['version']}, n={suite['n']}, suite hash {suite['hash'][:16]})\n")
     print("| row | " + " | ".join(METRICS) + " |")
     print("|---|" + "---|" * len(METRICS))
-    reference = rows["nano"]["reference"]
+    reference = rows[models[0]]["reference"]
     print("| reference clips | " + " | ".join(cell(reference[m]) if m in reference else "—" for m in METRICS) + " |")
     for label, results in rows.items():
         print(f"| {label} | " + " | ".join(cell(results["metrics"][m]) for m in METRICS) + " |")
     print()
-    others = [label for label in rows if label not in MODELS]
-    for name in MODELS:
+    others = [label for label in rows if label not in models]
+    for name in models if others else []:
         for metric in METRICS[:2]:
             lost = [o for o in others if not beats(rows[name], rows[o], metric)]
             print(f"{name} {metric}: " + ("beats every other row (non-overlapping 95% CIs)" if not lost else f"does NOT beat {', '.join(lost)}"))
-    sft_better = [m for m in METRICS[:2] if beats(rows["nano-sft"], rows["nano"], m)]
-    print(f"nano-sft vs nano: better with non-overlapping CIs on {', '.join(sft_better) or 'no headline metric'}")
-    timing = {name: rows[name]["timing"]["sequences_per_second"] for name in ("random nano", *MODELS)}
+    if set(MODELS) <= set(models):
+        sft_better = [m for m in METRICS[:2] if beats(rows["nano-sft"], rows["nano"], m)]
+        print(f"nano-sft vs nano: better with non-overlapping CIs on {', '.join(sft_better) or 'no headline metric'}")
+    timing = {name: rows[name]["timing"]["sequences_per_second"] for name in rows if name in models or name == "random nano"}
     print("generation sequences/s: " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items()))
 
 

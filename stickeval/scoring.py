@@ -27,6 +27,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from stickeval._io import write_text_atomic
 from stickeval.data import load_suite
 from stickeval.data.suite import Suite, select, split_of
 from stickeval.metrics import METRICS, Metric
+from stickeval.metrics._threads import one_thread
 from stickeval.errors import EvaluatorError
 from stickeval.evaluator import Evaluator
 from stickeval.metrics.action import ActionClassifier, ActionScores, judge_actions, load_or_fit_classifier, score_actions
@@ -234,14 +236,21 @@ def _reference_row(metric: Metric, x: Inputs) -> Estimate:
 
 def _context_rows(x: Inputs) -> dict[str, dict[str, Estimate]]:
     """Every metric a set of clips can be given, for each context family (`validation.context_families`),
-    through the model row's own functions: same prompts, references, lengths and pairing."""
+    through the model row's own functions: same prompts, references, lengths and pairing.
+
+    The families are scored side by side in threads (numpy, LAPACK and torch release the GIL): each
+    row is its own seeded computation, so the figures do not depend on the order. Called after the
+    model row, which has filled the shared reference clips' cached features. BLAS stays on one thread
+    per row (`metrics._threads.one_thread`, entered here once for all the rows)."""
     families = context_families(x.suite, x.train_suite, seed=x.seed)
-    rows = {}
-    for name, motion in families.items():
+
+    def row(motion: np.ndarray) -> dict[str, Estimate]:
         clips = x.clips(motion)
-        rows[name] = {m.name: _score(m, clips, x, x.reference)[0] for m in METRICS.values()
-                      if m.kind not in MODEL_ONLY and not _unavailable(m, x, len(motion))}  # fmt: skip
-    return rows
+        return {m.name: _score(m, clips, x, x.reference)[0] for m in METRICS.values()
+                if m.kind not in MODEL_ONLY and not _unavailable(m, x, len(motion))}  # fmt: skip
+
+    with one_thread(), ThreadPoolExecutor(len(families)) as pool:  # held here, so no row's exit lifts the limit
+        return dict(zip(families, pool.map(row, families.values())))
 
 
 def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False) -> Results:

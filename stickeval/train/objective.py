@@ -80,17 +80,39 @@ def physics_terms(pred: torch.Tensor, target: torch.Tensor, gravity: torch.Tenso
     return {"physics": total, "physics_mse": mse, "gravity": gravity_term, "momentum": momentum, "consistency": consistency}
 
 
-def compute_loss(model: nn.Module, batch: Mapping, weights: Mapping[str, float], *, loss: str = "original") -> dict[str, torch.Tensor]:
+def self_fed_inputs(model: nn.Module, batch: Mapping, probability: float) -> torch.Tensor:
+    """The batch's input frames with some replaced by the model's own one-step predictions.
+
+    Parallel scheduled sampling (Duckworth et al., 2019): one teacher-forced pass without gradient
+    predicts every frame; each input frame after the first is then swapped for its prediction with
+    `probability`, so the model learns to continue from its own errors (the drift of a long rollout)
+    while training stays one parallel pass. The mask is drawn from torch's global RNG (saved in a checkpoint).
+    """
+    data = batch["data"]
+    with torch.no_grad():
+        outputs = model(data.transpose(0, 1), batch["embedding"], return_all_outputs=True,
+                        action_sequence=batch["actions"].transpose(0, 1))  # fmt: skip
+    own = outputs["pose"].transpose(0, 1)[:, :-1].to(data.dtype)  # predictions of input frames 1..S-1
+    swap = torch.rand(data.shape[0], data.shape[1] - 1, 1, device=data.device) < probability
+    return torch.cat([data[:, :1], torch.where(swap, own, data[:, 1:])], dim=1)
+
+
+def compute_loss(
+    model: nn.Module, batch: Mapping, weights: Mapping[str, float], *, loss: str = "original", scheduled_sampling: float = 0.0
+) -> dict[str, torch.Tensor]:
     """Every loss term of one batch, and their weighted total.
 
     total = pose + w_temporal·temporal + w_action·action + w_physics·(physics + w_diff_physics·0).
     Does not change the model's train/eval mode; the model's own `causal` setting decides its attention.
+    With `scheduled_sampling` > 0 the inputs are first partly replaced by the model's own predictions
+    (`self_fed_inputs`); the targets stay the real frames.
 
     Args:
         model: a StickFigureTransformer (or a DistributedDataParallel wrapping one).
         batch: as `make_batch` returns (the golden file's `batch` works too for `original`).
         weights: `temporal`, `action`, `physics`, `diff_physics`.
         loss: "original" (the published objective, defects included) or "corrected".
+        scheduled_sampling: the probability of feeding an input frame from the model's own prediction.
 
     Returns:
         Scalar tensors `pose`, `temporal`, `action`, `physics` (with `physics_mse`, `gravity`,
@@ -99,8 +121,9 @@ def compute_loss(model: nn.Module, batch: Mapping, weights: Mapping[str, float],
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, not {loss!r}")
     actions = batch["actions"]
+    data = self_fed_inputs(model, batch, scheduled_sampling) if scheduled_sampling else batch["data"]
     outputs = model(
-        batch["data"].transpose(0, 1),  # (S, B, I): the model is sequence-first
+        data.transpose(0, 1),  # (S, B, I): the model is sequence-first
         batch["embedding"],
         return_all_outputs=True,
         action_sequence=actions.transpose(0, 1),

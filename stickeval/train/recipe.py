@@ -73,6 +73,9 @@ class ObjectiveSection:
     # std of Gaussian noise added to the input frames (never the targets) of each training batch, in
     # pose units: the model learns to pull a drifting rollout back (exposure bias); 0 = the original
     input_noise: float = 0.0
+    # probability that an input frame is replaced by the model's own one-step prediction (parallel
+    # scheduled sampling): the model learns to continue from its own errors; 0 = the original
+    scheduled_sampling: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -334,7 +337,8 @@ def _rules(r: Recipe) -> list[str]:
     fractions = {"data.val_fraction": (r.data.val_fraction, 0.0, 0.9), "model.dropout": (r.model.dropout, 0.0, 0.99),
                  "lora.dropout": (r.lora.dropout, 0.0, 0.99), "schedule.warmup_fraction": (r.schedule.warmup_fraction, 0.0, 1.0),
                  "schedule.min_lr_ratio": (r.schedule.min_lr_ratio, 0.0, 1.0), "curation.min_quality": (r.curation.min_quality, 0.0, 1.0),
-                 "curation.max_fraction": (r.curation.max_fraction, 1e-9, 1.0)}  # fmt: skip
+                 "curation.max_fraction": (r.curation.max_fraction, 1e-9, 1.0),
+                 "objective.scheduled_sampling": (r.objective.scheduled_sampling, 0.0, 1.0)}  # fmt: skip
     out += [f"{k} must be in [{lo:g}, {hi:g}], got {v}" for k, (v, lo, hi) in fractions.items() if not lo <= v <= hi]
     if len(r.optimizer.betas) != 2 or not all(0.0 <= b < 1.0 for b in r.optimizer.betas):
         out.append(f"optimizer.betas must be two numbers in [0, 1), got {r.optimizer.betas}")

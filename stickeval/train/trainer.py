@@ -94,6 +94,7 @@ def train_step(
     weights: dict[str, float],
     *,
     loss: str = "original",
+    scheduled_sampling: float = 0.0,
     max_grad_norm: float = 1.0,
     autocast_dtype: torch.dtype | None = None,
 ) -> StepResult:
@@ -107,7 +108,7 @@ def train_step(
         with model.no_sync() if not sync else contextlib.nullcontext():
             autocast = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
             with autocast:
-                terms = compute_loss(model, batch, weights, loss=loss)
+                terms = compute_loss(model, batch, weights, loss=loss, scheduled_sampling=scheduled_sampling)
             (terms["total"] / len(batches)).backward()
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v.detach())
@@ -321,7 +322,7 @@ def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_
                     batch["data"] = batch["data"] + recipe.objective.input_noise * torch.randn_like(batch["data"])
             lr = optimizer.param_groups[0]["lr"]
             result = train_step(ddp, optimizer, batches, weights, loss=recipe.objective.loss,
-                                max_grad_norm=o.max_grad_norm, autocast_dtype=autocast_dtype)  # fmt: skip
+                                scheduled_sampling=recipe.objective.scheduled_sampling, max_grad_norm=o.max_grad_norm, autocast_dtype=autocast_dtype)  # fmt: skip
             scheduler.step()
             position += len(group)
             step += 1

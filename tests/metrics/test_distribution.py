@@ -7,6 +7,7 @@ import pytest
 
 from stickeval.data.stickbench import load_suite
 from stickeval.errors import MetricInputError
+from stickeval.metrics import distribution
 from stickeval.metrics.distribution import (
     diversity,
     diversity_ci,
@@ -129,6 +130,16 @@ def test_fd_and_diversity_intervals_are_seeded_around_the_full_set_values(clips,
         assert a != ci(f_gen, f_ref, n_boot=200, seed=5)
         assert a.mean == pytest.approx(value(f_gen, f_ref), rel=1e-12)
         assert a.n == len(clips.motion) and a.std is None and a.ci95[0] < a.ci95[1]
+
+
+def test_fd_interval_is_the_same_to_the_last_digit_whatever_the_number_of_bootstrap_threads(monkeypatch):
+    rng = np.random.default_rng(3)
+    gen, ref = rng.standard_normal((300, 40)), 0.5 + rng.standard_normal((300, 40))
+    estimates = []
+    for workers in (1, 3, 8):
+        monkeypatch.setattr(distribution, "replicate_workers", lambda workers=workers: workers)
+        estimates.append(frechet_distance_ci(gen, ref, n_boot=100, seed=1))
+    assert estimates[0] == estimates[1] == estimates[2]
 
 
 def test_fast_fd_interval_equals_refitting_on_explicitly_resampled_rows():

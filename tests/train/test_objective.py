@@ -2,7 +2,7 @@
 
 import torch
 
-from stickeval.train.objective import compute_loss, make_batch
+from stickeval.train.objective import compute_loss, make_batch, self_fed_inputs
 from stickeval.train.trainer import train_step
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
@@ -98,3 +98,24 @@ def test_corrected_temporal_term_is_zero_when_prediction_moves_like_the_target(g
     weights = golden_train["loss_weights"]["sft"]
     assert float(compute_loss(Shifted(), batch, weights, loss="corrected")["temporal"]) < 1e-10
     assert float(compute_loss(Shifted(), batch, weights, loss="original")["temporal"]) > 0.0
+
+
+def test_scheduled_sampling_feeds_the_models_own_predictions_in_place_of_input_frames(golden_train):
+    """Probability 1: every input frame but the first is the teacher-forced prediction of that frame;
+    probability 0: the batch's own frames; in between, a mix whose loss differs from teacher forcing."""
+    model = golden_model(golden_train)
+    batch = golden_train["batch"]
+    data = batch["data"]
+    with torch.no_grad():
+        predicted = model(data.transpose(0, 1), batch["embedding"], return_all_outputs=True,
+                          action_sequence=batch["actions"].transpose(0, 1))["pose"].transpose(0, 1)  # fmt: skip
+    fed = self_fed_inputs(model, batch, 1.0)
+    assert torch.equal(fed[:, 0], data[:, 0]) and torch.equal(fed[:, 1:], predicted[:, :-1])
+    assert torch.equal(self_fed_inputs(model, batch, 0.0), data)
+    torch.manual_seed(0)
+    mixed = self_fed_inputs(model, batch, 0.5)
+    from_model = (mixed[:, 1:] == predicted[:, :-1]).all(dim=-1).float().mean()
+    assert 0.2 < from_model < 0.8
+    weights = golden_train["loss_weights"]["sft"]
+    teacher = compute_loss(model, batch, weights)["pose"]
+    assert compute_loss(model, batch, weights, scheduled_sampling=1.0)["pose"] != teacher

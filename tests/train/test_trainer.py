@@ -96,3 +96,12 @@ def test_input_noise_perturbs_the_inputs_only_and_a_negative_std_is_refused(tmp_
     assert quiet.steps == noisy.steps == 1 and first[0]["loss"] != first[1]["loss"]
     with pytest.raises(RecipeError, match="objective.input_noise must be >= 0"):
         load_recipe("pretrain-nano", ["objective.input_noise=-0.1"])
+
+
+def test_scheduled_sampling_changes_the_training_step_and_must_be_a_probability(tmp_path):
+    fed = train(load_recipe("pretrain-nano", [*TINY, "objective.scheduled_sampling=1.0"]), tmp_path / "fed", max_steps=1)
+    taught = train(load_recipe("pretrain-nano", [*TINY, "objective.scheduled_sampling=0.0"]), tmp_path / "taught", max_steps=1)
+    first = [json.loads((tmp_path / run / "train_log.jsonl").read_text().splitlines()[0]) for run in ("fed", "taught")]
+    assert fed.steps == taught.steps == 1 and first[0]["loss"] != first[1]["loss"]
+    with pytest.raises(RecipeError, match=r"objective.scheduled_sampling must be in \[0, 1\]"):
+        load_recipe("pretrain-nano", ["objective.scheduled_sampling=1.5"])
