@@ -7,13 +7,27 @@ busy cores, BLAS / OpenMP threads made the Fréchet distance 10x and the classif
 
 from __future__ import annotations
 
-from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+import sys
+from contextlib import AbstractContextManager
+
+from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
+
+# Packages whose import loads another thread pool (OpenMP runtimes, a second BLAS). numpy's BLAS is
+# loaded with numpy itself, before any metric runs.
+_POOL_PACKAGES = ("scipy", "sklearn", "torch")
+_controller: tuple[tuple[bool, ...], ThreadpoolController] | None = None
 
 
-def one_thread() -> threadpool_limits:
+def one_thread() -> AbstractContextManager:
     """A context manager: every thread pool loaded so far (BLAS, OpenMP) runs on one thread inside it.
 
-    The libraries are scanned on each call (~0.3 ms), so a pool that scikit-learn loads on its
-    first import is limited too; call it around a whole computation, not inside a tight loop.
+    Finding the pools means walking every shared library in the process: 4 ms a call on a CPU-only
+    machine with torch loaded, and a profile of `run` on an H200 host (CUDA libraries loaded) put
+    10 s of a 50 s scoring in 36 such scans. The scan is done once, and again only after one of
+    `_POOL_PACKAGES` is first imported, so a pool that scikit-learn loads later is limited too.
     """
-    return threadpool_limits(limits=1)
+    global _controller
+    loaded = tuple(name in sys.modules for name in _POOL_PACKAGES)
+    if _controller is None or _controller[0] != loaded:
+        _controller = (loaded, ThreadpoolController())
+    return _controller[1].limit(limits=1)
