@@ -1,7 +1,7 @@
 """torchrun: 2 CPU processes (gloo) follow the same loss curve as 1 process at the same global batch, for
 `train` and for `finetune` (LoRA over the built-in nano); a checkpoint resumes only with its process count.
 
-The loss curves agree to TOLERANCE: with dropout off, one process of batch 2b and two of batch b see the
+The loss curves agree to TOLERANCE: with dropout and scheduled sampling off, one process of batch 2b and two of batch b see the
 same samples in each step (DistributedSampler shards one permutation), so the only difference is the
 order of float additions in the gradient average (measured: at most 1.2e-7 relative over 14 steps).
 """
@@ -15,11 +15,13 @@ import pytest
 
 from tests.train.conftest import TINY
 
-# Dropout off: each process draws its own dropout masks, which one process of twice the batch cannot
-# reproduce; with it off the only difference is the order of float additions in the gradient average.
-COMMON = [*TINY, "model.dropout=0.0", "schedule.epochs=1"]
+# Dropout and scheduled sampling off: each process draws its own dropout masks and its own choice of the
+# frames fed back, which one process of twice the batch cannot reproduce; with both off the only
+# difference is the order of float additions in the gradient average.
+RANDOM_OFF = ["model.dropout=0.0", "objective.scheduled_sampling=0.0"]
+COMMON = [*TINY, *RANDOM_OFF, "schedule.epochs=1"]
 # sft-nano at smoke size: quick StickBench at 24 frames, a few steps (the recipe's LoRA dropout is 0).
-FINETUNE = ['data.stickbench_size="quick"', "data.n_frames=24", "model.dropout=0.0", "run.log_every=1", "schedule.epochs=1"]
+FINETUNE = ['data.stickbench_size="quick"', "data.n_frames=24", *RANDOM_OFF, "run.log_every=1", "schedule.epochs=1"]
 TOLERANCE = 1e-5  # relative, per logged loss
 
 
