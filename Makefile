@@ -26,8 +26,10 @@ run: $(STAMP)
 nano: $(STAMP)
 	$(BIN)/python scripts/build_nano.py
 
+# Locally the slow tests are left out (pytest's addopts); CI (CI=true, .ci/run) runs them too: torchrun
+# jobs of 2 processes, the wheel, the first steps of `make nano`, the real-track evaluator (about 4 min).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(CI),-m "not gpu")
 
 # CPU speed targets (pytest-benchmark; figures in docs/benchmarks.md): CLI start-up (--help < 0.5 s),
 # text encoding, generation, rendering a clip. GPU figures come from the scripts in benchmarks/.
