@@ -322,7 +322,8 @@ def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_
                     batch["data"] = batch["data"] + recipe.objective.input_noise * torch.randn_like(batch["data"])
             lr = optimizer.param_groups[0]["lr"]
             result = train_step(ddp, optimizer, batches, weights, loss=recipe.objective.loss,
-                                scheduled_sampling=recipe.objective.scheduled_sampling, max_grad_norm=o.max_grad_norm, autocast_dtype=autocast_dtype)  # fmt: skip
+                                scheduled_sampling=recipe.objective.scheduled_sampling, max_grad_norm=o.max_grad_norm,
+                                autocast_dtype=autocast_dtype)  # fmt: skip
             scheduler.step()
             position += len(group)
             step += 1
