@@ -22,8 +22,9 @@ from pathlib import Path
 
 import yaml
 from huggingface_hub import ModelCard
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
+from stickeval.card_yaml import YamlEditor, child, require_block_style, scalar_token
 from stickeval.errors import CardError, ResultsFileError, first_line
 from stickeval.results import read_results_file
 
@@ -125,7 +126,7 @@ def format_value(value: float) -> str:
 
     Examples: 54.23213 -> "54.23", 0.031250 -> "0.03125", 24471.96 -> "24470.0", 1.23456e-7 -> "1.235e-07".
     """
-    return _scalar(float(f"{value:.{SIGNIFICANT_DIGITS}g}"))
+    return scalar_token(float(f"{value:.{SIGNIFICANT_DIGITS}g}"))
 
 
 def card_values(results: dict) -> tuple[dict[str, float | None], list[str]]:
@@ -212,18 +213,18 @@ def update_card(text: str, results: dict, *, dataset_name: str | None = None, da
         )
     _parse(text)
     start, end = match.span(2)
-    editor = _Editor(match.group(2))
+    editor = YamlEditor(match.group(2))
     root = editor.root
-    model_index = _child(root, "model-index")
+    model_index = child(root, "model-index")
     existed = False
     if model_index is None:
         model_name = str(results["model"].get("variant") or "model")
         editor.append([{"model-index": [{"name": model_name, "results": [_block(dataset, values, config, DEFAULT_TASK)]}]}])
     else:
-        result_blocks = _child(_one_model(model_index), "results")
+        result_blocks = child(_one_model(model_index), "results")
         if not isinstance(result_blocks, SequenceNode) or not result_blocks.value:
             raise CardError("The card's model-index has no `results` list; add one, or delete model-index to let stickeval write it.")
-        _block_style(result_blocks, "model-index results")
+        require_block_style(result_blocks, "model-index results")
         blocks = [b for b in result_blocks.value if _dataset_of(b) == dataset]
         for block in blocks:
             _fill_block(editor, block, values, config)
@@ -294,7 +295,7 @@ def _fill_body_table(body: str, values: dict[str, float | None], dataset: Datase
         card_field = keys.get(row.group(2).strip().lower()) if row else None
         value = values.get(card_field) if card_field else None
         if row and value is not None and _replaceable(row.group(3).strip()):
-            cell, new = row.group(3), _scalar(value)
+            cell, new = row.group(3), scalar_token(value)
             if cell.strip() != new:
                 padded = cell.replace(cell.strip(), new, 1) if cell.strip() else f" {new} "
                 line = f"{row.group(1)}{row.group(2)}|{padded}{row.group(4)}"
@@ -313,47 +314,25 @@ def _replaceable(cell: str) -> bool:
     return True
 
 
-# ---- YAML text surgery
-
-
-def _scalar(value: object) -> str:
-    """`value` as one YAML scalar token (PyYAML quotes strings that need it; floats keep a '.')."""
-    return yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True).splitlines()[0]
-
-
-def _child(node: Node | None, key: str) -> Node | None:
-    if not isinstance(node, MappingNode):
-        return None
-    return next((v for k, v in node.value if isinstance(k, ScalarNode) and k.value == key), None)
-
-
-def _block_style(node: Node, what: str) -> None:
-    if node.flow_style:
-        raise CardError(
-            f"The card writes its {what} in flow style ({{...}} or [...]); stickeval edits block style only. "
-            "Rewrite that part as indented lines, then run again."
-        )
-
-
 def _one_model(model_index: Node) -> Node:
     if not isinstance(model_index, SequenceNode) or len(model_index.value) != 1:
         count = len(model_index.value) if isinstance(model_index, SequenceNode) else "no"
         raise CardError(f"The card's model-index lists {count} models; stickeval fills a card with exactly one. Edit it to one entry.")
-    _block_style(model_index, "model-index")
+    require_block_style(model_index, "model-index")
     return model_index.value[0]
 
 
 def _dataset_of(block: Node) -> Dataset | None:
-    dataset = _child(block, "dataset")
-    name, kind = _child(dataset, "name"), _child(dataset, "type")
+    dataset = child(block, "dataset")
+    name, kind = child(dataset, "name"), child(dataset, "type")
     if isinstance(name, ScalarNode) and isinstance(kind, ScalarNode):
         return Dataset(name.value, kind.value)
     return None
 
 
 def _task_of(block: Node) -> dict:
-    task = _child(block, "task")
-    found = {k: v.value for k in ("type", "name") if isinstance(v := _child(task, k), ScalarNode)}
+    task = child(block, "task")
+    found = {k: v.value for k in ("type", "name") if isinstance(v := child(task, k), ScalarNode)}
     return found if "type" in found else DEFAULT_TASK
 
 
@@ -367,15 +346,15 @@ def _entry(card_field: str, value: float, config: str) -> dict:
     return {"type": card_field, "value": value, "name": CARD_METRIC_NAMES[card_field], "config": config}
 
 
-def _fill_block(editor: _Editor, block: Node, values: dict[str, float | None], config: str) -> None:
+def _fill_block(editor: YamlEditor, block: Node, values: dict[str, float | None], config: str) -> None:
     """Set each value (and its config) in an existing block; add the entries it lacks."""
-    metrics = _child(block, "metrics")
+    metrics = child(block, "metrics")
     if not isinstance(metrics, SequenceNode):
         raise CardError("A model-index result block has no `metrics` list; give it one (`metrics:` with `- type: ...` entries), then run again.")
-    _block_style(metrics, "model-index metrics")
+    require_block_style(metrics, "model-index metrics")
     entries = {}
     for entry in metrics.value:
-        kind = _child(entry, "type")
+        kind = child(entry, "type")
         if isinstance(kind, ScalarNode):
             entries.setdefault(kind.value, entry)
     for card_field, value in values.items():
@@ -383,69 +362,10 @@ def _fill_block(editor: _Editor, block: Node, values: dict[str, float | None], c
         if entry is None and value is not None:
             editor.add_item(metrics, _entry(card_field, value, config))
         elif entry is not None:
-            _block_style(entry, f"{card_field} metric")
-            current = _child(entry, "value")
+            require_block_style(entry, f"{card_field} metric")
+            current = child(entry, "value")
             if value is not None:
-                editor.set_key(entry, "value", _scalar(value))
-                editor.set_key(entry, "config", _scalar(config))
+                editor.set_key(entry, "value", scalar_token(value))
+                editor.set_key(entry, "config", scalar_token(config))
             elif not (isinstance(current, ScalarNode) and current.value == TBD):
                 editor.set_key(entry, "value", TBD)  # a number these results do not back
-
-
-class _Editor:
-    """Edits of a YAML text by node positions, applied at once (later positions first)."""
-
-    def __init__(self, text: str):
-        self.text = text
-        self.newline = "\r\n" if "\r\n" in text else "\n"
-        self.root = yaml.compose(text, Loader=yaml.SafeLoader)
-        self._edits: list[tuple[int, int, int, str]] = []  # (start, end, order, replacement)
-
-    def _edit(self, start: int, end: int, replacement: str) -> None:
-        self._edits.append((start, end, len(self._edits), replacement))
-
-    def _after_line_of(self, position: int, lines: list[str]) -> None:
-        """Insert whole lines after the line holding `position`."""
-        nl = self.text.find("\n", position)
-        if nl == -1:  # the front matter's last line has no newline of its own
-            self._edit(len(self.text), len(self.text), self.newline + self.newline.join(lines))
-        else:
-            self._edit(nl + 1, nl + 1, self.newline.join(lines) + self.newline)
-
-    def set_key(self, mapping: Node, key: str, scalar: str) -> None:
-        """Replace the scalar value of `key`, or add `key: scalar` as the mapping's last line."""
-        value = _child(mapping, key)
-        if isinstance(value, ScalarNode):
-            start, end = value.start_mark.index, value.end_mark.index
-            spaced = " " if start == end and self.text[start - 1 : start] == ":" else ""
-            self._edit(start, end, spaced + scalar)
-        elif value is None:
-            indent = " " * mapping.value[0][0].start_mark.column
-            self._after_line_of(_last_position(mapping), [f"{indent}{key}: {scalar}"])
-        else:
-            raise CardError(f"The card's `{key}` of a model-index metric is not a single value; make it one, then run again.")
-
-    def add_item(self, sequence: SequenceNode, item: dict) -> None:
-        """Append `item` to a block sequence, indented as its existing items."""
-        dash = " " * sequence.start_mark.column
-        dumped = yaml.safe_dump([item], sort_keys=False, default_flow_style=False, allow_unicode=True, width=10**9)
-        self._after_line_of(_last_position(sequence), [dash + line for line in dumped.splitlines()])
-
-    def append(self, document: list[dict]) -> None:
-        """Append top-level keys at the end of the front matter."""
-        lines = [line for item in document for line in yaml.safe_dump(item, sort_keys=False, allow_unicode=True, width=10**9).splitlines()]
-        self._after_line_of(len(self.text), lines)
-
-    def apply(self) -> str:
-        text = self.text
-        for start, end, _, replacement in sorted(self._edits, key=lambda e: (e[0], e[2]), reverse=True):
-            text = text[:start] + replacement + text[end:]
-        return text
-
-
-def _last_position(node: Node) -> int:
-    """A position on the last line a block node's content occupies (its last scalar's end)."""
-    while isinstance(node, (MappingNode, SequenceNode)) and node.value and not node.flow_style:
-        last = node.value[-1]
-        node = last[1] if isinstance(node, MappingNode) else last
-    return max(node.end_mark.index - 1, node.start_mark.index)
