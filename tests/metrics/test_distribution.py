@@ -18,7 +18,7 @@ from stickeval.metrics.distribution import (
 )
 from stickeval.metrics.distribution import _frechet as frechet_distance_gaussians  # the closed form every FD ends in
 from stickeval.metrics.features import motion_features
-from stickeval.metrics.stats import set_estimate
+from stickeval.metrics.stats import resampling_counts, set_estimate
 
 
 def explicit_bootstrap(statistic, *arrays, n_boot, seed):
@@ -140,6 +140,46 @@ def test_fd_interval_is_the_same_to_the_last_digit_whatever_the_number_of_bootst
         monkeypatch.setattr(distribution, "replicate_workers", lambda workers=workers: workers)
         estimates.append(frechet_distance_ci(gen, ref, n_boot=100, seed=1))
     assert estimates[0] == estimates[1] == estimates[2]
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_batched_fd_replicates_equal_the_per_replicate_definition(monkeypatch, paired):
+    # 9 features: resamples of 12 or 14 reference rows hold 6 to 11 distinct rows, so both routes run (the
+    # stacked Cholesky one, and the low-rank one for replicates with fewer distinct rows than features);
+    # chunks of 5 put low-rank and full-rank replicates side by side. Both must equal `_fd` on each
+    # replicate's counts, the definition, up to float round-off: about 1e-8 here, where a resample of
+    # 9 to 10 distinct rows has a (nearly) singular covariance and the trace term takes square roots
+    # of round-off eigenvalues (the same effect as in the test below).
+    monkeypatch.setattr(distribution, "_CHUNK", 5)
+    rng = np.random.default_rng(11)
+    z, z_ref = 0.3 + rng.standard_normal((14, 9)), rng.standard_normal((14 if paired else 12, 9))
+    counts = resampling_counts(14, 40, np.random.default_rng(2))
+    counts_ref = counts if paired else resampling_counts(12, 40, np.random.default_rng(3))
+    low_rank = np.count_nonzero(counts_ref, axis=1) < 9
+    assert low_rank.any() and not low_rank.all()
+    batched = distribution._fd_replicates(z, z_ref, counts, counts_ref)
+    one_by_one = [distribution._fd(z, z_ref, w, w_ref) for w, w_ref in zip(counts, counts_ref)]
+    np.testing.assert_allclose(batched, one_by_one, rtol=1e-7)
+
+
+def test_batched_fd_replicates_of_well_conditioned_sets_equal_the_definition_to_round_off():
+    rng = np.random.default_rng(5)
+    z, z_ref = rng.standard_normal((300, 40)), 0.5 + rng.standard_normal((300, 40))
+    counts = resampling_counts(300, 30, np.random.default_rng(4))
+    batched = distribution._fd_replicates(z, z_ref, counts, counts)
+    np.testing.assert_allclose(batched, [distribution._fd(z, z_ref, w, w) for w in counts], rtol=1e-12)
+
+
+def test_batched_fd_replicates_fall_back_where_a_reference_covariance_is_singular():
+    # A constant reference feature makes every reference covariance singular (no Cholesky factor):
+    # the stack then takes `_frechet`'s symmetric-square-root route, pair by pair, whose square roots
+    # of round-off eigenvalues agree to about 1e-8.
+    rng = np.random.default_rng(12)
+    z, z_ref = rng.standard_normal((60, 4)), rng.standard_normal((60, 4))
+    z_ref[:, 2] = 0.0
+    counts = resampling_counts(60, 20, np.random.default_rng(4))
+    batched = distribution._fd_replicates(z, z_ref, counts, counts)
+    np.testing.assert_allclose(batched, [distribution._fd(z, z_ref, w, w) for w in counts], rtol=1e-7)
 
 
 def test_fast_fd_interval_equals_refitting_on_explicitly_resampled_rows():
