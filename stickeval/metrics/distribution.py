@@ -309,9 +309,9 @@ def _frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -
     Tr((s1 s2)^(1/2)) is the sum of sqrt(eigenvalues of L' s1 L) with s2 = L L' (Cholesky; the two
     products are similar matrices), or of R s1 R with R = s2^(1/2) from a symmetric eigendecomposition
     when s2 is singular. Cholesky is the common case and 15x cheaper than the eigendecomposition for
-    114 features (the bootstrap runs it 1,000 times, stacked: `_frechet_stack`). The two routes agree to ~1e-7 (absolute) on
-    near-singular covariances, where the square roots of the product's tiniest eigenvalues are only
-    defined to about sqrt(machine epsilon x its norm).
+    114 features (the bootstrap runs it 1,000 times, stacked: `_frechet_stack`). The two routes agree
+    to ~1e-7 (absolute) on near-singular covariances, where the square roots of the product's tiniest
+    eigenvalues are only defined to about sqrt(machine epsilon x its norm).
     """
     try:
         root = np.linalg.cholesky(s2)

@@ -35,10 +35,14 @@ SCALE_FLOOR = 1e-6  # torso length of a figure collapsed to a point: its normali
 
 
 def joint_array(motion: np.ndarray, schema: Schema) -> tuple[np.ndarray, int]:
-    """Distinct joints of [..., D] motion as [..., J, 2], and the index of the root joint among them."""
-    by_name = joints(motion, schema)
-    names = list(by_name)
-    return np.stack([by_name[n] for n in names], axis=-2), names.index(ROOT_JOINT[schema.name])
+    """Distinct joints of [..., D] motion as [..., J, 2], and the index of the root joint among them.
+
+    One gather of every joint's (x, y) dims (`Schema.joint_slices`), where a copy per joint and a stack
+    of them cost two passes over the clips for the same values."""
+    slices = schema.joint_slices()
+    dims = np.array(list(slices.values())).ravel()
+    pos = motion[..., dims].reshape(*motion.shape[:-1], len(slices), 2)
+    return pos, list(slices).index(ROOT_JOINT[schema.name])
 
 
 def body_scale(motion: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stickeval.data.schema import ROOT_JOINT, joints
+from stickeval.data.schema import ROOT_JOINT
 from stickeval.errors import MetricInputError
 from stickeval.metrics._inputs import check_motion, check_pair, masked_mean, schema_of, scored_mask
 
@@ -94,7 +94,9 @@ def teacher_forced_mse(predictions: np.ndarray, motion: np.ndarray, lengths: np.
 
 
 def _subtract_root(motion: np.ndarray) -> np.ndarray:
-    """[N, T, D] with the frame's root joint subtracted from every (x, y) endpoint."""
+    """[N, T, D] with the frame's root joint subtracted from every (x, y) endpoint (broadcast over the
+    endpoints, not tiled: one pass over the clips)."""
     schema = schema_of(motion.shape[-1])
-    root = joints(motion, schema)[ROOT_JOINT[schema.name]]  # [N, T, 2]
-    return motion - np.tile(root, motion.shape[-1] // 2)
+    ix, iy = schema.joint_slices()[ROOT_JOINT[schema.name]]
+    endpoints = motion.reshape(*motion.shape[:-1], -1, 2)  # [N, T, D / 2, (x, y)]
+    return (endpoints - motion[..., None, [ix, iy]]).reshape(motion.shape)
