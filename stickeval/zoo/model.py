@@ -174,6 +174,8 @@ class RoPEMultiheadAttention(nn.Module):
             contributes keys and values, so the result equals the full computation's last row.
         cache: keys/values of positions [0, start) (causal models only); this call appends its own.
         """
+        B, S, D = x.shape
+        H, hd = self.nhead, D // self.nhead
         # One matmul for the projections that share an input (the weights stay separate in the
         # state_dict; concatenating them costs ~3 D^2 numbers, the activations cost S x B x D).
         if last_only:
@@ -181,29 +183,11 @@ class RoPEMultiheadAttention(nn.Module):
             k, v = _fused_linear(x, self.k_proj, self.v_proj)
         else:
             q, k, v = _fused_linear(x, self.q_proj, self.k_proj, self.v_proj)
-        y = self.attend(q, k, v, causal=causal, key_padding_mask=key_padding_mask, cache=cache, start=start)
-        return self.out_proj(y)
-
-    def attend(
-        self,
-        q: torch.Tensor,
-        k: torch.Tensor,
-        v: torch.Tensor,
-        *,
-        causal: bool = False,
-        key_padding_mask: torch.Tensor | None = None,
-        cache: KVCache | None = None,
-        start: int = 0,
-    ) -> torch.Tensor:
-        """Attention of projected queries (B, Sq, D), the last Sq of the S positions [start, start + S),
-        over projected keys and values (B, S, D): RoPE, the masks, the cache; (B, Sq, D) before out_proj."""
-        B, S, D = k.shape
         Sq = q.shape[1]
-        H, hd = self.nhead, D // self.nhead
-        q = q.reshape(B, Sq, H, hd).transpose(1, 2)  # (B, H, Sq, hd)
-        k = k.reshape(B, S, H, hd).transpose(1, 2)  # (B, H, S, hd)
-        v = v.reshape(B, S, H, hd).transpose(1, 2)
-        cos, sin = self.rope.tables(start + S, k.device)
+        q = q.view(B, Sq, H, hd).transpose(1, 2)  # (B, H, Sq, hd)
+        k = k.view(B, S, H, hd).transpose(1, 2)  # (B, H, S, hd)
+        v = v.view(B, S, H, hd).transpose(1, 2)
+        cos, sin = self.rope.tables(start + S, x.device)
         q = apply_rope(q, cos[start + S - Sq :], sin[start + S - Sq :])
         k = apply_rope(k, cos[start:], sin[start:])
         if cache is not None:
@@ -215,13 +199,13 @@ class RoPEMultiheadAttention(nn.Module):
             if mask is None and cache is None:
                 is_causal = True  # the fused kernels' own causal path
             else:
-                q_pos = torch.arange(start + S - Sq, start + S, device=k.device)
-                allowed = torch.arange(k.shape[2], device=k.device)[None, :] <= q_pos[:, None]  # (Sq, K)
+                q_pos = torch.arange(start + S - Sq, start + S, device=x.device)
+                allowed = torch.arange(k.shape[2], device=x.device)[None, :] <= q_pos[:, None]  # (Sq, K)
                 mask = allowed if mask is None else mask & allowed
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
         )
-        return y.transpose(1, 2).reshape(B, Sq, D)
+        return self.out_proj(y.transpose(1, 2).reshape(B, Sq, D))
 
 
 class SwiGLU(nn.Module):
