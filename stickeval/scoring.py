@@ -234,15 +234,27 @@ def _reference_row(metric: Metric, x: Inputs) -> Estimate:
     return _score(metric, x.held_out, x, x.reference)[0]
 
 
-def _context_rows(x: Inputs) -> dict[str, dict[str, Estimate]]:
+def _reference_rows(x: Inputs) -> dict[str, dict]:
+    """`_reference_row` of every metric that has one, in table order, as results.json stores it."""
+    return {m.name: _reference_row(m, x).to_dict() for m in METRICS.values() if m.reference}
+
+
+def _fill_shared(x: Inputs) -> None:
+    """Compute the reference clips' vectors that every row's set metrics read (`Metric.space`) before
+    the rows run side by side, so that no two threads compute one of them at once."""
+    for m in METRICS.values():
+        if m.kind == "set" and not _unavailable(m, x, len(x.reference.motion)):
+            getattr(x.reference, m.space)
+
+
+def _context_rows(x: Inputs, families: dict[str, np.ndarray]) -> dict[str, dict[str, Estimate]]:
     """Every metric a set of clips can be given, for each context family (`validation.context_families`),
     through the model row's own functions: same prompts, references, lengths and pairing.
 
     The families are scored side by side in threads (numpy, LAPACK and torch release the GIL): each
-    row is its own seeded computation, so the figures do not depend on the order. Called after the
-    model row, which has filled the shared reference clips' cached features. BLAS stays on one thread
-    per row (`metrics._threads.one_thread`, entered here once for all the rows)."""
-    families = context_families(x.suite, x.train_suite, seed=x.seed)
+    row is its own seeded computation, so the figures do not depend on the order. Called once the
+    shared reference clips' vectors are filled (`_fill_shared`). BLAS stays on one thread per row
+    (`metrics._threads.one_thread`, entered here once for all the rows)."""
 
     def row(motion: np.ndarray) -> dict[str, Estimate]:
         clips = x.clips(motion)
@@ -254,32 +266,40 @@ def _context_rows(x: Inputs) -> dict[str, dict[str, Estimate]]:
 
 
 def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False) -> Results:
-    """Score the rollouts of a run and write `results.json` (and `samples.jsonl`) into `output`."""
+    """Score the rollouts of a run and write `results.json` (and `samples.jsonl`) into `output`.
+
+    The model's row is scored here while the reference row, the context rows and the noise conditions
+    are scored beside it in threads (each its own seeded computation: the figures do not depend on
+    the order), once the reference clips' shared vectors are filled."""
     started = time.perf_counter()
     x = Inputs(run, suite, arrays)
     seed = x.seed
     per_sample: dict[str, np.ndarray] = {}
     metrics: dict[str, MetricEntry] = {}
     estimates: dict[str, Estimate] = {}
-    reference_row: dict[str, dict] = {}
-    per_noise, robust = _noise_scores(x)
-    for metric in METRICS.values():
-        why = _unavailable(metric, x, len(x.generated.motion))
-        if metric.kind == "robustness":
-            if metric.name not in robust:
-                continue  # no noise rows in this run
-            est = bootstrap_ci(robust[metric.name], n_boot=N_BOOT, seed=seed, drop_undefined=True)
-        elif why:
-            est = NULL
-        else:
-            est, values = _score(metric, x.generated, x, x.reference)
-            if values is not None:
-                per_sample[metric.name] = values
-        estimates[metric.name] = est
-        metrics[metric.name] = _entry(metric, est, why)
-        if metric.reference:
-            reference_row[metric.name] = _reference_row(metric, x).to_dict()
-    context = _context_rows(x)
+    # Outside `one_thread`, as before the rows ran in threads: the "retrieval" family's prompt lookup is
+    # a float32 product whose near-ties the number of BLAS threads can break either way.
+    families = context_families(x.suite, x.train_suite, seed=seed)
+    _fill_shared(x)
+    with one_thread(), ThreadPoolExecutor(3) as pool:  # held here, so no task's exit lifts the limit
+        noise, reference = pool.submit(_noise_scores, x), pool.submit(_reference_rows, x)
+        side = pool.submit(_context_rows, x, families)
+        for metric in METRICS.values():
+            why = _unavailable(metric, x, len(x.generated.motion))
+            if metric.kind == "robustness":
+                robust = noise.result()[1]
+                if metric.name not in robust:
+                    continue  # no noise rows in this run
+                est = bootstrap_ci(robust[metric.name], n_boot=N_BOOT, seed=seed, drop_undefined=True)
+            elif why:
+                est = NULL
+            else:
+                est, values = _score(metric, x.generated, x, x.reference)
+                if values is not None:
+                    per_sample[metric.name] = values
+            estimates[metric.name] = est
+            metrics[metric.name] = _entry(metric, est, why)
+        per_noise, reference_row, context = noise.result()[0], reference.result(), side.result()
     per_action = {
         name: {g: e.to_dict() for g, e in bootstrap_by_group(per_sample[name], suite.labels, n_boot=N_BOOT, seed=seed).items()}
         for name in BREAKDOWN_METRICS if name in per_sample
