@@ -74,20 +74,20 @@ def r_precision_hits(
     if replications < 1 or not 1 <= top_k <= pool_size:
         raise MetricInputError(f"need replications >= 1 and 1 <= top_k <= pool_size; got {replications}, {top_k}.")
     rng = np.random.default_rng(seed)
-    ks = np.arange(1, top_k + 1)[None, :]
+    ks = np.arange(1, top_k + 1)
+    starts = np.arange(0, n, pool_size)
+    firsts = np.minimum(starts, n - pool_size)  # the last pool reaches back to stay full
+    slots = firsts[:, None] + np.arange(pool_size)  # [pools, P]: positions in the permutation
+    keep = slots >= starts[:, None]  # samples not scored in an earlier pool: each sample once
     hits = np.zeros((n, top_k))
-    for _ in range(replications):
-        perm = rng.permutation(n)
-        for start in range(0, n, pool_size):
-            first = min(start, n - pool_size)  # the last pool reaches back to stay full
-            pool = perm[first : first + pool_size]
-            d = np.linalg.norm(t[pool][:, None, :] - m[pool][None, :, :], axis=-1)  # (P, P) text x motion
-            own = np.diag(d)[:, None]
-            nearer = (d < own).sum(axis=1)[:, None]
-            equal = (d == own).sum(axis=1)[:, None] - 1
-            rate = np.clip((ks - nearer) / (equal + 1), 0.0, 1.0)  # (P, top_k)
-            keep = np.arange(first, first + pool_size) >= start  # samples not scored in an earlier pool
-            hits[pool[keep]] += rate[keep]
+    for _ in range(replications):  # every pool of a replication at once: [pools, P, P] distances
+        pools = rng.permutation(n)[slots]
+        d = np.linalg.norm(t[pools][:, :, None, :] - m[pools][:, None, :, :], axis=-1)  # text x motion
+        own = np.diagonal(d, axis1=1, axis2=2)[..., None]
+        nearer = (d < own).sum(axis=2)[..., None]
+        equal = (d == own).sum(axis=2)[..., None] - 1
+        rate = np.clip((ks - nearer) / (equal + 1), 0.0, 1.0)  # [pools, P, top_k]
+        hits[pools[keep]] += rate[keep]
     return hits / replications
 
 
