@@ -189,10 +189,31 @@ def _step(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
 
 @functools.cache
 def compiled_step(mode: str | None = None) -> Callable[[StickFigureTransformer, torch.Tensor], torch.Tensor]:
-    """`_step` through `torch.compile(dynamic=True)`, built once per process and mode: every chunk of
-    a run, every noise condition and every later run in the process reuse the same compiled graphs
-    (the prefix length is marked dynamic, so 249 lengths share them)."""
-    return torch.compile(_step, dynamic=True, mode=mode)
+    """`_step` with each encoder layer through `torch.compile(dynamic=True)`, built once per process
+    and mode: every chunk of a run, every noise condition and every later run in the process reuse
+    the same compiled graphs (the prefix length is marked dynamic, so 249 lengths share them).
+
+    Compiled per layer, not per step (torch's "regional compilation"): the layers differ only in
+    their weights, which dynamo takes as graph inputs, so all of them share one graph and the last
+    layer's last-position variant a second. For large on an H200 that cut the first call from 42 s
+    to 19 s on a cold cache and from 14 s to 6 s on a warm one, at the same step time
+    (benchmarks/gpu_compile_time.py, docs/benchmarks.md).
+    """
+    layer_step = torch.compile(_layer_step, dynamic=True, mode=mode)
+
+    def step(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
+        layers = model.transformer_encoder.layers
+        prefix = prefix.contiguous()  # a view of the token buffer; one layout for every layer's graph
+        for i, layer in enumerate(layers):
+            prefix = layer_step(layer, prefix, model.config.causal, i == len(layers) - 1)
+        return prefix
+
+    return step
+
+
+def _layer_step(layer: torch.nn.Module, x: torch.Tensor, causal: bool, last_only: bool) -> torch.Tensor:
+    """One encoder layer of `_step`: the unit that `compiled_step` compiles."""
+    return layer(x, causal=causal, last_only=last_only)
 
 
 @torch.inference_mode()

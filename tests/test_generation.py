@@ -186,3 +186,20 @@ def test_a_padded_last_batch_on_cuda_equals_the_unpadded_rows(model, inputs):
     whole = generate(model, texts, actions, batch_size=7, **kw).motion
     assert padded.shape == whole.shape
     np.testing.assert_allclose(padded, whole, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_compiled_step_computes_the_eager_rollout_with_one_graph_per_layer_kind(inputs):
+    # three layers, compiled per layer: one graph for the full-prefix layers, one for the last
+    # layer's last-position variant, whatever the number of layers and prefix lengths
+    from torch._dynamo.utils import counters
+
+    torch.manual_seed(0)
+    deep = StickFigureTransformer(ModelConfig(d_model=32, nhead=2, num_layers=3, num_actions=46)).eval()
+    texts, actions, first = inputs
+    kw = dict(frames=FRAMES, first_frames=first, device="cpu", batch_size=7)
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = generate(deep, texts, actions, compile=True, **kw).motion
+    np.testing.assert_allclose(compiled, generate(deep, texts, actions, **kw).motion, atol=1e-5)
+    assert counters["stats"]["unique_graphs"] == 2
