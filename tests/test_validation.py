@@ -10,6 +10,7 @@ from stickeval.validation import (
     COLUMNS,
     FAMILIES,
     SMOOTH_FRAMES,
+    _nearest,
     below_real,
     closer_than_real,
     degenerate_families,
@@ -87,3 +88,15 @@ def test_stickbench_validity_targets(tmp_path):
         assert family == "wrong_action" or "evaluator_fid" in below, family
         assert len(below - {"r_precision_top1", "r_precision_top3", "evaluator_fid"}) >= 1, family
         assert family not in table["flags"], family
+
+
+def test_the_retrieval_lookup_treats_keys_within_1e9_as_tied_and_takes_the_first():
+    # a runner-up closer by 1e-11 than the first key is a tie (so BLAS's summation order cannot
+    # flip the lookup); a key clearly closer still wins
+    rng = np.random.default_rng(0)
+    query = rng.standard_normal((1, 64))
+    query /= np.linalg.norm(query)
+    near = query[0] * 0.9
+    keys = np.stack([near, near * (1 + 1e-11), rng.standard_normal(64) * 0.01])
+    assert _nearest(query, keys).tolist() == [0]
+    assert _nearest(query, np.stack([near, query[0]])).tolist() == [1]
