@@ -277,8 +277,6 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
     per_sample: dict[str, np.ndarray] = {}
     metrics: dict[str, MetricEntry] = {}
     estimates: dict[str, Estimate] = {}
-    # Outside `one_thread`, as before the rows ran in threads: the "retrieval" family's prompt lookup is
-    # a float32 product whose near-ties the number of BLAS threads can break either way.
     families = context_families(x.suite, x.train_suite, seed=seed)
     _fill_shared(x)
     with one_thread(), ThreadPoolExecutor(3) as pool:  # held here, so no task's exit lifts the limit
