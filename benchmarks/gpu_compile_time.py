@@ -1,18 +1,18 @@
 """Where the compiled step's start-up goes, for docs/benchmarks.md (issue 15).
 
-    for phase in cold warm mega regional-cold regional-warm; do
+    for phase in whole-cold whole-warm whole-mega cold warm; do
         PYTHONPATH=. python benchmarks/gpu_compile_time.py $phase $OUT; done
 
-Times the first calls of `generation.compiled_step` on the large size (random weights, bf16,
+Times the first calls of the compiled generation step on the large size (random weights, bf16,
 batch 798 as in a standard-suite run) step by step, with dynamo's per-phase compile times and
-graph counts. Phases, each in a fresh process: "cold" (an empty inductor cache, whose
-`torch.compiler.save_cache_artifacts` are saved to $OUT), "warm" (the same cache directory
-again), "mega" (another empty directory, pre-filled with `load_cache_artifacts` from the cold
-process's artifacts: what a fresh machine would get from a shipped cache); "regional-cold" and
-"regional-warm" compile one encoder layer instead of the whole step (torch's regional
-compilation: the ten layers share one graph, the last layer's last-position variant a second),
-in their own cache directory. Each phase also times the step at prefix 126 once compiled, the
-price of the graph boundaries.
+graph counts. Phases, each in a fresh process: "cold" and "warm" time `generation.compiled_step`
+(compiled per encoder layer) on an empty inductor cache and then on the same cache directory
+again; "whole-cold", "whole-warm" and "whole-mega" time the whole step as one graph (what
+`compiled_step` did before `8488cc8`) in a directory of their own: empty (its
+`torch.compiler.save_cache_artifacts` saved to $OUT), again, and empty but pre-filled with
+`load_cache_artifacts` from those artifacts (what a fresh machine would get from a shipped
+cache). Each phase also times the step at prefix 126 once compiled, the price of the graph
+boundaries.
 """
 
 from __future__ import annotations
@@ -23,20 +23,20 @@ import sys
 import time
 
 phase, out = sys.argv[1], sys.argv[2]
-os.environ["TORCHINDUCTOR_CACHE_DIR"] = "/tmp/inductor-" + {"cold": "main", "warm": "main"}.get(phase, phase.split("-")[0])
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = "/tmp/inductor-" + {"whole-mega": "mega", "whole-cold": "whole", "whole-warm": "whole"}.get(phase, "layers")
 os.environ.setdefault("TRITON_CACHE_DIR", os.environ["TORCHINDUCTOR_CACHE_DIR"] + "/triton")
 
 started = time.perf_counter()
 import torch  # noqa: E402
 
 from stickeval.device import on_device  # noqa: E402
-from stickeval.generation import compiled_step  # noqa: E402
+from stickeval.generation import _step, compiled_step  # noqa: E402
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer  # noqa: E402
 
 import_seconds = time.perf_counter() - started
 artifacts = os.path.join(out, "compile-artifacts.bin")
 load_seconds = None
-if phase == "mega":
+if phase == "whole-mega":
     t0 = time.perf_counter()
     with open(artifacts, "rb") as f:
         torch.compiler.load_cache_artifacts(f.read())
@@ -45,16 +45,7 @@ if phase == "mega":
 torch.manual_seed(0)
 engine = on_device(StickFigureTransformer(ModelConfig(d_model=512, nhead=16, num_layers=10)).eval(), torch.device("cuda"), torch.bfloat16)
 tokens = torch.randn(798, 251, 512, device="cuda", dtype=torch.bfloat16)
-if phase.startswith("regional"):
-    layer_step = torch.compile(lambda layer, x, last: layer(x, last_only=last), dynamic=True)
-
-    def step(model, prefix):
-        layers = model.transformer_encoder.layers
-        for i, layer in enumerate(layers):
-            prefix = layer_step(layer, prefix, i == len(layers) - 1)
-        return prefix
-else:
-    step = compiled_step()
+step = torch.compile(_step, dynamic=True) if phase.startswith("whole") else compiled_step()
 times = []
 with torch.inference_mode():
     for t in range(1, 41):
@@ -68,7 +59,7 @@ with torch.inference_mode():
         step(engine, tokens[:, :126])
     torch.cuda.synchronize()
     mid_step_ms = (time.perf_counter() - t0) * 100
-if phase == "cold":
+if phase == "whole-cold":
     blob, _ = torch.compiler.save_cache_artifacts()
     with open(artifacts, "wb") as f:
         f.write(blob)
