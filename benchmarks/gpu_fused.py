@@ -38,7 +38,7 @@ def _fused_linear_kernel(
     x_ptr, w_ptr, bias_ptr, res_ptr, out_ptr,
     M, N, K,
     stride_xm, stride_wn, stride_rm, stride_om,
-    SWIGLU: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_RESIDUAL: tl.constexpr, IEEE: tl.constexpr,
+    SWIGLU: tl.constexpr, HAS_BIAS: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
     # Grouped tile order: GROUP_M row-blocks sweep the columns together, so W's tiles stay in L2.
@@ -56,7 +56,6 @@ def _fused_linear_kernel(
     ks = tl.arange(0, BLOCK_K)
     row_ok = rows < M
     col_ok = cols < N
-    precision: tl.constexpr = "ieee" if IEEE else "tf32"
 
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k0 in range(0, K, BLOCK_K):
@@ -69,25 +68,24 @@ def _fused_linear_kernel(
             value = tl.load(a_ptrs + K, mask=a_mask, other=0.0).to(tl.float32)
             a = (gate * tl.sigmoid(gate) * value).to(x_ptr.dtype.element_ty)
         w = tl.load(w_ptr + cols[None, :] * stride_wn + k[:, None], mask=(k < K)[:, None] & col_ok[None, :], other=0.0)
-        acc = tl.dot(a, w, acc, input_precision=precision)  # w: (BLOCK_K, BLOCK_N) of W.T
+        acc = tl.dot(a, w, acc)  # w: (BLOCK_K, BLOCK_N) of W.T
 
     if HAS_BIAS:
         acc += tl.load(bias_ptr + cols, mask=col_ok, other=0.0).to(tl.float32)[None, :]
     out_mask = row_ok[:, None] & col_ok[None, :]
-    if HAS_RESIDUAL:
-        acc += tl.load(res_ptr + rows[:, None] * stride_rm + cols[None, :], mask=out_mask, other=0.0).to(tl.float32)
+    acc += tl.load(res_ptr + rows[:, None] * stride_rm + cols[None, :], mask=out_mask, other=0.0).to(tl.float32)
     tl.store(out_ptr + rows[:, None] * stride_om + cols[None, :], acc.to(out_ptr.dtype.element_ty), mask=out_mask)
 
 
 def fused_linear(x, weight, bias, residual, swiglu: bool, tile: tuple[int, int, int, int, int]) -> torch.Tensor:
-    """[residual +] a @ weight.T [+ bias] with a = x, or a = silu(gate) * value for x = [gate | value]."""
+    """residual + a @ weight.T [+ bias] with a = x, or a = silu(gate) * value for x = [gate | value]."""
     M, (N, K) = x.shape[0], weight.shape
     out = torch.empty(M, N, device=x.device, dtype=x.dtype)
     block_m, block_n, block_k, warps, stages = tile
     _fused_linear_kernel[(triton.cdiv(M, block_m) * triton.cdiv(N, block_n),)](
         x, weight, bias if bias is not None else x, residual, out,
         M, N, K, x.stride(0), weight.stride(0), residual.stride(0), out.stride(0),
-        SWIGLU=swiglu, HAS_BIAS=bias is not None, HAS_RESIDUAL=True, IEEE=False,
+        SWIGLU=swiglu, HAS_BIAS=bias is not None,
         BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, GROUP_M=8, num_warps=warps, num_stages=stages,
     )  # fmt: skip
     return out
