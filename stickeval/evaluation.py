@@ -7,12 +7,14 @@ The scoring itself lives in `stickeval.scoring`; this module plans and runs the 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -37,7 +39,8 @@ from stickeval.distributed import process_group
 from stickeval.generation import PRIMES, generate, resolve_batch_size, teacher_forced
 from stickeval.metrics.robustness import other_prompt_indices
 from stickeval.rollout_cache import RolloutCache
-from stickeval.scoring import score_run
+from stickeval.metrics._threads import one_thread
+from stickeval.scoring import SuiteScores, score_run, score_suite
 from stickeval.text import get_encoder
 
 log = logging.getLogger(__name__)
@@ -246,7 +249,7 @@ def evaluate(
     frames = suite.motion.shape[1]
     n_rows = len(prompts.role)
     engine = on_device(loaded.model, device, dtype)  # the run's one device copy (none when nothing changes)
-    with process_group(device) as group:
+    with process_group(device) as group, _scored_while_generating(device, group.rank.is_main, settings, suite) as suite_scores:
         # every rank must agree on the batch (and so on the cache key): the smallest any rank's probe found
         batch_size = int(group.all_reduce([resolve_batch_size(engine, settings.batch_size, n_rows, frames)], op="min")[0])
         chunk = settings.chunk_rows or chunk_rows(batch_size, device)
@@ -323,7 +326,22 @@ def evaluate(
         "fill_seconds": time.perf_counter() - prepared,
     }
     write_text_atomic(output / RUN_FILE, json.dumps(run, indent=1, default=str))
-    return score_run(output, run, suite, arrays, log_samples=log_samples)
+    return score_run(output, run, suite, arrays, log_samples=log_samples, suite_scores=suite_scores())
+
+
+@contextlib.contextmanager
+def _scored_while_generating(device: torch.device, main: bool, settings: RunSettings, suite: Suite) -> Iterator[Callable[[], SuiteScores | None]]:
+    """Score the rows of the results that no model output enters (`scoring.score_suite`: the
+    reference and context rows, 3-6 s of the standard suite's scoring) in a thread while a GPU
+    generates, when the CPU would otherwise wait on it. Yields a function that returns them once the
+    block is left (None on a CPU run or a rank other than 0: there `score_run` scores them itself,
+    to the same figures). BLAS is limited to one thread from this thread, as OpenBLAS requires."""
+    if device.type != "cuda" or not main:
+        yield lambda: None
+        return
+    with one_thread(), ThreadPoolExecutor(1, thread_name_prefix="suite-scores") as pool:
+        future = pool.submit(score_suite, asdict(settings), suite)
+        yield future.result
 
 
 def _check_widths(suite: Suite, loaded, settings: RunSettings) -> None:

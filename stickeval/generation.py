@@ -187,6 +187,13 @@ def _step(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
     return model.encode(prefix, last_only=True)
 
 
+# The prefix length at which a compiled step is first called, on dummy tokens: inductor picks each
+# kernel's launch configuration by timing its candidates on the first call, and the winners at a
+# rollout's first prefix (2 tokens) are slow at the lengths that make up most of the work. 126 is
+# the mean prefix of a 250-frame rollout.
+TUNING_PREFIX = 126
+
+
 @functools.cache
 def compiled_step(mode: str | None = None) -> Callable[[StickFigureTransformer, torch.Tensor], torch.Tensor]:
     """`_step` with each encoder layer through `torch.compile(dynamic=True)`, built once per process
@@ -197,16 +204,24 @@ def compiled_step(mode: str | None = None) -> Callable[[StickFigureTransformer, 
     their weights, which dynamo takes as graph inputs, so all of them share one graph and the last
     layer's last-position variant a second. For large on an H200 that cut the first call from 42 s
     to 19 s on a cold cache and from 14 s to 6 s on a warm one, at the same step time
-    (benchmarks/gpu_compile_time.py, docs/benchmarks.md).
+    (benchmarks/gpu_compile_time.py, docs/benchmarks.md). The first call per device and dtype runs a
+    dummy step of `TUNING_PREFIX` tokens first, so that the kernels are tuned at a typical length.
     """
     layer_step = torch.compile(_layer_step, dynamic=True, mode=mode)
+    tuned: set[tuple[torch.device, torch.dtype]] = set()
+
+    def layers(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
+        encoder = model.transformer_encoder.layers
+        prefix = prefix.contiguous()  # a view of the token buffer; one layout for every layer's graph
+        for i, layer in enumerate(encoder):
+            prefix = layer_step(layer, prefix, model.config.causal, i == len(encoder) - 1)
+        return prefix
 
     def step(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
-        layers = model.transformer_encoder.layers
-        prefix = prefix.contiguous()  # a view of the token buffer; one layout for every layer's graph
-        for i, layer in enumerate(layers):
-            prefix = layer_step(layer, prefix, model.config.causal, i == len(layers) - 1)
-        return prefix
+        if (prefix.device, prefix.dtype) not in tuned:  # the first call compiles and tunes: at a typical length
+            tuned.add((prefix.device, prefix.dtype))
+            layers(model, prefix.new_zeros(prefix.shape[0], TUNING_PREFIX, prefix.shape[2]))
+        return layers(model, prefix)
 
     return step
 

@@ -28,6 +28,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -112,10 +113,14 @@ class Judges:
 class Clips:
     """A set of clips as the metrics see them: motion, lengths, labels, prompts, and what is derived
     from them once (motion and kinematic features, evaluator embeddings, each classifier's verdict)
-    and shared by every metric."""
+    and shared by every metric. A model's rollouts also carry its teacher-forced outputs and action
+    logits (the "teacher_forced" and "action_head" kinds read them)."""
 
-    def __init__(self, motion: np.ndarray, lengths: np.ndarray, labels: list[str], prompts: list[str], judges: Judges):
+    def __init__(self, motion: np.ndarray, lengths: np.ndarray, labels: list[str], prompts: list[str], judges: Judges, *,
+                 teacher_forced: np.ndarray | None = None, action_logits: np.ndarray | None = None):  # fmt: skip
         self.motion, self.lengths, self.labels, self.prompts, self._judges = motion, lengths, labels, prompts, judges
+        # a model's other outputs for these prompts, where the clips are a model's rollouts
+        self.teacher_forced, self.action_logits = teacher_forced, action_logits
 
     @functools.cached_property
     def features(self) -> np.ndarray:
@@ -162,50 +167,46 @@ def _load_evaluator(suite_arg: str) -> tuple[Evaluator | None, str | None]:
                       "action_accuracy is judged by the static classifier fitted on the data's train split (blind to time order).")
 
 
-class Inputs:
-    """Everything a run's metrics read: the clip sets and the cached arrays of the clean rows."""
+class Judging:
+    """What every row of a run is judged against, whatever the model: the suite's clips (the
+    references, their held-out and train splits), the judges (classifier, learned evaluator) and
+    the seed. Built once per run, before or after generation (`score_suite`)."""
 
-    def __init__(self, run: dict, suite: Suite, arrays: dict[str, np.ndarray]):
-        self.roles = np.array(run["roles"])
-        self.seed = run["settings"]["seed"]
+    def __init__(self, settings: dict, suite: Suite):
+        self.seed = settings["seed"]
         self.suite = suite
-        clean = self.roles == "clean"
-        train, held_out, self.split_notice = reference_splits(suite, run["settings"])
+        train, held_out, self.split_notice = reference_splits(suite, settings)
         classifier = load_or_fit_classifier(cache_dir() / "classifiers", train.motion, train.labels, train.lengths)
-        evaluator, self.evaluator_notice = _load_evaluator(run["settings"]["suite"])
+        evaluator, self.evaluator_notice = _load_evaluator(settings["suite"])
         self.judges = Judges(classifier, evaluator)
-        self.generated = self.clips(arrays["motion"][clean])
         self.reference = self.clips(suite.motion)
         self.held_out = self.reference if held_out is suite else Clips(held_out.motion, held_out.lengths, held_out.labels, held_out.prompts, self.judges)
         self.train = self.reference if train is suite else Clips(train.motion, train.lengths, train.labels, train.prompts, self.judges)
         self.train_suite = train
-        self.teacher_forced = arrays["teacher_forced"][clean]
-        self.action_logits = arrays["action_logits"][clean].astype(np.float32)
-        self.motion = arrays["motion"]
 
     @property
     def evaluator(self) -> Evaluator | None:
         return self.judges.evaluator
 
-    def clips(self, motion: np.ndarray) -> Clips:
+    def clips(self, motion: np.ndarray, **model_outputs: np.ndarray) -> Clips:
         """Clips answering the suite's prompts (its lengths, labels and prompts)."""
-        return Clips(motion, self.suite.lengths, self.suite.labels, self.suite.prompts, self.judges)
+        return Clips(motion, self.suite.lengths, self.suite.labels, self.suite.prompts, self.judges, **model_outputs)
 
 
-# What the function of each per-sample kind is given: (metric, the clips scored, the run's inputs).
-PER_SAMPLE: dict[str, Callable[[Metric, Clips, Inputs], np.ndarray]] = {
+# What the function of each per-sample kind is given: (metric, the clips scored, what they are judged against).
+PER_SAMPLE: dict[str, Callable[[Metric, Clips, Judging], np.ndarray]] = {
     "paired": lambda m, c, x: m.fn(c.motion, x.reference.motion, x.reference.lengths),
-    "teacher_forced": lambda m, c, x: m.fn(x.teacher_forced, x.reference.motion, x.reference.lengths),
+    "teacher_forced": lambda m, c, x: m.fn(c.teacher_forced, x.reference.motion, x.reference.lengths),
     "classifier": lambda m, c, x: m.fn(c.actions),
     "static_classifier": lambda m, c, x: m.fn(c.static_actions),
     "retrieval": lambda m, c, x: m.fn(c.text, c.embedding, seed=x.seed),
-    "action_head": lambda m, c, x: m.fn(x.action_logits, x.suite.actions, x.reference.lengths),
+    "action_head": lambda m, c, x: m.fn(c.action_logits, x.suite.actions, x.reference.lengths),
 }
 MODEL_ONLY = ("teacher_forced", "action_head", "robustness")  # need a model's outputs: no context rows
 NULL = Estimate(float("nan"), (float("nan"), float("nan")), 0, None)
 
 
-def _unavailable(metric: Metric, x: Inputs, n: int) -> str | None:
+def _unavailable(metric: Metric, x: Judging, n: int) -> str | None:
     """Why a metric cannot be computed for n clips of this run (its note), or None when it can."""
     if metric.needs_evaluator and x.evaluator is None:
         return "no learned evaluator for this data (see the notices)"
@@ -214,7 +215,7 @@ def _unavailable(metric: Metric, x: Inputs, n: int) -> str | None:
     return None
 
 
-def _score(metric: Metric, c: Clips, x: Inputs, against: Clips, *, paired: bool = True) -> tuple[Estimate, np.ndarray | None]:
+def _score(metric: Metric, c: Clips, x: Judging, against: Clips, *, paired: bool = True) -> tuple[Estimate, np.ndarray | None]:
     """One metric on one set of clips: its Estimate and, for per-sample kinds, the per-sample values."""
     if metric.kind == "set":
         extra = {} if paired else {"paired": False}  # only the "train" reference rows, all Fréchet distances
@@ -224,7 +225,7 @@ def _score(metric: Metric, c: Clips, x: Inputs, against: Clips, *, paired: bool 
     return bootstrap_ci(values, n_boot=N_BOOT, seed=x.seed), values
 
 
-def _reference_row(metric: Metric, x: Inputs) -> Estimate:
+def _reference_row(metric: Metric, x: Judging) -> Estimate:
     """The metric on the suite's own clips (`Metric.reference`)."""
     if _unavailable(metric, x, len(x.held_out.motion)):
         return NULL
@@ -234,12 +235,12 @@ def _reference_row(metric: Metric, x: Inputs) -> Estimate:
     return _score(metric, x.held_out, x, x.reference)[0]
 
 
-def _reference_rows(x: Inputs) -> dict[str, dict]:
+def _reference_rows(x: Judging) -> dict[str, dict]:
     """`_reference_row` of every metric that has one, in table order, as results.json stores it."""
     return {m.name: _reference_row(m, x).to_dict() for m in METRICS.values() if m.reference}
 
 
-def _fill_shared(x: Inputs) -> None:
+def _fill_shared(x: Judging) -> None:
     """Compute the reference clips' vectors that every row's set metrics read (`Metric.space`) before
     the rows run side by side, so that no two threads compute one of them at once."""
     for m in METRICS.values():
@@ -247,7 +248,7 @@ def _fill_shared(x: Inputs) -> None:
             getattr(x.reference, m.space)
 
 
-def _context_rows(x: Inputs, families: dict[str, np.ndarray]) -> dict[str, dict[str, Estimate]]:
+def _context_rows(x: Judging, families: dict[str, np.ndarray]) -> dict[str, dict[str, Estimate]]:
     """Every metric a set of clips can be given, for each context family (`validation.context_families`),
     through the model row's own functions: same prompts, references, lengths and pairing.
 
@@ -265,25 +266,59 @@ def _context_rows(x: Inputs, families: dict[str, np.ndarray]) -> dict[str, dict[
         return dict(zip(families, pool.map(row, families.values())))
 
 
-def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False) -> Results:
+@dataclass
+class SuiteScores:
+    """The rows of a run's results that no model output enters: the reference row and the context
+    rows (results.json `reference`, `baselines`), with the judging they were scored with."""
+
+    judging: Judging
+    reference: dict[str, dict]
+    context: dict[str, dict[str, Estimate]]
+
+
+def score_suite(settings: dict, suite: Suite) -> SuiteScores:
+    """Score the reference and context rows of a run with these settings (its seed and suite).
+
+    `evaluate` calls this in a thread while the model generates on a GPU, and passes the result to
+    `score_run`, which otherwise computes the same rows itself: each row is its own seeded
+    computation, so the figures are the same either way (tested)."""
+    x = Judging(settings, suite)
+    _fill_shared(x)
+    return _suite_rows(x)
+
+
+def _suite_rows(x: Judging) -> SuiteScores:
+    families = context_families(x.suite, x.train_suite, seed=x.seed)
+    with one_thread(), ThreadPoolExecutor(1) as pool:  # held here, so no task's exit lifts the limit
+        reference = pool.submit(_reference_rows, x)
+        context = _context_rows(x, families)
+        return SuiteScores(x, reference.result(), context)
+
+
+def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False,
+              suite_scores: SuiteScores | None = None) -> Results:  # fmt: skip
     """Score the rollouts of a run and write `results.json` (and `samples.jsonl`) into `output`.
 
-    The model's row is scored here while the reference row, the context rows and the noise conditions
-    are scored beside it in threads (each its own seeded computation: the figures do not depend on
-    the order), once the reference clips' shared vectors are filled."""
+    The model's row is scored here while the noise conditions, and unless `suite_scores` (of
+    `score_suite`, for this run's settings and suite) has them, the reference and context rows are
+    scored beside it in threads (each its own seeded computation: the figures do not depend on the
+    order), once the reference clips' shared vectors are filled."""
     started = time.perf_counter()
-    x = Inputs(run, suite, arrays)
+    x = suite_scores.judging if suite_scores else Judging(run["settings"], suite)
     seed = x.seed
+    roles, motion = np.array(run["roles"]), arrays["motion"]
+    clean = roles == "clean"
+    generated = x.clips(motion[clean], teacher_forced=arrays["teacher_forced"][clean],
+                        action_logits=arrays["action_logits"][clean].astype(np.float32))  # fmt: skip
     per_sample: dict[str, np.ndarray] = {}
     metrics: dict[str, MetricEntry] = {}
     estimates: dict[str, Estimate] = {}
-    families = context_families(x.suite, x.train_suite, seed=seed)
     _fill_shared(x)
-    with one_thread(), ThreadPoolExecutor(3) as pool:  # held here, so no task's exit lifts the limit
-        noise, reference = pool.submit(_noise_scores, x), pool.submit(_reference_rows, x)
-        side = pool.submit(_context_rows, x, families)
+    with one_thread(), ThreadPoolExecutor(2) as pool:  # held here, so no task's exit lifts the limit
+        noise = pool.submit(_noise_scores, x, roles, motion, generated)
+        side = None if suite_scores else pool.submit(_suite_rows, x)
         for metric in METRICS.values():
-            why = _unavailable(metric, x, len(x.generated.motion))
+            why = _unavailable(metric, x, len(generated.motion))
             if metric.kind == "robustness":
                 robust = noise.result()[1]
                 if metric.name not in robust:
@@ -292,23 +327,22 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
             elif why:
                 est = NULL
             else:
-                est, values = _score(metric, x.generated, x, x.reference)
+                est, values = _score(metric, generated, x, x.reference)
                 if values is not None:
                     per_sample[metric.name] = values
             estimates[metric.name] = est
             metrics[metric.name] = _entry(metric, est, why)
-        per_noise, reference_row, context = noise.result()[0], reference.result(), side.result()
+        per_noise, rows = noise.result()[0], suite_scores or side.result()
     per_action = {
         name: {g: e.to_dict() for g, e in bootstrap_by_group(per_sample[name], suite.labels, n_boot=N_BOOT, seed=seed).items()}
         for name in BREAKDOWN_METRICS if name in per_sample
     }  # fmt: skip
-    verdict = x.generated.actions
+    verdict = generated.actions
     confusion = {"judge": "time-aware" if x.evaluator else "static", "labels": list(verdict.classes), "matrix": verdict.confusion.tolist()}
     seconds = float(arrays["seconds"].sum())
-    n_rows = len(x.roles)
+    n_rows = len(roles)
     notices = run["notices"] + [n for n in (x.split_notice, x.evaluator_notice) if n]
-    real = context["real"]
-    if x.evaluator and is_memorised(estimates, real):
+    if x.evaluator and is_memorised(estimates, rows.context["real"]):
         notices.append(memorisation_notice(str(run["model"].get("variant", "the model"))))
     evaluator = None if x.evaluator is None else {
         "domain": x.evaluator.manifest.get("domain"), "version": x.evaluator.manifest.get("version"),
@@ -321,8 +355,8 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
         "suite": run["suite"],
         "config": {**run["settings"], "frames": int(suite.motion.shape[1]), "rows": n_rows},
         "metrics": metrics,
-        "reference": reference_row,
-        "baselines": {name: {m: e.to_dict() for m, e in row.items()} for name, row in context.items()},
+        "reference": rows.reference,
+        "baselines": {name: {m: e.to_dict() for m, e in row.items()} for name, row in rows.context.items()},
         "evaluator": evaluator,
         "breakdowns": {"per_action": per_action, "per_noise": per_noise, "confusion": confusion},
         "timing": {"generation_seconds": seconds, "sequences_per_second": n_rows / seconds if seconds else None,
@@ -337,16 +371,17 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
     return results
 
 
-def _noise_scores(x: Inputs) -> tuple[dict, dict[str, np.ndarray]]:
+def _noise_scores(x: Judging, roles: np.ndarray, motion: np.ndarray, generated: Clips) -> tuple[dict, dict[str, np.ndarray]]:
     """Per noise kind and level, every "robustness" and "classifier" metric (n = noise prompts each);
     and per "robustness" metric each prompt's value averaged over the 18 conditions, the headline
-    figure, whose bootstrap resamples prompts (the conditions of one prompt are not independent)."""
-    roles = x.roles
-    other = x.motion[roles == "other"]
+    figure, whose bootstrap resamples prompts (the conditions of one prompt are not independent).
+
+    `roles` names each row of `motion` (all the run's rollouts); `generated` are its clean rows."""
+    other = motion[roles == "other"]
     if len(other) == 0:
         return {}, {}
     k = len(other)
-    anchor = x.motion[roles == "anchor"] if (roles == "anchor").any() else x.generated.motion[:k]
+    anchor = motion[roles == "anchor"] if (roles == "anchor").any() else generated.motion[:k]
     lengths, labels = x.suite.lengths[:k], x.suite.labels[:k]
     robust = [m for m in METRICS.values() if m.kind == "robustness"]
     judged = [m for m in METRICS.values() if m.kind in ("classifier", "static_classifier") and not _unavailable(m, x, k)]
@@ -354,7 +389,7 @@ def _noise_scores(x: Inputs) -> tuple[dict, dict[str, np.ndarray]]:
     conditions: dict[str, list[np.ndarray]] = {m.name: [] for m in robust}
     for role in dict.fromkeys(r for r in roles if r.startswith("noise:")):
         _, kind, level = role.split(":")
-        noisy = Clips(x.motion[roles == role], lengths, labels, x.suite.prompts[:k], x.judges)
+        noisy = Clips(motion[roles == role], lengths, labels, x.suite.prompts[:k], x.judges)
         entry = per_noise.setdefault(kind, {}).setdefault(level, {})
         for m in robust:
             values = m.fn(noisy.motion, anchor, other, lengths)

@@ -248,3 +248,16 @@ def test_data_without_a_learned_evaluator_gets_null_evaluator_figures_and_a_noti
     assert results["metrics"]["action_accuracy"]["mean"] == results["metrics"]["static_action_accuracy"]["mean"] is not None
     assert results["evaluator"] is None and any("no learned evaluator" in n for n in results["notices"])
     assert results["breakdowns"]["confusion"]["judge"] == "static"
+
+
+def test_suite_rows_scored_ahead_as_while_a_gpu_generates_give_the_same_results(copied, suite, tmp_path):
+    # `evaluate` scores the reference and context rows in a thread during generation on a GPU and
+    # hands them to score_run; the results file is the same as when score_run scores them itself.
+    _, results = copied
+    run, arrays = build(suite, noise=True)
+    ahead = score_run(tmp_path, run, suite, arrays, suite_scores=scoring.score_suite(run["settings"], suite))
+    same = ("metrics", "reference", "baselines", "breakdowns", "notices", "evaluator", "config")
+    assert {k: ahead[k] for k in same} == {k: results[k] for k in same}
+    # and the rows are the ones handed over: scored with another seed, their intervals differ
+    other = scoring.score_suite({**run["settings"], "seed": 1}, suite)
+    assert score_run(tmp_path, run, suite, arrays, suite_scores=other)["baselines"] != results["baselines"]
