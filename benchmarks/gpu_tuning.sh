@@ -15,7 +15,7 @@ profile() {  # cache name, then gpu_profile.py flags
 profile whole-first-2 --whole --first-length 2
 profile whole-first-124 --whole --first-length 124
 profile shipped-first-2 --first-length 2
-TORCHINDUCTOR_CACHE_DIR=/tmp/inductor-bench python benchmarks/gpu_generate.py --sizes large --compile 1,0 --correctness 0 --out "$out/gen.json" 2>&1 | tail -4
+TORCHINDUCTOR_CACHE_DIR=/tmp/inductor-bench python benchmarks/gpu_generate.py --sizes large --compile 1 --correctness 0 --out "$out/gen.json" 2>&1 | tail -4
 export TORCHINDUCTOR_CACHE_DIR=/tmp/inductor-run
 bash benchmarks/gpu_run_large.sh /tmp/cold --compile 2>&1 | tail -2
 python benchmarks/gpu_chunk_times.py /tmp/cold/run-large
