@@ -5,7 +5,8 @@ much of the step's wall time the GPU is busy (the rest is launch gaps, which CUD
 
 --compile profiles the shipped step (`generation.compiled_step`: each encoder layer compiled);
 --whole compiles the whole step instead, as before that change. The first call is at --first-length
-(a rollout's first prefix by default), where inductor times its kernels' launch configurations.
+(a rollout's first prefix by default), where inductor times its kernels' launch configurations; the
+shipped step is tuned first at the mean prefix of a 250-frame rollout, as `generate` does.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ label = "eager" if not args.compile else "compiled, whole step" if args.whole el
 with torch.inference_mode(), torch.nn.attention.sdpa_kernel(_ATTENTION_BACKENDS):
     for length in map(int, args.lengths.split(",")):
         x = torch.randn(args.batch, length, 512, device="cuda", dtype=torch.bfloat16)
+        if not args.whole and args.compile:
+            step.tune(model, args.batch, 250, torch.device("cuda"), torch.bfloat16)  # as `generate` does
         for n in (args.first_length, length - 1, length):
             step(model, torch.randn(args.batch, n, 512, device="cuda", dtype=torch.bfloat16))  # compile and tune, warm up
         torch.cuda.synchronize()

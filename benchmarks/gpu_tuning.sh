@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Does the prefix length of a compiled step's first call (where inductor times its kernels' launch
 # configurations) change the step's speed at the typical length? Then `bench` and the end-to-end
-# run with the shipped step (tuned at generation.TUNING_PREFIX). Each in an inductor cache of its own.
+# run with the shipped step (tuned by generation.CompiledStep.tune). Each in an inductor cache of its own.
 #   bash benchmarks/gpu_tuning.sh OUT
 set -uo pipefail
 out=${1:?output directory}

@@ -117,6 +117,8 @@ def generate(
     pad = device.type == "cuda" and n > batch_size
     started = time.perf_counter()
     with sdpa_kernel(_ATTENTION_BACKENDS):
+        if isinstance(step, CompiledStep) and not model.config.causal:  # a causal model encodes with its KV cache
+            step.tune(engine, min(batch_size, n), frames, device, dtype)
         for lo in range(0, n, batch_size):
             hi = min(n, lo + batch_size)
             rows = torch.arange(lo, lo + batch_size if pad else hi).clamp(max=n - 1)
@@ -187,43 +189,52 @@ def _step(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
     return model.encode(prefix, last_only=True)
 
 
-# The prefix length at which a compiled step is first called, on dummy tokens: inductor picks each
-# kernel's launch configuration by timing its candidates on the first call, and the winners at a
-# rollout's first prefix (2 tokens) are slow at the lengths that make up most of the work. 126 is
-# the mean prefix of a 250-frame rollout.
-TUNING_PREFIX = 126
-
-
-@functools.cache
-def compiled_step(mode: str | None = None) -> Callable[[StickFigureTransformer, torch.Tensor], torch.Tensor]:
-    """`_step` with each encoder layer through `torch.compile(dynamic=True)`, built once per process
-    and mode: every chunk of a run, every noise condition and every later run in the process reuse
-    the same compiled graphs (the prefix length is marked dynamic, so 249 lengths share them).
+class CompiledStep:
+    """`_step` with each encoder layer through `torch.compile(dynamic=True)` (the prefix length is
+    marked dynamic, so the 249 lengths of a rollout share the graphs).
 
     Compiled per layer, not per step (torch's "regional compilation"): the layers differ only in
     their weights, which dynamo takes as graph inputs, so all of them share one graph and the last
     layer's last-position variant a second. For large on an H200 that cut the first call from 42 s
     to 19 s on a cold cache and from 14 s to 6 s on a warm one, at the same step time
-    (benchmarks/gpu_compile_time.py, docs/benchmarks.md). The first call per device and dtype runs a
-    dummy step of `TUNING_PREFIX` tokens first, so that the kernels are tuned at a typical length.
+    (benchmarks/gpu_compile_time.py, docs/benchmarks.md).
     """
-    layer_step = torch.compile(_layer_step, dynamic=True, mode=mode)
-    tuned: set[tuple[torch.device, torch.dtype]] = set()
 
-    def layers(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
-        encoder = model.transformer_encoder.layers
+    def __init__(self, mode: str | None = None):
+        self._layer_step = torch.compile(_layer_step, dynamic=True, mode=mode)
+        self._called: set[tuple[torch.device, torch.dtype]] = set()
+
+    def __call__(self, model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
+        self._called.add((prefix.device, prefix.dtype))
+        layers = model.transformer_encoder.layers
         prefix = prefix.contiguous()  # a view of the token buffer; one layout for every layer's graph
-        for i, layer in enumerate(encoder):
-            prefix = layer_step(layer, prefix, model.config.causal, i == len(encoder) - 1)
+        for i, layer in enumerate(layers):
+            prefix = self._layer_step(layer, prefix, model.config.causal, i == len(layers) - 1)
         return prefix
 
-    def step(model: StickFigureTransformer, prefix: torch.Tensor) -> torch.Tensor:
-        if (prefix.device, prefix.dtype) not in tuned:  # the first call compiles and tunes: at a typical length
-            tuned.add((prefix.device, prefix.dtype))
-            layers(model, prefix.new_zeros(prefix.shape[0], TUNING_PREFIX, prefix.shape[2]))
-        return layers(model, prefix)
+    @torch.inference_mode()
+    def tune(self, model: StickFigureTransformer, batch: int, frames: int, device: torch.device, dtype: torch.dtype) -> None:
+        """Make the step's first call on this device and dtype a dummy one at the mean prefix of a
+        `frames`-frame rollout (126 tokens for 250 frames); a no-op once it has been called there.
 
-    return step
+        Inductor picks each kernel's launch configuration by timing its candidates at the kernel's
+        first call, and the winners at a rollout's first prefix (2 tokens) are slow at the lengths
+        that make most of the work: large's SwiGLU kernel ran 1.54x slower at 126 tokens on an H200,
+        the step 4% (docs/benchmarks.md). It runs in inference mode, as the rollout does; call it
+        under the rollout's attention backends, so that the graphs it compiles are the rollout's."""
+        length = frames // 2 + 1
+        while length in (batch, model.config.d_model):  # equal sizes would share one symbol in the graph
+            length += 1  # (dynamo's "duck sizing") and the rollout's other lengths would compile again
+        tokens = torch.zeros(batch, length, model.config.d_model, device=device, dtype=dtype)
+        if (tokens.device, tokens.dtype) not in self._called:
+            self(model, tokens)
+
+
+@functools.cache
+def compiled_step(mode: str | None = None) -> CompiledStep:
+    """The process's `CompiledStep` for this torch.compile mode, built once: every chunk of a run,
+    every noise condition and every later run in the process reuse its compiled graphs."""
+    return CompiledStep(mode)
 
 
 def _layer_step(layer: torch.nn.Module, x: torch.Tensor, causal: bool, last_only: bool) -> torch.Tensor:

@@ -191,7 +191,9 @@ def test_a_padded_last_batch_on_cuda_equals_the_unpadded_rows(model, inputs):
 @pytest.mark.slow
 def test_the_compiled_step_computes_the_eager_rollout_with_one_graph_per_layer_kind(inputs):
     # three layers, compiled per layer: one graph for the full-prefix layers, one for the last
-    # layer's last-position variant, whatever the number of layers and prefix lengths
+    # layer's last-position variant, whatever the number of layers and prefix lengths; the first
+    # call, a dummy one that tunes the kernels at the mean prefix (7 tokens: the batch's size here),
+    # adds none
     from torch._dynamo.utils import counters
 
     torch.manual_seed(0)
