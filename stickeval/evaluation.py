@@ -339,9 +339,15 @@ def _scored_while_generating(device: torch.device, main: bool, settings: RunSett
     if device.type != "cuda" or not main:
         yield lambda: None
         return
-    with one_thread(), ThreadPoolExecutor(1, thread_name_prefix="suite-scores") as pool:
+    with one_thread():
+        pool = ThreadPoolExecutor(1, thread_name_prefix="suite-scores")
         future = pool.submit(score_suite, asdict(settings), suite)
-        yield future.result
+        try:
+            yield future.result
+        except BaseException:
+            pool.shutdown(wait=False)  # an interrupted or failed run says so now, not after these rows
+            raise
+        pool.shutdown()
 
 
 def _check_widths(suite: Suite, loaded, settings: RunSettings) -> None:

@@ -299,11 +299,17 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
               suite_scores: SuiteScores | None = None) -> Results:  # fmt: skip
     """Score the rollouts of a run and write `results.json` (and `samples.jsonl`) into `output`.
 
-    The model's row is scored here while the noise conditions, and unless `suite_scores` (of
-    `score_suite`, for this run's settings and suite) has them, the reference and context rows are
-    scored beside it in threads (each its own seeded computation: the figures do not depend on the
-    order), once the reference clips' shared vectors are filled."""
+    The model's row is scored here while the noise conditions are scored beside it in a thread, and
+    so are the reference and context rows unless `suite_scores` brings them (`score_suite` of this
+    run's settings and suite). Each is its own seeded computation: the figures do not depend on the
+    order. The reference clips' shared vectors are filled first.
+
+    Raises:
+        ValueError: `suite_scores` were scored for another suite or seed.
+    """
     started = time.perf_counter()
+    if suite_scores and (suite_scores.judging.suite is not suite or suite_scores.judging.seed != run["settings"]["seed"]):
+        raise ValueError("suite_scores were scored for another suite or seed than this run's; pass score_suite(run['settings'], suite).")
     x = suite_scores.judging if suite_scores else Judging(run["settings"], suite)
     seed = x.seed
     roles, motion = np.array(run["roles"]), arrays["motion"]

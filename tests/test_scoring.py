@@ -255,9 +255,12 @@ def test_suite_rows_scored_ahead_as_while_a_gpu_generates_give_the_same_results(
     # hands them to score_run; the results file is the same as when score_run scores them itself.
     _, results = copied
     run, arrays = build(suite, noise=True)
-    ahead = score_run(tmp_path, run, suite, arrays, suite_scores=scoring.score_suite(run["settings"], suite))
+    rows = scoring.score_suite(run["settings"], suite)
+    ahead = score_run(tmp_path, run, suite, arrays, suite_scores=rows)
     same = ("metrics", "reference", "baselines", "breakdowns", "notices", "evaluator", "config")
     assert {k: ahead[k] for k in same} == {k: results[k] for k in same}
-    # and the rows are the ones handed over: scored with another seed, their intervals differ
+    assert ahead["reference"] is rows.reference  # written as handed over, not scored again
+    # rows scored for another seed are refused, not mixed into this run's results
     other = scoring.score_suite({**run["settings"], "seed": 1}, suite)
-    assert score_run(tmp_path, run, suite, arrays, suite_scores=other)["baselines"] != results["baselines"]
+    with pytest.raises(ValueError, match="another suite or seed"):
+        score_run(tmp_path, run, suite, arrays, suite_scores=other)
