@@ -209,7 +209,9 @@ def evaluate(
     alone scores and writes; the other ranks return None.
 
     The batch size is resolved once ("auto" is probed once) and the model is put on the device
-    once; both serve every chunk, every noise condition and the teacher-forced pass. run.json
+    once; both serve every chunk, every noise condition and the teacher-forced pass. On a GPU the
+    results' rows that no model output enters (reference, context) are scored in a thread while
+    the model generates. run.json
     records the resolved batch size and the chunk size that `score` reads the cache with.
 
     Args:
