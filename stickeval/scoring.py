@@ -277,7 +277,8 @@ class SuiteScores:
 
 
 def score_suite(settings: dict, suite: Suite) -> SuiteScores:
-    """Score the reference and context rows of a run with these settings (its seed and suite).
+    """Score the reference and context rows of a run: `settings` as run.json stores them (their
+    `seed` and `suite` are read), `suite` the clips the run answers.
 
     `evaluate` calls this in a thread while the model generates on a GPU, and passes the result to
     `score_run`, which otherwise computes the same rows itself: each row is its own seeded

@@ -250,7 +250,7 @@ def test_data_without_a_learned_evaluator_gets_null_evaluator_figures_and_a_noti
     assert results["breakdowns"]["confusion"]["judge"] == "static"
 
 
-def test_suite_rows_scored_ahead_as_while_a_gpu_generates_give_the_same_results(copied, suite, tmp_path):
+def test_suite_rows_scored_while_a_gpu_generates_give_the_same_results_and_must_be_this_runs(copied, suite, tmp_path):
     # `evaluate` scores the reference and context rows in a thread during generation on a GPU and
     # hands them to score_run; the results file is the same as when score_run scores them itself.
     _, results = copied
