@@ -334,10 +334,11 @@ def evaluate(
 @contextlib.contextmanager
 def _scored_while_generating(device: torch.device, main: bool, settings: RunSettings, suite: Suite) -> Iterator[Callable[[], SuiteScores | None]]:
     """Score the rows of the results that no model output enters (`scoring.score_suite`: the
-    reference and context rows: about 5 s of the standard suite's scoring on an H200 host) in a thread while a GPU
-    generates, when the CPU would otherwise wait on it. Yields a function that returns them once the
-    block is left (None on a CPU run or a rank other than 0: there `score_run` scores them itself,
-    to the same figures). BLAS is limited to one thread from this thread, as OpenBLAS requires."""
+    reference and context rows, about 5 s of the standard suite's scoring on an H200 host) in a
+    thread while a GPU generates, when the CPU would otherwise wait on it. Yields a function that
+    returns them once the block is left (None on a CPU run or a rank other than 0: there `score_run`
+    scores them itself, to the same figures). BLAS is limited to one thread from this thread, as
+    OpenBLAS requires."""
     if device.type != "cuda" or not main:
         yield lambda: None
         return
