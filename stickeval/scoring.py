@@ -13,8 +13,10 @@ CI and its n. Beside the model's row:
   references, Fréchet distances of the held-out references to the train references, diversity);
 - the learned evaluator's own held-out figures (`evaluator`), and a memorisation notice when the
   rollouts are closer to the references than real clips can be (`validation.is_memorised`).
-The learned evaluator comes from `stickeval.evaluator.load_evaluator` (shipped for StickBench, built
-and cached for the real track); a user's .pt data has none, and its figures are null with a notice.
+The reference and context rows need no rollouts: `score_suite` scores them on their own (as
+`evaluate` does while a GPU generates) and `score_run` takes them. The learned evaluator comes from
+`stickeval.evaluator.load_evaluator` (shipped for StickBench, built and cached for the real track);
+a user's .pt data has none, and its figures are null with a notice.
 Schema of results.json: `stickeval.results`, docs/results.md.
 """
 
