@@ -211,8 +211,8 @@ def evaluate(
     The batch size is resolved once ("auto" is probed once) and the model is put on the device
     once; both serve every chunk, every noise condition and the teacher-forced pass. On a GPU the
     results' rows that no model output enters (reference, context) are scored in a thread while
-    the model generates. run.json
-    records the resolved batch size and the chunk size that `score` reads the cache with.
+    the model generates. run.json records the resolved batch size and the chunk size that `score`
+    reads the cache with.
 
     Args:
         loaded: a `stickeval.zoo.LoadedModel`.

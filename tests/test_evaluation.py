@@ -1,6 +1,7 @@
 """`evaluate` / `score`: results with CIs, batch-size invariance, resume, corrupt cache, bad input."""
 
 import copy
+import dataclasses
 import json
 import shutil
 from dataclasses import replace
@@ -316,3 +317,20 @@ def test_timing_says_where_the_wall_time_went(small_run):
     assert timing["prepare_seconds"] > 0 and timing["scoring_seconds"] > 0
     # the fill covers generation and teacher forcing, so it cannot be shorter than generation alone
     assert timing["fill_seconds"] >= timing["generation_seconds"] > 0
+
+
+def test_on_a_gpu_the_suite_rows_are_scored_beside_generation_and_a_failure_there_still_propagates():
+    # _scored_while_generating needs no GPU of its own: it starts scoring when told the device is
+    # CUDA, and hands over what score_suite computes; on a CPU it leaves the rows to score_run.
+    settings, suite = RunSettings(suite="quick", limit=40), load_suite("quick", limit=40)
+    with evaluation._scored_while_generating(torch.device("cuda"), True, settings, suite) as rows:
+        pass
+    alone = evaluation.score_suite(dataclasses.asdict(settings), suite)
+    assert rows().reference == alone.reference and rows().context == alone.context
+    for device, main in ((torch.device("cpu"), True), (torch.device("cuda"), False)):
+        with evaluation._scored_while_generating(device, main, settings, suite) as rows:
+            pass
+        assert rows() is None
+    with pytest.raises(KeyboardInterrupt):  # an interrupted generation is not swallowed by the scoring beside it
+        with evaluation._scored_while_generating(torch.device("cuda"), True, settings, suite):
+            raise KeyboardInterrupt
