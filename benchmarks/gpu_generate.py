@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import torch
 
-from stickeval.bench import bench
+from stickeval.throughput import bench
 from stickeval.generation import generate
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 

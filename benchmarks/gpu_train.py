@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from stickeval.bench import measure_peak_tflops
+from stickeval.throughput import measure_peak_tflops
 from stickeval.data import load_suite, save_dataset, suite_to_samples
 from stickeval.device import device_name
 from stickeval.text import get_encoder

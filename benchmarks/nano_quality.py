@@ -23,8 +23,8 @@ import torch
 
 from stickeval import RunSettings, evaluate, zoo
 from stickeval.data import load_suite
-from stickeval.evaluation import build_suite
-from stickeval.scoring import score_run
+from stickeval.evaluation.run import build_suite
+from stickeval.evaluation.scoring import score_run
 from stickeval.zoo.model import StickFigureTransformer, count_parameters
 from stickeval.zoo.provenance import Provenance
 
@@ -44,7 +44,7 @@ def random_like(name: str) -> zoo.LoadedModel:
 
 
 def baselines(suite_name: str, seed: int = 0) -> dict[str, np.ndarray]:
-    """Trivial "models" [n, T, D] for the suite's test prompts (the same families as stickeval.validation)."""
+    """Trivial "models" [n, T, D] for the suite's test prompts (the same families as stickeval.evaluation.validity)."""
     test, train = load_suite(suite_name), load_suite(suite_name, split="train")
     rng = np.random.default_rng(seed)
     valid = np.arange(train.motion.shape[1])[None, :] < train.lengths[:, None]

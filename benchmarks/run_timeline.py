@@ -54,10 +54,10 @@ atexit.register = _timed_register
 
 started = time.time()
 import stickeval.cli  # noqa: E402
-import stickeval.evaluation as evaluation  # noqa: E402
+import stickeval.evaluation.run as evaluation  # noqa: E402
 import stickeval.generation as generation  # noqa: E402
-import stickeval.rollout_cache as rollout_cache  # noqa: E402
-import stickeval.scoring as scoring  # noqa: E402
+import stickeval.evaluation.cache as rollout_cache  # noqa: E402
+import stickeval.evaluation.scoring as scoring  # noqa: E402
 import stickeval.zoo as zoo  # noqa: E402
 from stickeval.cli import output, run  # noqa: E402
 

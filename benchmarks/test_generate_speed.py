@@ -2,7 +2,7 @@
 
     make bench     # or: .venv/bin/python -m pytest benchmarks/test_generate_speed.py --benchmark-enable
 
-A tiny model (fixtures.checkpoints.TINY_CONFIG, ~98k parameters) with random weights (speed does
+A tiny model (tests.fixtures.checkpoints.TINY_CONFIG, ~98k parameters) with random weights (speed does
 not depend on their values), fp32, torch's default CPU threads. Batched: 16 prompts x 64 frames
 in one call; the original loop: 1 prompt x 64 frames, the full sequence-first forward on the
 growing prefix. Scoring: `score` of a cached 4-prompt quick-suite run (42 rollouts of 250 frames,
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-from fixtures.checkpoints import TINY_CONFIG, build_tiny_checkpoint
+from tests.fixtures.checkpoints import TINY_CONFIG, build_tiny_checkpoint
 from stickeval import zoo
-from stickeval.bench import original_loop, rollout_flops
-from stickeval.evaluation import RunSettings, evaluate, score
+from stickeval.throughput import original_loop, rollout_flops
+from stickeval.evaluation.run import RunSettings, evaluate, score
 from stickeval.generation import generate
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 

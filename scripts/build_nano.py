@@ -1,7 +1,7 @@
 """Retrain the built-in `nano` and `nano-sft` from scratch and ship them into stickeval/zoo/builtin/ (`make nano`).
 
 Runs the two training commands exactly as a user would (their lines are recorded in each manifest),
-then exports the runs as fp16 with `stickeval.zoo.shipped.export_run`: nano as full weights, nano-sft as
+then exports the runs as fp16 with `stickeval.zoo.builtin_weights.export_run`: nano as full weights, nano-sft as
 LoRA adapters only, checked to have been trained over the shipped nano. Each manifest.json records the
 commands, recipe, seed, data hash, torch version, machine, load, training time and the sha256 of every
 file. One thread (OMP_NUM_THREADS=1): CPU results are then bit-identical on the same machine and torch.
@@ -28,7 +28,7 @@ import torch
 import stickeval
 from stickeval.train import load_recipe
 from stickeval.zoo import get_variant
-from stickeval.zoo.shipped import WEIGHTS, export_run
+from stickeval.zoo.builtin_weights import WEIGHTS, export_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "stickeval" / "train" / "recipes"

@@ -6,7 +6,7 @@
 
 The public names are loaded on first use (PEP 562), so `import stickeval.metrics` or
 `import stickeval.data` costs numpy, not torch, the zoo or huggingface_hub (DESIGN §2: metrics
-score arrays). `generate` lives in `stickeval.generation`, `evaluate` in `stickeval.evaluation`.
+score arrays). `generate` lives in `stickeval.generation`, `evaluate` in `stickeval.evaluation.run`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from stickeval.version import __version__
 
 # Public name -> (module, attribute of that module; None for the module itself).
 _LAZY = {
@@ -22,9 +22,9 @@ _LAZY = {
     "zoo": ("stickeval.zoo", None),
     "generate": ("stickeval.generation", "generate"),
     "Rollout": ("stickeval.generation", "Rollout"),
-    "evaluate": ("stickeval.evaluation", "evaluate"),
-    "score": ("stickeval.evaluation", "score"),
-    "RunSettings": ("stickeval.evaluation", "RunSettings"),
+    "evaluate": ("stickeval.evaluation.run", "evaluate"),
+    "score": ("stickeval.evaluation.run", "score"),
+    "RunSettings": ("stickeval.evaluation.run", "RunSettings"),
 }
 
 __all__ = ["RunSettings", "Rollout", "__version__", "errors", "evaluate", "generate", "score", "zoo"]

@@ -88,3 +88,8 @@ def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
 def stable_key(parts: dict) -> str:
     """16 hex digits of sha256 over `parts` as sorted-key JSON: the same key on every machine and run."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes: the digest manifests record for shipped and cached weights."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

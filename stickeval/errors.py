@@ -365,7 +365,7 @@ class EvaluatorError(StickevalError, ValueError):
     Example:
         EvaluatorError: stickeval/evaluator/weights/stickbench/evaluator.safetensors does not match its
         manifest (sha256 3f2a... expected 9c1d...). Reinstall stickeval, or rebuild it with
-        `python -m stickeval.evaluator.build stickbench`.
+        `python -m stickeval.judge.build stickbench`.
     """
 
     def __init__(self, message: str, *, path: str | None = None):

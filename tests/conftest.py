@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["fixtures.hub_fixtures", "fixtures.run_fixtures"]
+pytest_plugins = ["tests.fixtures.hub_fixtures", "tests.fixtures.run_fixtures"]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 GOLDEN_V1 = SHARED / "reference" / "golden" / "stickgen_golden_v1.pt"

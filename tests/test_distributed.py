@@ -14,7 +14,7 @@ import pytest
 
 from stickeval.distributed import process_group, timeout_seconds
 from stickeval.errors import DistributedError
-from stickeval.rollout_cache import RolloutCache
+from stickeval.evaluation.cache import RolloutCache
 
 # nano on 8 quick-suite prompts with noise: 8 clean + 8 other + 18 x 8 noisy = 160 rows in 20 chunks of 8,
 # so each of 2 ranks has 10 chunks (a few seconds of work: long enough to be killed halfway)

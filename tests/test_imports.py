@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "huggingface_hub", "stickeval.zoo", "stickeval.generation", "stickeval.evaluation")
+HEAVY = ("torch", "huggingface_hub", "stickeval.zoo", "stickeval.generation", "stickeval.evaluation.run")
 
 
 def loaded_after(code: str) -> dict:
@@ -33,13 +33,13 @@ def test_the_package_api_names_are_the_functions_and_modules_of_the_design():
         " + [RunSettings.__module__, Rollout.__module__, callable(zoo.load)]"
     )
     assert loaded_after(code) == [
-        "function", "function", "function", "module", "module", "stickeval.evaluation", "stickeval.generation", True,
+        "function", "function", "function", "module", "module", "stickeval.evaluation.run", "stickeval.generation", True,
     ]  # fmt: skip
 
 
 def test_generate_and_evaluate_stay_functions_after_their_modules_are_imported():
     code = (
-        "import stickeval.evaluation\n"  # imports stickeval.generation too
+        "import stickeval.evaluation.run\n"  # imports stickeval.generation too
         "import stickeval\n"
         "result = [type(stickeval.generate).__name__, type(stickeval.evaluate).__name__,"
         " stickeval.generation.generate is stickeval.generate]"

@@ -27,7 +27,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from stickeval import __version__
+from stickeval.version import __version__
 from stickeval.cli import bench as _bench
 from stickeval.cli import compare as _compare
 from stickeval.cli import card as _card

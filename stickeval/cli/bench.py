@@ -33,7 +33,7 @@ def bench(
     """Time batched generation after warm-up; compare with the original per-prompt fp32 loop."""
     from stickeval import zoo as zoo_api
     from stickeval._io import check_writable, write_text_atomic
-    from stickeval.bench import bench as bench_api
+    from stickeval.throughput import bench as bench_api
 
     if out:
         check_writable(out)  # before the work: a bad -o fails in a second, not after the timing

@@ -20,9 +20,9 @@ from stickeval.cli.options import JsonOpt, RevisionOpt, ZooOpt
 from stickeval.cli.output import err_console, examples, print_json
 
 if TYPE_CHECKING:
-    from stickeval.card import CardUpdate
-    from stickeval.eval_results import EvalResultsUpdate
-    from stickeval.zoo.hub import PushResult
+    from stickeval.card.model_index import CardUpdate
+    from stickeval.card.hub_eval import EvalResultsUpdate
+    from stickeval.hub import PushResult
 
 EXAMPLES = examples(
     "# show what would change in a local card",
@@ -72,33 +72,33 @@ def card(
     for flag, value in (("--benchmark-revision", benchmark_revision), ("--source-url", source_url)):
         if value is not None and eval_results is None:
             _refuse(f"{flag} goes with --eval-results ORG/NAME: add it, or drop {flag}.")
-    from stickeval import card as card_api
-    from stickeval import card_io
+    from stickeval.card import model_index as card_api
+    from stickeval.card import source as card_source
 
-    source = card_io.read_card(card, zoo=zoo, revision=revision)
+    source = card_source.read_card(card, zoo=zoo, revision=revision)
     if write and source.path is None:
         _refuse(f"{source.label} is a Hub card, which --write cannot replace: use --push to commit it, or pass a local README.md.")
     document = card_api.read_results(results)
-    card_io.check_results_match(source, document)
+    card_source.check_results_match(source, document)
     update = card_api.update_card(source.text, document, dataset_name=dataset_name, dataset_type=dataset_type)
     results_update = None
     if eval_results is not None:
-        results_update = card_io.eval_results_update(
+        results_update = card_source.eval_results_update(
             source, document, eval_results, revision=benchmark_revision or "main", source_url=source_url
         )
     # without --eval-results, --check also compares the files the repo already holds for this run's task
-    recorded = card_io.recorded_updates(source, document) if check and eval_results is None else []
+    recorded = card_source.recorded_updates(source, document) if check and eval_results is None else []
     results_stale = results_update is not None and not results_update.current
     for notice in update.notices:
         err_console.print(f"[yellow]Note:[/] {escape(notice)}", highlight=False, soft_wrap=True)
     pushed = written = None
     if write and not update.current:
-        card_io.write_card(source.path, update.updated)
+        card_source.write_card(source.path, update.updated)
     if write and results_stale:
-        written = card_io.write_eval_results(source, results_update)
+        written = card_source.write_eval_results(source, results_update)
     if push and (not update.current or results_stale):
         extra = {results_update.path: results_update.updated} if results_stale else None
-        pushed = card_io.push_card(source, None if update.current else update.updated, document, create_pr=create_pr, extra=extra)
+        pushed = card_source.push_card(source, None if update.current else update.updated, document, create_pr=create_pr, extra=extra)
     if json_:
         print_json(
             {

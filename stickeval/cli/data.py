@@ -128,7 +128,7 @@ def push(
     json_: JsonOpt = False,
 ) -> None:
     """Publish StickBench as a Hub benchmark dataset: Parquet splits, a dataset card and an eval.yaml."""
-    from stickeval.benchmark_io import push_benchmark
+    from stickeval.data.benchmark_repo import push_benchmark
     from stickeval.data.stickbench import SIZES
 
     sizes = tuple(dict.fromkeys(size or SIZES))  # in the order given, once each

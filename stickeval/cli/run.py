@@ -55,7 +55,7 @@ def _fmt(x: float | None, digits: int = 4) -> str:
 
 def _print_table(results: dict) -> None:
     """The metrics as a table that fits the console, then what its columns and arrows mean."""
-    from stickeval.results import metric_rows
+    from stickeval.evaluation.results import metric_rows
 
     model, suite = results["model"], results["suite"]
     rows = [[f"{r.name} {ARROWS[r.direction]}", _fmt(r.value), f"[{_fmt(r.ci[0])}, {_fmt(r.ci[1])}]", _fmt(r.reference),
@@ -166,7 +166,7 @@ def run(
     """Generate motion for a benchmark suite and score it; cached generations are reused (resume)."""
     from stickeval import zoo as zoo_api
     from stickeval._io import check_writable
-    from stickeval.evaluation import RunSettings, evaluate
+    from stickeval.evaluation.run import RunSettings, evaluate
 
     if data is not None and suite is not None:
         raise typer.BadParameter("pass either --suite or --data, not both", param_hint="--suite/--data")
@@ -201,6 +201,6 @@ def score(
     json_: JsonOpt = False,
 ) -> None:
     """Re-score a run from its cached generations (no model, no GPU)."""
-    from stickeval.evaluation import score as score_api
+    from stickeval.evaluation.run import score as score_api
 
     _report(score_api(run_dir, log_samples=log_samples), run_dir, json_)

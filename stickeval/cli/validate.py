@@ -35,9 +35,9 @@ def validate_metrics(
     below held-out real with non-overlapping 95% CIs; ! : closer to the references than real can be.
     """
     from stickeval._io import check_writable, write_text_atomic
-    from stickeval.scoring import cache_dir
-    from stickeval.validation import markdown_table
-    from stickeval.validation import validate_metrics as validate
+    from stickeval.evaluation.scoring import cache_dir
+    from stickeval.evaluation.validity import markdown_table
+    from stickeval.evaluation.validity import validate_metrics as validate
 
     path = out or Path("runs") / "validity" / f"{suite}.json"
     check_writable(path)

@@ -1,7 +1,7 @@
 """stickeval's metrics: pure functions on arrays, and the one table of what each metric is.
 
 Every fact about a metric (its function, direction, model-card field, unit, one-line meaning, call
-form, reference row) lives in its `Metric` row of `METRICS`, and `stickeval.scoring` scores a run
+form, reference row) lives in its `Metric` row of `METRICS`, and `stickeval.evaluation.scoring` scores a run
 by walking this table; definitions are in the functions' docstrings and in docs/metrics.md. This
 package imports neither `stickeval.zoo` nor `stickeval.generation`: it scores arrays. Call forms
 (`Metric.kind`):
@@ -9,7 +9,7 @@ package imports neither `stickeval.zoo` nor `stickeval.generation`: it scores ar
 - "paired":         fn(generated [N,T,D], reference [N,T,D], lengths [N] | None) -> float64 [N]
 - "teacher_forced": fn(predictions [N,T-1,D], motion [N,T,D], lengths) -> [N]
 - "classifier":     fn(scores: action.ActionScores) -> [N]; the judge is the learned evaluator's
-                    time-aware classifier (`stickeval.evaluator`), one pass per set of clips
+                    time-aware classifier (`stickeval.judge`), one pass per set of clips
                     (`action.judge_actions`) serving every metric of this kind; for data without an
                     evaluator (a user's .pt data) the static classifier below, with a notice
 - "static_classifier": the same call form, judged by the logistic regression on time-pooled motion

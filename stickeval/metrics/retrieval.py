@@ -1,6 +1,6 @@
 """Text-motion retrieval metrics in a learned evaluator's co-embedding space (the T2M protocol).
 
-Embeddings in, numbers out: `stickeval.evaluator` turns prompts and clips into vectors; these functions
+Embeddings in, numbers out: `stickeval.judge` turns prompts and clips into vectors; these functions
 score the vectors (eval-protocol §A1). With f_t the text and f_m the motion embedding of sample i:
 
 - R-precision top-k: in a pool of 32 samples (the matched one and 31 others), rank the 32 motions by

@@ -60,7 +60,7 @@ def _identity(results: dict, run_dir: Path) -> Section:
 
 
 def _metrics(results: dict) -> Section:
-    from stickeval.results import metric_rows
+    from stickeval.evaluation.results import metric_rows
 
     rows = metric_rows(results)
     table = Table(["metric", "value", "95% CI", "n", "better", "reference", "what it measures"],

@@ -16,7 +16,7 @@ import numpy as np
 
 from stickeval.data.suite import Suite
 from stickeval.errors import ResultsFileError, RunDirectoryError, UnknownMetricError
-from stickeval.results import read_results_file
+from stickeval.evaluation.results import read_results_file
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
@@ -69,8 +69,8 @@ def load_run(run_dir: str | Path) -> RunData:
         ResultsFileError: as `read_results`.
         RunDirectoryError: no or unreadable run.json, a changed suite, missing or corrupt generations.
     """
-    from stickeval.evaluation import read_run, build_suite
-    from stickeval.rollout_cache import RolloutCache
+    from stickeval.evaluation.run import read_run, build_suite
+    from stickeval.evaluation.cache import RolloutCache
 
     run_dir = Path(run_dir)
     results = read_results(run_dir)

@@ -14,7 +14,7 @@ from pathlib import Path
 from safetensors.torch import save_file as save_safetensors
 from torch import nn
 
-from stickeval import __version__
+from stickeval.version import __version__
 from stickeval._io import atomic_path, write_text_atomic
 from stickeval.data.schema import ACTIONS
 from stickeval.errors import CheckpointWriteError, first_line

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stickeval import __version__
+from stickeval.version import __version__
 from stickeval._io import atomic_path
 from stickeval.errors import CheckpointWriteError, TrainStateError, first_line
 

@@ -19,7 +19,8 @@ from stickeval.errors import (
     ParameterCountError,
     WeightsNotBuiltError,
 )
-from stickeval.zoo import hub, shipped
+from stickeval import hub
+from stickeval.zoo import builtin_weights
 from stickeval.zoo.checkpoint import (
     CONFIG_FILE,
     WEIGHT_FILES,
@@ -28,7 +29,7 @@ from stickeval.zoo.checkpoint import (
     resolve_weights_file,
     schema_name,
 )
-from stickeval.zoo.hub import PushResult
+from stickeval.hub import PushResult
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 from stickeval.zoo.provenance import Provenance
 from stickeval.zoo.registry import REPO_ID, Variant, resolve_variant
@@ -81,15 +82,18 @@ def _files(variant: Variant, revision: str | None, *, force: bool, cached_only: 
     if variant.source == "builtin":
         for name in variant.weight_files:
             if (variant.builtin_dir / name).is_file():
-                shipped.verify(variant.builtin_dir)  # a damaged installation is refused before loading
+                builtin_weights.verify(variant.builtin_dir)  # a damaged installation is refused before loading
                 return Provenance(variant.name, "builtin", None, None, None, variant.builtin_dir, variant.builtin_dir / name)
         raise WeightsNotBuiltError(variant.name, str(variant.builtin_dir))
     if variant.source == "local":
         weights = resolve_weights_file(variant.path)
         return Provenance(variant.name, "local", None, None, None, weights.parent, weights)
     revision = revision or variant.revision
-    found = hub.cached_snapshot(variant.repo_id, revision, variant.weight_files, name=variant.name) if cached_only and not force else None
-    return found or hub.fetch(variant.repo_id, revision, variant.weight_files, name=variant.name, force=force)
+    found = hub.cached_snapshot(variant.repo_id, revision, variant.weight_files) if cached_only and not force else None
+    if found is None:
+        companions = (CONFIG_FILE, hub.CARD_FILE)
+        found = hub.fetch(variant.repo_id, revision, variant.weight_files, companions=companions, name=variant.name, force=force)
+    return Provenance(variant.name, "hub", variant.repo_id, revision, found.commit_sha, found.path, found.weights)
 
 
 def _load(variant: Variant, found: Provenance, *, device: str, strict: bool) -> tuple[StickFigureTransformer, ModelConfig]:
@@ -218,9 +222,9 @@ def describe_variant(variant: Variant) -> dict:
     doc = variant.to_dict()
     cached, metrics = None, {}
     if variant.source == "hub":
-        snapshot = hub.cached_snapshot(variant.repo_id, variant.revision, variant.weight_files, name=variant.name)
+        snapshot = hub.cached_snapshot(variant.repo_id, variant.revision, variant.weight_files)
         if snapshot is not None:
-            cached = {"revision": snapshot.revision, "commit_sha": snapshot.commit_sha, "path": str(snapshot.path)}
+            cached = {"revision": variant.revision, "commit_sha": snapshot.commit_sha, "path": str(snapshot.path)}
             if (snapshot.path / hub.CARD_FILE).is_file():
                 metrics = hub.read_card_metrics(snapshot.path / hub.CARD_FILE)
     else:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
+from tests.fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
 from stickeval.data import save_dataset, suite_to_samples
 from stickeval.data.stickbench import load_suite
 from stickeval.text import HashEncoder

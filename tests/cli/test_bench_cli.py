@@ -2,8 +2,8 @@
 
 import json
 
-from fixtures.checkpoints import build_tiny_checkpoint
-from stickeval.bench import BenchResult
+from tests.fixtures.checkpoints import build_tiny_checkpoint
+from stickeval.throughput import BenchResult
 
 
 def test_bench_json_prints_and_writes_the_same_document(run_cli, tmp_path):

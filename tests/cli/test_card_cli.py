@@ -9,7 +9,7 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from fixtures.hub_fixtures import TEST_TOKEN
+from tests.fixtures.hub_fixtures import TEST_TOKEN
 from tests.conftest import SHARED
 
 SEED_CARD = SHARED / "reference" / "cards" / "stick-gen-large-sft.README.md"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fixtures.checkpoints import build_tiny_checkpoint
+from tests.fixtures.checkpoints import build_tiny_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / "examples" / "card-metrics.yml"

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from huggingface_hub import hf_hub_download, parse_eval_result_entries
 
-from fixtures.hub_fixtures import TEST_TOKEN
-from tests.test_eval_results import declaration
+from tests.fixtures.hub_fixtures import TEST_TOKEN
+from tests.card.test_hub_eval import declaration
 
 DATASET = "stickeval-org/stickbench"
 MODEL = "GesturaAI/stick-gen-tiny"

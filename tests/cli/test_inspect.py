@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from stickeval import __version__
+from stickeval.version import __version__
 from stickeval.zoo.checkpoint import save_checkpoint
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures.checkpoints import build_tiny_checkpoint
+from tests.fixtures.checkpoints import build_tiny_checkpoint
 from stickeval.cli import main
 from stickeval.data import save_dataset
 

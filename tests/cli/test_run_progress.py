@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.checkpoints import build_tiny_checkpoint
+from tests.fixtures.checkpoints import build_tiny_checkpoint
 from stickeval.cli import main
 
 # 127 clean + 16 other + 18 x 16 noisy = 431 rows; CPU auto batch 64 needs 7 batches, evened out to 62

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.checkpoints import zoo_toml
-from fixtures.hub_fixtures import TEST_TOKEN
+from tests.fixtures.checkpoints import zoo_toml
+from tests.fixtures.hub_fixtures import TEST_TOKEN
 
 # ---- zoo
 

@@ -9,14 +9,8 @@ import pytest
 
 from stickeval.data.stickbench import load_suite
 from stickeval.errors import ActionClassifierError, MetricInputError
-from stickeval.metrics.action import (
-    ActionClassifier,
-    action_head_accuracy,
-    load_or_fit_classifier,
-    score_actions,
-    top1_accuracy,
-    top3_accuracy,
-)
+from stickeval.judge.classifier import ActionClassifier, load_or_fit_classifier
+from stickeval.metrics.action import action_head_accuracy, score_actions, top1_accuracy, top3_accuracy
 from stickeval.metrics.features import motion_features
 
 

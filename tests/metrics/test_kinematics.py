@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from stickeval.errors import MetricInputError
-from stickeval.evaluator.training import moving_average
+from stickeval.metrics.corruptions import moving_average
 from stickeval.metrics.kinematics import EPS, kinematic_fd, kinematic_fd_ci, kinematic_features
 
 

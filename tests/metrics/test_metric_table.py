@@ -11,9 +11,9 @@ from stickeval.data.suite import MIN_FRAMES
 from stickeval.errors import MetricInputError
 from stickeval.metrics import METRICS
 from stickeval.metrics.features import motion_features
-from stickeval.scoring import PER_SAMPLE
+from stickeval.evaluation.scoring import PER_SAMPLE
 
-KINDS = {*PER_SAMPLE, "robustness", "set"}  # the call forms stickeval.scoring knows how to call
+KINDS = {*PER_SAMPLE, "robustness", "set"}  # the call forms stickeval.evaluation.scoring knows how to call
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 

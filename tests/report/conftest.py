@@ -1,6 +1,6 @@
 """Run directories for the report tests, made by the real pipeline on tiny random-weight checkpoints (once per session).
 
-The shared `tiny_runs` (fixtures/run_fixtures.py) supplies the checkpoint, a StickBench run and a run
+The shared `tiny_runs` (tests/fixtures/run_fixtures.py) supplies the checkpoint, a StickBench run and a run
 on another suite; the first is copied and re-scored with samples.jsonl, and a second model (other
 weights) is run on the same suite, so that there is something to rank.
 """
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.checkpoints import build_tiny_checkpoint
-from fixtures.run_fixtures import NOISE_PROMPTS, RUN_LIMIT
+from tests.fixtures.checkpoints import build_tiny_checkpoint
+from tests.fixtures.run_fixtures import NOISE_PROMPTS, RUN_LIMIT
 from tests.cli.conftest import run_cli  # noqa: F401  (the real entry point, output captured: used by test_cli.py)
 
 
@@ -24,7 +24,7 @@ def checkpoint(tiny_runs) -> Path:
 @pytest.fixture(scope="session")
 def run_dir(tiny_runs, tmp_path_factory) -> Path:
     """A scored run (with samples.jsonl) of the tiny model on 6 quick-suite prompts."""
-    from stickeval.evaluation import score
+    from stickeval.evaluation.run import score
 
     out = tmp_path_factory.mktemp("report-runs") / "run-a"
     shutil.copytree(tiny_runs.stickbench.parent, out)
@@ -36,7 +36,7 @@ def run_dir(tiny_runs, tmp_path_factory) -> Path:
 def other_run_dir(tmp_path_factory) -> Path:
     """A second tiny model (other weights) on the same suite and settings as `run_dir`."""
     from stickeval import zoo
-    from stickeval.evaluation import RunSettings, evaluate
+    from stickeval.evaluation.run import RunSettings, evaluate
 
     checkpoint = build_tiny_checkpoint(tmp_path_factory.mktemp("ckpt-b"), seed=1, metadata={"encoder": "hash"})
     out = tmp_path_factory.mktemp("report-runs") / "run-b"

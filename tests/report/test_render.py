@@ -137,7 +137,7 @@ def test_a_prompt_is_generated_with_a_checkpoint_and_its_action_read_from_the_wo
 
 
 def test_a_v3_model_renders_from_a_prompt_with_twelve_segment_frames(tmp_path):
-    from fixtures.checkpoints import build_tiny_checkpoint
+    from tests.fixtures.checkpoints import build_tiny_checkpoint
 
     checkpoint = build_tiny_checkpoint(tmp_path / "v3", input_dim=48, output_dim=48, metadata={"encoder": "hash"})
     rows, clips = prompt_rows(str(checkpoint), "someone dances")

@@ -23,7 +23,7 @@ from stickeval.cli import main
 from stickeval.data import load_suite
 from stickeval.errors import CheckpointError, WeightsNotBuiltError
 from stickeval.text import get_encoder
-from stickeval.zoo.shipped import MANIFEST, WEIGHTS, verify
+from stickeval.zoo.builtin_weights import MANIFEST, WEIGHTS, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
+from tests.fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
 from stickeval.errors import UnknownVariantError, ZooFileError
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 from stickeval.zoo.registry import _KEY_TYPES, Variant, load_zoo, resolve_variant
