@@ -34,6 +34,14 @@ results = []
 for cudnn, n in [(True, 256), (False, 288)]:
     torch.backends.cuda.enable_cudnn_sdp(cudnn)
     first, second = timed(model, n), timed(model, n)
-    results.append({"cudnn_attention": cudnn, "rows": n, "first_call_s": first, "second_call_s": second,
-                    "per_shape_cost_s": first - second, "steady_seq_per_s": n / second})
+    results.append(
+        {
+            "cudnn_attention": cudnn,
+            "rows": n,
+            "first_call_s": first,
+            "second_call_s": second,
+            "per_shape_cost_s": first - second,
+            "steady_seq_per_s": n / second,
+        }
+    )
     print(json.dumps(results[-1]))

@@ -1,6 +1,6 @@
 """Per-chunk generation seconds of a run directory (the first chunk of a --compile run includes compilation).
 
-    python benchmarks/gpu_chunk_times.py RUN_DIR
+python benchmarks/gpu_chunk_times.py RUN_DIR
 """
 
 import json

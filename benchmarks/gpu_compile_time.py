@@ -23,7 +23,9 @@ import sys
 import time
 
 phase, out = sys.argv[1], sys.argv[2]
-os.environ["TORCHINDUCTOR_CACHE_DIR"] = "/tmp/inductor-" + {"whole-mega": "mega", "whole-cold": "whole", "whole-warm": "whole"}.get(phase, "layers")
+os.environ["TORCHINDUCTOR_CACHE_DIR"] = "/tmp/inductor-" + {"whole-mega": "mega", "whole-cold": "whole", "whole-warm": "whole"}.get(
+    phase, "layers"
+)
 os.environ.setdefault("TRITON_CACHE_DIR", os.environ["TORCHINDUCTOR_CACHE_DIR"] + "/triton")
 
 started = time.perf_counter()

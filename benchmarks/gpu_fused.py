@@ -28,19 +28,43 @@ import triton.language as tl
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 LARGE = ModelConfig(d_model=512, nhead=16, num_layers=10)
-TILES = [(128, 128, 64, 8, 3), (256, 128, 64, 8, 3), (128, 256, 64, 8, 3), (128, 128, 128, 8, 3),
-         (128, 128, 64, 4, 4), (64, 128, 64, 4, 4), (128, 64, 64, 4, 4), (128, 64, 128, 4, 3),
-         (64, 64, 64, 4, 4), (128, 128, 32, 4, 5), (256, 64, 64, 8, 3), (64, 256, 64, 4, 3)]  # fmt: skip
+TILES = [
+    (128, 128, 64, 8, 3),
+    (256, 128, 64, 8, 3),
+    (128, 256, 64, 8, 3),
+    (128, 128, 128, 8, 3),
+    (128, 128, 64, 4, 4),
+    (64, 128, 64, 4, 4),
+    (128, 64, 64, 4, 4),
+    (128, 64, 128, 4, 3),
+    (64, 64, 64, 4, 4),
+    (128, 128, 32, 4, 5),
+    (256, 64, 64, 8, 3),
+    (64, 256, 64, 4, 3),
+]
 
 
 @triton.jit
 def _fused_linear_kernel(
-    x_ptr, w_ptr, bias_ptr, res_ptr, out_ptr,
-    M, N, K,
-    stride_xm, stride_wn, stride_rm, stride_om,
-    SWIGLU: tl.constexpr, HAS_BIAS: tl.constexpr,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
-):  # fmt: skip
+    x_ptr,
+    w_ptr,
+    bias_ptr,
+    res_ptr,
+    out_ptr,
+    M,
+    N,
+    K,
+    stride_xm,
+    stride_wn,
+    stride_rm,
+    stride_om,
+    SWIGLU: tl.constexpr,
+    HAS_BIAS: tl.constexpr,
+    BLOCK_M: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_K: tl.constexpr,
+    GROUP_M: tl.constexpr,
+):
     # Grouped tile order: GROUP_M row-blocks sweep the columns together, so W's tiles stay in L2.
     pid = tl.program_id(0)
     num_m = tl.cdiv(M, BLOCK_M)
@@ -83,11 +107,27 @@ def fused_linear(x, weight, bias, residual, swiglu: bool, tile: tuple[int, int, 
     out = torch.empty(M, N, device=x.device, dtype=x.dtype)
     block_m, block_n, block_k, warps, stages = tile
     _fused_linear_kernel[(triton.cdiv(M, block_m) * triton.cdiv(N, block_n),)](
-        x, weight, bias if bias is not None else x, residual, out,
-        M, N, K, x.stride(0), weight.stride(0), residual.stride(0), out.stride(0),
-        SWIGLU=swiglu, HAS_BIAS=bias is not None,
-        BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, GROUP_M=8, num_warps=warps, num_stages=stages,
-    )  # fmt: skip
+        x,
+        weight,
+        bias if bias is not None else x,
+        residual,
+        out,
+        M,
+        N,
+        K,
+        x.stride(0),
+        weight.stride(0),
+        residual.stride(0),
+        out.stride(0),
+        SWIGLU=swiglu,
+        HAS_BIAS=bias is not None,
+        BLOCK_M=block_m,
+        BLOCK_N=block_n,
+        BLOCK_K=block_k,
+        GROUP_M=8,
+        num_warps=warps,
+        num_stages=stages,
+    )
     return out
 
 

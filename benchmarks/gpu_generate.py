@@ -16,8 +16,8 @@ import sys
 import numpy as np
 import torch
 
-from stickeval.throughput import bench
 from stickeval.generation import generate
+from stickeval.throughput import bench
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 SIZES = {
@@ -73,8 +73,10 @@ def main() -> None:
                 json.dump(results, f, indent=2)
     print(f"{'size':8} {'compile':8} {'seq/s':>8} {'TFLOP/s':>8} {'peak':>6} {'frac':>6} {'loop/s':>7} {'speedup':>8}")
     for r in results["runs"]:
-        print(f"{r['size']:8} {str(r['compile']):8} {r['sequences_per_second']:8.1f} {r['tflops']:8.1f} "
-              f"{r['peak_tflops']:6.0f} {r['fraction_of_peak']:6.1%} {r['baseline_sequences_per_second']:7.3f} {r['speedup']:8.0f}")
+        print(
+            f"{r['size']:8} {str(r['compile']):8} {r['sequences_per_second']:8.1f} {r['tflops']:8.1f} "
+            f"{r['peak_tflops']:6.0f} {r['fraction_of_peak']:6.1%} {r['baseline_sequences_per_second']:7.3f} {r['speedup']:8.0f}"
+        )
 
 
 if __name__ == "__main__":

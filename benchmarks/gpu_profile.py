@@ -56,6 +56,8 @@ with torch.inference_mode(), torch.nn.attention.sdpa_kernel(_ATTENTION_BACKENDS)
         kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
         busy_ms = sum(e.time_range.elapsed_us() for e in kernels) / 1000 / args.steps
         print(f"\n## {label}: batch {args.batch}, prefix {length}")
-        print(f"step {wall_ms:.3f} ms wall (unprofiled), GPU busy {busy_ms:.3f} ms ({busy_ms / wall_ms:.1%}), "
-              f"{len(kernels) / args.steps:.0f} kernels per step")  # fmt: skip
+        print(
+            f"step {wall_ms:.3f} ms wall (unprofiled), GPU busy {busy_ms:.3f} ms ({busy_ms / wall_ms:.1%}), "
+            f"{len(kernels) / args.steps:.0f} kernels per step"
+        )
         print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=18, max_name_column_width=60))

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 
-from stickeval.throughput import measure_peak_tflops
 from stickeval.data import load_suite, save_dataset, suite_to_samples
 from stickeval.device import device_name
 from stickeval.text import get_encoder
+from stickeval.throughput import measure_peak_tflops
 from stickeval.train import load_recipe, train
 from stickeval.zoo.model import ACTION_EMBED_DIM, PHYSICS_DIM
 
@@ -39,8 +39,17 @@ def training_flops_per_sample(recipe, frames: int) -> float:
     m = recipe.model
     D, L, S = m.d_model, m.num_layers, frames - 1
     n = S + 1
-    per_frame = 2 * (m.input_dim * D // 2 + D // 2 * D + ACTION_EMBED_DIM * D
-                     + D * D // 2 + D // 2 * m.output_dim + D * D // 2 + D // 2 * m.num_actions + D * D // 2 + D // 2 * PHYSICS_DIM)  # fmt: skip
+    per_frame = 2 * (
+        m.input_dim * D // 2
+        + D // 2 * D
+        + ACTION_EMBED_DIM * D
+        + D * D // 2
+        + D // 2 * m.output_dim
+        + D * D // 2
+        + D // 2 * m.num_actions
+        + D * D // 2
+        + D // 2 * PHYSICS_DIM
+    )
     layers = L * (n * 2 * 16 * D * D + 4 * n * n * D)
     text = 2 * (m.embedding_dim * 2 * D + 2 * D * D)
     return 3.0 * (S * per_frame + layers + text)
@@ -51,8 +60,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--skip", type=int, default=10, help="steps left out of the throughput (warm-up)")
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="recipe override, e.g. schedule.batch_size=64 (with grad_accum=2: the same global batch)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="recipe override, e.g. schedule.batch_size=64 (with grad_accum=2: the same global batch)",
+    )
     args = parser.parse_args()
     device = torch.device("cuda")
     work = Path(tempfile.mkdtemp())
@@ -76,15 +90,25 @@ def main() -> None:
     tflops = samples_per_s * flops / 1e12
     peak = measure_peak_tflops(device, torch.bfloat16)
     report = {
-        "device": device_name(device), "torch": torch.__version__, "recipe": recipe.name, "overrides": args.set,
-        "micro_batch": recipe.schedule.batch_size, "n_train": result.n_train,
-        "steps": result.steps, "global_batch": global_batch, "samples_per_s": samples_per_s,
-        "flops_per_sample": flops, "achieved_tflops": tflops, "peak_bf16_tflops": peak, "fraction_of_peak": tflops / peak,
-        "loss_first": losses[min(losses)], "loss_last": losses[max(losses)],
+        "device": device_name(device),
+        "torch": torch.__version__,
+        "recipe": recipe.name,
+        "overrides": args.set,
+        "micro_batch": recipe.schedule.batch_size,
+        "n_train": result.n_train,
+        "steps": result.steps,
+        "global_batch": global_batch,
+        "samples_per_s": samples_per_s,
+        "flops_per_sample": flops,
+        "achieved_tflops": tflops,
+        "peak_bf16_tflops": peak,
+        "fraction_of_peak": tflops / peak,
+        "loss_first": losses[min(losses)],
+        "loss_last": losses[max(losses)],
         "loss_first10_mean": sum(losses[s] for s in sorted(losses)[:10]) / 10,
         "loss_last10_mean": sum(losses[s] for s in sorted(losses)[-10:]) / 10,
         "val_losses": result.val_losses,
-    }  # fmt: skip
+    }
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

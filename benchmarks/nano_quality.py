@@ -39,8 +39,14 @@ def random_like(name: str) -> zoo.LoadedModel:
     torch.manual_seed(RANDOM_SEED)
     model = StickFigureTransformer(loaded.config).eval()
     where = Path(f"random-{name}")
-    return zoo.LoadedModel(model, loaded.config, Provenance(f"random-{name}", "local", None, None, None, where, where),
-                           loaded.encoder, loaded.schema, count_parameters(loaded.config))  # fmt: skip
+    return zoo.LoadedModel(
+        model,
+        loaded.config,
+        Provenance(f"random-{name}", "local", None, None, None, where, where),
+        loaded.encoder,
+        loaded.schema,
+        count_parameters(loaded.config),
+    )
 
 
 def baselines(suite_name: str, seed: int = 0) -> dict[str, np.ndarray]:
@@ -63,8 +69,12 @@ def score_clips(motion: np.ndarray, template: Path, out: Path) -> dict:
     settings = RunSettings(**{k: v for k, v in run["settings"].items() if k != "batch_size_requested"})
     suite, _ = build_suite(settings)
     n, t, d = motion.shape
-    arrays = {"motion": motion, "teacher_forced": np.zeros((n, t - 1, d), np.float32),
-              "action_logits": np.zeros((n, t, 64), np.float16), "seconds": np.zeros(n)}  # fmt: skip
+    arrays = {
+        "motion": motion,
+        "teacher_forced": np.zeros((n, t - 1, d), np.float32),
+        "action_logits": np.zeros((n, t, 64), np.float16),
+        "seconds": np.zeros(n),
+    }
     out.mkdir(parents=True, exist_ok=True)
     return score_run(out, run, suite, arrays)
 
@@ -110,7 +120,10 @@ def main() -> None:
     for name in models if others else []:
         for metric in METRICS[:2]:
             lost = [o for o in others if not beats(rows[name], rows[o], metric)]
-            print(f"{name} {metric}: " + ("beats every other row (non-overlapping 95% CIs)" if not lost else f"does NOT beat {', '.join(lost)}"))
+            print(
+                f"{name} {metric}: "
+                + ("beats every other row (non-overlapping 95% CIs)" if not lost else f"does NOT beat {', '.join(lost)}")
+            )
     if set(MODELS) <= set(models):
         sft_better = [m for m in METRICS[:2] if beats(rows["nano-sft"], rows["nano"], m)]
         print(f"nano-sft vs nano: better with non-overlapping CIs on {', '.join(sft_better) or 'no headline metric'}")

@@ -54,10 +54,10 @@ atexit.register = _timed_register
 
 started = time.time()
 import stickeval.cli  # noqa: E402
-import stickeval.evaluation.run as evaluation  # noqa: E402
-import stickeval.generation as generation  # noqa: E402
 import stickeval.evaluation.cache as rollout_cache  # noqa: E402
+import stickeval.evaluation.run as evaluation  # noqa: E402
 import stickeval.evaluation.scoring as scoring  # noqa: E402
+import stickeval.generation as generation  # noqa: E402
 import stickeval.zoo as zoo  # noqa: E402
 from stickeval.cli import output, run  # noqa: E402
 
@@ -81,13 +81,41 @@ def _wrap(owner, attr: str) -> None:
 
 for owner, attrs in [
     (zoo, ["load"]),
-    (evaluation, ["evaluate", "build_suite", "plan_prompts", "on_device", "resolve_batch_size", "model_hash", "generate",
-                  "teacher_forced", "score_run", "score_suite"]),
+    (
+        evaluation,
+        [
+            "evaluate",
+            "build_suite",
+            "plan_prompts",
+            "on_device",
+            "resolve_batch_size",
+            "model_hash",
+            "generate",
+            "teacher_forced",
+            "score_run",
+            "score_suite",
+        ],
+    ),
     (generation, ["_rollout_batch"]),
     (rollout_cache.RolloutCache, ["fill", "_write_chunk", "read_all"]),
-    (scoring, ["reference_splits", "load_or_fit_classifier", "_load_evaluator", "context_families", "_fill_shared",
-               "score_suite", "_suite_rows", "_context_rows", "_reference_rows", "_noise_scores", "bootstrap_by_group",
-               "_git_hash", "write_text_atomic"]),
+    (
+        scoring,
+        [
+            "reference_splits",
+            "load_or_fit_classifier",
+            "_load_evaluator",
+            "context_families",
+            "_fill_shared",
+            "score_suite",
+            "_suite_rows",
+            "_context_rows",
+            "_reference_rows",
+            "_noise_scores",
+            "bootstrap_by_group",
+            "_git_hash",
+            "write_text_atomic",
+        ],
+    ),
     (scoring.Judging, ["__init__"]),
     (run, ["_report"]),
     (output, ["print_json"]),

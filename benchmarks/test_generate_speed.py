@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.fixtures.checkpoints import TINY_CONFIG, build_tiny_checkpoint
 from stickeval import zoo
-from stickeval.throughput import original_loop, rollout_flops
 from stickeval.evaluation.run import RunSettings, evaluate, score
 from stickeval.generation import generate
+from stickeval.throughput import original_loop, rollout_flops
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
+from tests.fixtures.checkpoints import TINY_CONFIG, build_tiny_checkpoint
 
 N_PROMPTS = 16
 FRAMES = 64
@@ -57,10 +57,13 @@ def _loop_sequences_per_second(model, texts, actions, rounds: int = 3) -> float:
 def test_batched_generation_of_16_prompts_beats_the_original_loop_per_sequence(benchmark, model, prompts):
     texts, actions, first = prompts
     rollout = benchmark.pedantic(
-        generate, args=(model, texts, actions),
+        generate,
+        args=(model, texts, actions),
         kwargs={"frames": FRAMES, "first_frames": first, "batch_size": N_PROMPTS, "device": "cpu"},
-        rounds=5, iterations=1, warmup_rounds=1,
-    )  # fmt: skip
+        rounds=5,
+        iterations=1,
+        warmup_rounds=1,
+    )
     assert rollout.motion.shape == (N_PROMPTS, FRAMES, model.config.output_dim)
     rate = N_PROMPTS / benchmark.stats.stats.min
     loop_rate = _loop_sequences_per_second(model, texts, actions)
@@ -77,9 +80,12 @@ def test_batched_generation_of_16_prompts_beats_the_original_loop_per_sequence(b
 def test_original_loop_on_one_prompt(benchmark, model, prompts):
     texts, actions, _ = prompts
     motion = benchmark.pedantic(
-        original_loop, args=(model, torch.as_tensor(texts[0]), torch.as_tensor(actions[0]), FRAMES),
-        rounds=5, iterations=1, warmup_rounds=1,
-    )  # fmt: skip
+        original_loop,
+        args=(model, torch.as_tensor(texts[0]), torch.as_tensor(actions[0]), FRAMES),
+        rounds=5,
+        iterations=1,
+        warmup_rounds=1,
+    )
     assert motion.shape == (FRAMES, model.config.output_dim) and torch.isfinite(motion).all()
     benchmark.extra_info["sequences_per_s"] = round(1 / benchmark.stats.stats.min, 1)
 

@@ -16,8 +16,9 @@ GOAL_SECONDS = 60.0
 
 def _cold_run(tmp: Path) -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp / "hf"), "STICKEVAL_CACHE": str(tmp / "cache")}
-    subprocess.run([sys.executable, "-m", "stickeval", "run", "nano", "-o", str(tmp / "run"), "--json"],
-                   env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "stickeval", "run", "nano", "-o", str(tmp / "run"), "--json"], env=env, check=True, capture_output=True
+    )
     return json.loads((tmp / "run" / "results.json").read_text())
 
 

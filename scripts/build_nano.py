@@ -54,8 +54,13 @@ def _cpu_model() -> str:
 
 
 def _machine() -> dict:
-    return {"platform": platform.platform(), "cpu": _cpu_model(), "cores": os.cpu_count(), "torch_threads": 1,
-            "load_average_at_start": os.getloadavg()[0]}  # fmt: skip
+    return {
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "torch_threads": 1,
+        "load_average_at_start": os.getloadavg()[0],
+    }
 
 
 def _git() -> str | None:
@@ -90,15 +95,28 @@ def _manifest(name: str, recipe_name: str, line: str, seconds: float, run_dir: P
         "name": name,
         "made_by": "make nano (scripts/build_nano.py): the command below, then export to fp16",
         "commands": [line],
-        "recipe": {"name": recipe_name, "file": str(recipe_file.relative_to(ROOT)),
-                   "sha256": hashlib.sha256(recipe_file.read_bytes()).hexdigest(), "seed": load_recipe(recipe_name).run.seed},  # fmt: skip
+        "recipe": {
+            "name": recipe_name,
+            "file": str(recipe_file.relative_to(ROOT)),
+            "sha256": hashlib.sha256(recipe_file.read_bytes()).hexdigest(),
+            "seed": load_recipe(recipe_name).run.seed,
+        },
         "data": {**summary["data"], "n_train": summary["n_train"], "n_val": summary["n_val"], "curation": summary["curation"]},
-        "training": {"steps": summary["steps"], "seconds": seconds, "final_loss": steps[-1]["loss"],
-                     "val_losses": [e["val_loss"] for e in log if "val_loss" in e],
-                     "first_steps": [e for e in steps if e["step"] <= FIRST_STEPS]},  # fmt: skip
+        "training": {
+            "steps": summary["steps"],
+            "seconds": seconds,
+            "final_loss": steps[-1]["loss"],
+            "val_losses": [e["val_loss"] for e in log if "val_loss" in e],
+            "first_steps": [e for e in steps if e["step"] <= FIRST_STEPS],
+        },
         "dtype": "float16",
-        "environment": {"torch": torch.__version__, "python": platform.python_version(), "stickeval": stickeval.__version__,
-                        "git": _git(), "machine": machine},  # fmt: skip
+        "environment": {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "stickeval": stickeval.__version__,
+            "git": _git(),
+            "machine": machine,
+        },
         "reproducibility": REPRODUCIBILITY,
     }
 

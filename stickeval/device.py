@@ -68,9 +68,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         if resolved.index is None:
             resolved = torch.device("cuda", current_rank().local_rank)
         if resolved.index >= torch.cuda.device_count():
-            raise DeviceError(
-                f"--device {resolved} was asked for but this machine has {torch.cuda.device_count()} CUDA device(s)."
-            )
+            raise DeviceError(f"--device {resolved} was asked for but this machine has {torch.cuda.device_count()} CUDA device(s).")
     return resolved
 
 

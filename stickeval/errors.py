@@ -179,9 +179,7 @@ class UnknownSuiteError(StickevalError, LookupError):
 
     def __init__(self, name: str, known: Iterable[str]):
         self.name, self.known = name, sorted(known)
-        super().__init__(
-            f"Unknown suite '{name}'.{_did_you_mean(name, self.known)} Available: {', '.join(self.known)}."
-        )
+        super().__init__(f"Unknown suite '{name}'.{_did_you_mean(name, self.known)} Available: {', '.join(self.known)}.")
 
 
 class SchemaMismatchError(StickevalError, ValueError):

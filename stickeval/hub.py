@@ -157,7 +157,13 @@ def fetch(
     except _CLIENT_ERRORS as e:
         cached = None if force else cached_snapshot(repo_id, revision, weight_files)
         if cached is not None and _is_unreachable(e):
-            log.warning("Could not reach the Hub at %s (%s); using the cached commit %s of %s.", settings.endpoint, first_line(e), cached.commit_sha[:12], name)
+            log.warning(
+                "Could not reach the Hub at %s (%s); using the cached commit %s of %s.",
+                settings.endpoint,
+                first_line(e),
+                cached.commit_sha[:12],
+                name,
+            )
             return cached
         raise translate(e, name=name, repo_id=repo_id, revision=revision) from e
     present = {sibling.rfilename for sibling in info.siblings or []}
@@ -289,9 +295,12 @@ def upload(
     try:
         api.create_repo(repo_id, private=private, exist_ok=True, repo_type=repo_type)
         info = api.create_commit(
-            repo_id, operations=operations, commit_message=f"Upload {directory.name} with stickeval", create_pr=create_pr,
+            repo_id,
+            operations=operations,
+            commit_message=f"Upload {directory.name} with stickeval",
+            create_pr=create_pr,
             repo_type=repo_type,
-        )  # fmt: skip
+        )
     except _CLIENT_ERRORS as e:
         raise translate(e, name=repo_id, repo_id=repo_id, revision="main") from e
     return PushResult(repo_id=repo_id, commit_sha=info.oid, commit_url=info.commit_url, pr_url=info.pr_url)
@@ -312,9 +321,7 @@ def _write_api(repo_id: str, endpoint: str | None) -> HfApi:
     if settings.offline:
         raise HubError(f"HF_HUB_OFFLINE=1 is set; pushing to {repo_id} needs the network. Unset it and try again.", repo_id=repo_id)
     if get_token() is None:
-        raise HubError(
-            f"Pushing to {repo_id} needs a Hub token with write access: set HF_TOKEN or run `hf auth login`.", repo_id=repo_id
-        )
+        raise HubError(f"Pushing to {repo_id} needs a Hub token with write access: set HF_TOKEN or run `hf auth login`.", repo_id=repo_id)
     return HfApi(endpoint=endpoint or settings.endpoint)
 
 
@@ -394,9 +401,13 @@ def upload_card(
 ) -> PushResult:
     """Commit `text` as the repo's README.md (optionally as a pull request); see `upload_texts`."""
     return upload_texts(
-        {CARD_FILE: text}, repo_id, message="Update model-index metrics with stickeval", create_pr=create_pr,
-        parent_commit=parent_commit, endpoint=endpoint,
-    )  # fmt: skip
+        {CARD_FILE: text},
+        repo_id,
+        message="Update model-index metrics with stickeval",
+        create_pr=create_pr,
+        parent_commit=parent_commit,
+        endpoint=endpoint,
+    )
 
 
 def upload_texts(
@@ -422,9 +433,7 @@ def upload_texts(
     api = _write_api(repo_id, endpoint)
     operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=text.encode("utf-8")) for path, text in files.items()]
     try:
-        info = api.create_commit(
-            repo_id, operations=operations, commit_message=message, create_pr=create_pr, parent_commit=parent_commit
-        )
+        info = api.create_commit(repo_id, operations=operations, commit_message=message, create_pr=create_pr, parent_commit=parent_commit)
     except _CLIENT_ERRORS as e:
         raise translate(e, name=repo_id, repo_id=repo_id, revision="main") from e
     return PushResult(repo_id=repo_id, commit_sha=info.oid, commit_url=info.commit_url, pr_url=info.pr_url)
@@ -464,9 +473,7 @@ def translate(e: BaseException, *, name: str, repo_id: str, revision: str) -> St
         return HubError(message, repo_id=repo_id, revision=revision)
 
     if any(isinstance(c, OfflineModeIsEnabled) for c in chain):
-        return hub_error(
-            f"{name} is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull {name}` on a machine with network."
-        )
+        return hub_error(f"{name} is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull {name}` on a machine with network.")
     if isinstance(e, GatedRepoError):
         return hub_error(
             f"{repo_id} is gated: request access at {endpoint}/{repo_id}, then set HF_TOKEN to a token of an account that has it."
@@ -489,7 +496,9 @@ def translate(e: BaseException, *, name: str, repo_id: str, revision: str) -> St
         if isinstance(cause, HfHubHTTPError):
             return hub_error(f"The Hub answered {status} for {repo_id}: {first_line(cause)}")
         if isinstance(cause, _TRANSPORT_ERRORS) and ("closed" in str(cause).lower() or "incomplete" in str(cause).lower()):
-            return hub_error(f"The download of {repo_id} was cut off mid-file ({first_line(cause)}); nothing partial was kept. Run the pull again.")
+            return hub_error(
+                f"The download of {repo_id} was cut off mid-file ({first_line(cause)}); nothing partial was kept. Run the pull again."
+            )
         if isinstance(cause, _TRANSPORT_ERRORS):
             return hub_error(
                 f"Could not reach the Hub at {endpoint} ({first_line(cause)}) and {name} is not in the cache. "

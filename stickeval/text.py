@@ -152,7 +152,9 @@ class BgeEncoder:
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(BGE_REPO, device=self.device)
-        emb = self._model.encode(list(prompts), batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+        emb = self._model.encode(
+            list(prompts), batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
         return np.asarray(emb, dtype=np.float32).reshape(len(prompts), self.dim)
 
 

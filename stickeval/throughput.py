@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from stickeval.errors import GenerationInputError
 from stickeval.device import device_name, on_device, resolve_device, resolve_dtype
+from stickeval.errors import GenerationInputError
 from stickeval.generation import generate, resolve_batch_size
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 

@@ -17,8 +17,7 @@ def plain_loop(model, text, actions, first, frames):
     motion[0, 0] = torch.as_tensor(first)
     with torch.no_grad():
         for t in range(1, frames):
-            motion[t] = model(motion[:t], torch.as_tensor(text)[None],
-                              action_sequence=torch.as_tensor(actions)[:t, None])[-1]
+            motion[t] = model(motion[:t], torch.as_tensor(text)[None], action_sequence=torch.as_tensor(actions)[:t, None])[-1]
     return motion[:, 0].numpy()
 
 
@@ -33,8 +32,11 @@ def inputs():
     rng = np.random.default_rng(0)
     n = 7
     texts = rng.standard_normal((n, 1024)).astype(np.float32)
-    return texts / np.linalg.norm(texts, axis=1, keepdims=True), rng.integers(0, 46, (n, FRAMES)), \
-        rng.standard_normal((n, 20)).astype(np.float32)
+    return (
+        texts / np.linalg.norm(texts, axis=1, keepdims=True),
+        rng.integers(0, 46, (n, FRAMES)),
+        rng.standard_normal((n, 20)).astype(np.float32),
+    )
 
 
 def test_batched_generation_reproduces_the_golden_rollout(golden_v1):
@@ -42,8 +44,15 @@ def test_batched_generation_reproduces_the_golden_rollout(golden_v1):
     model.load_state_dict(golden_v1["state_dict"])
     inputs, expected = golden_v1["inputs"], golden_v1["rollout"].numpy()
     for batch_size in (1, 3, 64):
-        rollout = generate(model, inputs["text_embedding"], inputs["action_sequence"].T, frames=expected.shape[1],
-                           prime="zeros", batch_size=batch_size, device="cpu")
+        rollout = generate(
+            model,
+            inputs["text_embedding"],
+            inputs["action_sequence"].T,
+            frames=expected.shape[1],
+            prime="zeros",
+            batch_size=batch_size,
+            device="cpu",
+        )
         assert np.abs(rollout.motion - expected).max() < 1e-5, batch_size
 
 
@@ -51,8 +60,7 @@ def test_batched_generation_reproduces_the_golden_rollout(golden_v1):
 @pytest.mark.parametrize("batch_size", [1, 3, 64])
 def test_batched_generation_equals_the_plain_loop(model, inputs, prime, batch_size):
     texts, actions, first = inputs
-    rollout = generate(model, texts, actions, frames=FRAMES, prime=prime, first_frames=first,
-                       batch_size=batch_size, device="cpu")
+    rollout = generate(model, texts, actions, frames=FRAMES, prime=prime, first_frames=first, batch_size=batch_size, device="cpu")
     for i in range(len(texts)):
         start = first[i] if prime == "reference" else np.zeros(20, np.float32)
         np.testing.assert_allclose(rollout.motion[i], plain_loop(model, texts[i], actions[i], start, FRAMES), atol=1e-5)
@@ -63,8 +71,9 @@ def test_a_prompts_rollout_does_not_depend_on_its_batch_companions(model, inputs
     texts, actions, first = inputs
     alone = generate(model, texts[4:5], actions[4:5], frames=FRAMES, first_frames=first[4:5], device="cpu").motion[0]
     reordered = [6, 4, 0]
-    grouped = generate(model, texts[reordered], actions[reordered], frames=FRAMES, first_frames=first[reordered],
-                       batch_size=3, device="cpu").motion[1]
+    grouped = generate(
+        model, texts[reordered], actions[reordered], frames=FRAMES, first_frames=first[reordered], batch_size=3, device="cpu"
+    ).motion[1]
     np.testing.assert_allclose(alone, grouped, atol=1e-5)
 
 
@@ -80,13 +89,11 @@ def test_kv_cached_causal_generation_equals_uncached_causal_generation(inputs):
 
 def test_action_logits_row_t_is_the_head_output_of_step_t(model, inputs):
     texts, actions, first = inputs
-    rollout = generate(model, texts[:1], actions[:1], frames=FRAMES, first_frames=first[:1], device="cpu",
-                       return_action_logits=True)
+    rollout = generate(model, texts[:1], actions[:1], frames=FRAMES, first_frames=first[:1], device="cpu", return_action_logits=True)
     t = 5
     motion = torch.as_tensor(rollout.motion[0, :t])[:, None]
     with torch.no_grad():
-        out = model(motion, torch.as_tensor(texts[:1]), return_all_outputs=True,
-                    action_sequence=torch.as_tensor(actions[0, :t])[:, None])
+        out = model(motion, torch.as_tensor(texts[:1]), return_all_outputs=True, action_sequence=torch.as_tensor(actions[0, :t])[:, None])
     np.testing.assert_allclose(rollout.action_logits[0, t], out["action_logits"][-1, 0].numpy(), atol=1e-5)
     assert not rollout.action_logits[0, 0].any()
 
@@ -114,8 +121,11 @@ def test_teacher_forced_outputs_are_the_forward_on_all_but_the_last_frame(model,
     motion = np.random.default_rng(3).standard_normal((2, FRAMES, 20)).astype(np.float32)
     got = teacher_forced(model, texts[:2], motion, actions[:2], device="cpu")
     with torch.no_grad():
-        expected = model(torch.as_tensor(motion[:, :-1]).transpose(0, 1), torch.as_tensor(texts[:2]),
-                         action_sequence=torch.as_tensor(actions[:2, : FRAMES - 1]).T).transpose(0, 1)
+        expected = model(
+            torch.as_tensor(motion[:, :-1]).transpose(0, 1),
+            torch.as_tensor(texts[:2]),
+            action_sequence=torch.as_tensor(actions[:2, : FRAMES - 1]).T,
+        ).transpose(0, 1)
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-6)
 
 
@@ -166,8 +176,10 @@ def test_bf16_on_cuda_stays_within_the_documented_tolerance_of_fp32(model, input
 @pytest.mark.gpu
 def test_bf16_generation_on_cuda_is_repeatable_at_a_fixed_batch_size(model, inputs):
     texts, actions, first = inputs
-    runs = [generate(model, texts, actions, frames=FRAMES, first_frames=first, device="cuda", dtype="bfloat16",
-                     batch_size=4).motion for _ in range(2)]
+    runs = [
+        generate(model, texts, actions, frames=FRAMES, first_frames=first, device="cuda", dtype="bfloat16", batch_size=4).motion
+        for _ in range(2)
+    ]
     assert np.array_equal(runs[0], runs[1])
 
 

@@ -10,8 +10,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
-from tests.fixtures.hub_fixtures import TEST_TOKEN
 from stickeval import zoo
 from stickeval.errors import (
     ArchitectureMismatchError,
@@ -21,6 +19,8 @@ from stickeval.errors import (
     WeightsNotBuiltError,
 )
 from stickeval.hub import hub_settings
+from tests.fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
+from tests.fixtures.hub_fixtures import TEST_TOKEN
 
 
 def _cache(tiny_zoo) -> Path:
@@ -88,9 +88,7 @@ def test_offline_pull_with_a_cold_cache_says_to_pull_on_a_machine_with_network(t
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(HubError) as e:
         zoo.pull("tiny", zoo=tiny_zoo.zoo)
-    assert str(e.value) == (
-        "tiny is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull tiny` on a machine with network."
-    )
+    assert str(e.value) == ("tiny is not in the cache and HF_HUB_OFFLINE=1 is set. Run `stickeval pull tiny` on a machine with network.")
     assert tiny_zoo.hub.requests == []
 
 
@@ -126,7 +124,9 @@ def test_a_lora_variants_provenance_records_its_bases_own_revision_and_commit(ti
     pinned.write_text(zoo_toml({**tables, "tiny": {**tables["tiny"], "revision": "v1"}}))  # the base at its tag
     pulled = zoo.pull("tiny-lora", zoo=pinned).provenance
     assert (pulled.commit_sha, pulled.base.revision, pulled.base.commit_sha) == (
-        tiny_zoo.commits["lora"], "v1", tiny_zoo.commits["v1"],
+        tiny_zoo.commits["lora"],
+        "v1",
+        tiny_zoo.commits["v1"],
     )
     model = zoo.load("tiny-lora", zoo=pinned).to_dict()
     assert (model["variant"], model["commit_sha"]) == ("tiny-lora", tiny_zoo.commits["lora"])

@@ -33,8 +33,15 @@ def test_the_package_api_names_are_the_functions_and_modules_of_the_design():
         " + [RunSettings.__module__, Rollout.__module__, callable(zoo.load)]"
     )
     assert loaded_after(code) == [
-        "function", "function", "function", "module", "module", "stickeval.evaluation.run", "stickeval.generation", True,
-    ]  # fmt: skip
+        "function",
+        "function",
+        "function",
+        "module",
+        "module",
+        "stickeval.evaluation.run",
+        "stickeval.generation",
+        True,
+    ]
 
 
 def test_generate_and_evaluate_stay_functions_after_their_modules_are_imported():

@@ -33,7 +33,9 @@ def test_hash_encoding_is_identical_in_another_process():
         "import sys, numpy as np; from stickeval.text import HashEncoder;"
         f"sys.stdout.buffer.write(HashEncoder(256).encode({PROMPTS!r}).tobytes())"
     )
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": "123"}).stdout
+    other = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": "123"}
+    ).stdout
     assert other == HashEncoder(256).encode(PROMPTS).tobytes()
 
 

@@ -10,8 +10,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from stickeval import zoo
-from stickeval.throughput import BenchResult, bench, rollout_flops
 from stickeval.errors import GenerationInputError
+from stickeval.throughput import BenchResult, bench, rollout_flops
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 

@@ -127,8 +127,14 @@ def entry_fields(results: dict, benchmark: Benchmark, revision: str, *, source_u
             f"{score}, the score of {benchmark.repo_id}, has no value in these results ({why}); there is no result to "
             "write. Re-score the run with this stickeval (`stickeval score RUN_DIR`)."
         )
-    fields = {"dataset_id": benchmark.repo_id, "task_id": task.id, "value": value, "dataset_revision": revision,
-              "date": results["date"], "notes": notes(results, benchmark)}  # fmt: skip
+    fields = {
+        "dataset_id": benchmark.repo_id,
+        "task_id": task.id,
+        "value": value,
+        "dataset_revision": revision,
+        "date": results["date"],
+        "notes": notes(results, benchmark),
+    }
     if source_url:
         fields["source_url"] = source_url
     return fields
@@ -181,9 +187,7 @@ def parse_file(text: str, path: str) -> list[dict]:
     except yaml.YAMLError as e:
         raise EvalResultsError(f"{path} is not valid YAML ({first_line(e)}). {fix}") from e
     data = [] if data is None else data
-    bad = not isinstance(data, list) or any(
-        _key(item) is None or None in _key(item) or "value" not in item for item in data
-    )
+    bad = not isinstance(data, list) or any(_key(item) is None or None in _key(item) or "value" not in item for item in data)
     if not bad and parse_eval_result_entries is not None:
         try:
             parse_eval_result_entries(data)
@@ -215,7 +219,9 @@ def update_file(original: str | None, entry: dict, path: str) -> str:
     return yaml.safe_dump(merged, sort_keys=False, allow_unicode=True, width=10**9)
 
 
-def build_update(results: dict, benchmark: Benchmark, revision: str, original: str | None, *, source_url: str | None = None) -> EvalResultsUpdate:
+def build_update(
+    results: dict, benchmark: Benchmark, revision: str, original: str | None, *, source_url: str | None = None
+) -> EvalResultsUpdate:
     """Write the run's entry for `benchmark` into a model repo's file text (`original`, None if absent).
 
     Raises:

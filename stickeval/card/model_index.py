@@ -350,7 +350,9 @@ def _fill_block(editor: YamlEditor, block: Node, values: dict[str, float | None]
     """Set each value (and its config) in an existing block; add the entries it lacks."""
     metrics = child(block, "metrics")
     if not isinstance(metrics, SequenceNode):
-        raise CardError("A model-index result block has no `metrics` list; give it one (`metrics:` with `- type: ...` entries), then run again.")
+        raise CardError(
+            "A model-index result block has no `metrics` list; give it one (`metrics:` with `- type: ...` entries), then run again."
+        )
     require_block_style(metrics, "model-index metrics")
     entries = {}
     for entry in metrics.value:

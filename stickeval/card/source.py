@@ -15,12 +15,12 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from stickeval.card import hub_eval
+from stickeval import hub
 from stickeval._io import write_text_atomic
+from stickeval.card import hub_eval
 from stickeval.data.benchmark_repo import fetch_benchmark
 from stickeval.data.publish import task_id_of
 from stickeval.errors import BenchmarkError, CardError, OutputPathError
-from stickeval import hub
 from stickeval.hub import PushResult
 from stickeval.zoo.registry import resolve_variant
 
@@ -103,7 +103,9 @@ def write_card(path: Path, text: str) -> None:
     try:
         write_text_atomic(path, text)
     except OSError as e:
-        raise OutputPathError(f"Cannot write {path} ({e.strerror}); nothing was changed. Check the directory's permissions.", path=str(path)) from e
+        raise OutputPathError(
+            f"Cannot write {path} ({e.strerror}); nothing was changed. Check the directory's permissions.", path=str(path)
+        ) from e
 
 
 def push_card(
@@ -141,7 +143,9 @@ def _existing_results_file(source: CardSource, path_in_repo: str) -> str | None:
         local = source.path.parent / path_in_repo
         return _decode(local) if local.is_file() else None
     offline = f"{path_in_repo} of {source.repo_id} is not in the cache and HF_HUB_OFFLINE=1 is set. Run once with network."
-    found = hub.download_file(source.repo_id, path_in_repo, source.commit_sha, name=source.repo_id, offline_message=offline, missing_ok=True)
+    found = hub.download_file(
+        source.repo_id, path_in_repo, source.commit_sha, name=source.repo_id, offline_message=offline, missing_ok=True
+    )
     return None if found is None else _decode(found[0])
 
 
@@ -204,5 +208,7 @@ def write_eval_results(source: CardSource, update: hub_eval.EvalResultsUpdate) -
     try:
         write_text_atomic(path, update.updated)
     except OSError as e:
-        raise OutputPathError(f"Cannot write {path} ({e.strerror}); nothing was changed. Check the directory's permissions.", path=str(path)) from e
+        raise OutputPathError(
+            f"Cannot write {path} ({e.strerror}); nothing was changed. Check the directory's permissions.", path=str(path)
+        ) from e
     return path

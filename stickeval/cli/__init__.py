@@ -27,10 +27,9 @@ import sys
 import typer
 from rich.markup import escape
 
-from stickeval.version import __version__
 from stickeval.cli import bench as _bench
-from stickeval.cli import compare as _compare
 from stickeval.cli import card as _card
+from stickeval.cli import compare as _compare
 from stickeval.cli import data as _data
 from stickeval.cli import inspect as _inspect
 from stickeval.cli import pull as _pull
@@ -44,6 +43,7 @@ from stickeval.cli import zoo as _zoo
 from stickeval.cli.options import Command
 from stickeval.cli.output import err_console
 from stickeval.errors import StickevalError
+from stickeval.version import __version__
 
 try:  # typer >= 0.2x carries its own copy of click; older typer raises click's own exceptions
     from typer._click import exceptions as _click_errors

@@ -38,9 +38,17 @@ def bench(
     if out:
         check_writable(out)  # before the work: a bad -o fails in a second, not after the timing
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
-    result = bench_api(loaded.model, frames=frames, n_prompts=prompts, device=device, dtype=dtype, compile=compile,
-                       batch_size=batch_size, baseline_prompts=baseline_prompts,
-                       progress=lambda line: err_console.print(f"bench: {line}", highlight=False, markup=False))  # fmt: skip
+    result = bench_api(
+        loaded.model,
+        frames=frames,
+        n_prompts=prompts,
+        device=device,
+        dtype=dtype,
+        compile=compile,
+        batch_size=batch_size,
+        baseline_prompts=baseline_prompts,
+        progress=lambda line: err_console.print(f"bench: {line}", highlight=False, markup=False),
+    )
     doc = {"variant": loaded.provenance.variant, **result.to_dict()}
     if out:
         write_text_atomic(out, json.dumps(doc, indent=2) + "\n")

@@ -11,7 +11,7 @@ library happen inside the command, so `stickeval --help` does not load torch.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,8 +20,8 @@ from stickeval.cli.options import JsonOpt, RevisionOpt, ZooOpt
 from stickeval.cli.output import err_console, examples, print_json
 
 if TYPE_CHECKING:
-    from stickeval.card.model_index import CardUpdate
     from stickeval.card.hub_eval import EvalResultsUpdate
+    from stickeval.card.model_index import CardUpdate
     from stickeval.hub import PushResult
 
 EXAMPLES = examples(
@@ -44,17 +44,35 @@ def _refuse(message: str) -> None:
 
 
 def card(
-    card: Annotated[str, typer.Argument(metavar="CARD|VARIANT", help="A README.md, a checkpoint directory holding one, or a variant whose Hub repo's card to read.", show_default=False)],
+    card: Annotated[
+        str,
+        typer.Argument(
+            metavar="CARD|VARIANT",
+            help="A README.md, a checkpoint directory holding one, or a variant whose Hub repo's card to read.",
+            show_default=False,
+        ),
+    ],
     results: Annotated[Path, typer.Option("--results", help="The results.json of `stickeval run`.", show_default=False)],
     write: Annotated[bool, typer.Option("--write", help="Replace the local card with the updated one (atomically).")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 and print the diff when the card differs from the results.")] = False,
     push: Annotated[bool, typer.Option("--push", help="Commit the updated README.md to the Hub repo (needs HF_TOKEN).")] = False,
     create_pr: Annotated[bool, typer.Option("--create-pr", help="With --push: open a pull request instead of committing to main.")] = False,
-    dataset_name: Annotated[Optional[str], typer.Option("--dataset-name", help="The card's dataset name, for a run on that dataset's .pt file.")] = None,
-    dataset_type: Annotated[Optional[str], typer.Option("--dataset-type", help="The card's dataset type (with --dataset-name).")] = None,
-    eval_results: Annotated[Optional[str], typer.Option("--eval-results", metavar="ORG/NAME", help="Also write .eval_results/<name>.yaml for this StickBench benchmark dataset.")] = None,
-    benchmark_revision: Annotated[Optional[str], typer.Option("--benchmark-revision", help="With --eval-results: the benchmark's revision (default: main).")] = None,
-    source_url: Annotated[Optional[str], typer.Option("--source-url", help="With --eval-results: a link to the run's logs or report.")] = None,
+    dataset_name: Annotated[
+        str | None, typer.Option("--dataset-name", help="The card's dataset name, for a run on that dataset's .pt file.")
+    ] = None,
+    dataset_type: Annotated[str | None, typer.Option("--dataset-type", help="The card's dataset type (with --dataset-name).")] = None,
+    eval_results: Annotated[
+        str | None,
+        typer.Option(
+            "--eval-results", metavar="ORG/NAME", help="Also write .eval_results/<name>.yaml for this StickBench benchmark dataset."
+        ),
+    ] = None,
+    benchmark_revision: Annotated[
+        str | None, typer.Option("--benchmark-revision", help="With --eval-results: the benchmark's revision (default: main).")
+    ] = None,
+    source_url: Annotated[
+        str | None, typer.Option("--source-url", help="With --eval-results: a link to the run's logs or report.")
+    ] = None,
     revision: RevisionOpt = None,
     zoo: ZooOpt = None,
     json_: JsonOpt = False,
@@ -108,7 +126,9 @@ def card(
                 "changes": [{"where": c.where, "metric": c.metric, "old": c.old, "new": c.new} for c in update.changes],
                 "notices": update.notices,
                 "written": str(source.path) if write and not update.current else None,
-                "push": None if pushed is None else {"commit_sha": pushed.commit_sha, "commit_url": pushed.commit_url, "pr_url": pushed.pr_url},
+                "push": None
+                if pushed is None
+                else {"commit_sha": pushed.commit_sha, "commit_url": pushed.commit_url, "pr_url": pushed.pr_url},
                 "diff": update.diff(),
                 "eval_results": None if results_update is None else _results_json(results_update, written),
                 "recorded_eval_results": [_results_json(u, None) for u in recorded],
@@ -125,9 +145,16 @@ def card(
 
 
 def _results_json(update: EvalResultsUpdate, written: Path | None) -> dict:
-    return {"path": update.path, "benchmark": update.benchmark, "revision": update.revision, "task_id": update.task_id,
-            "current": update.current, "entry": update.entry, "written": None if written is None else str(written),
-            "diff": update.diff()}  # fmt: skip
+    return {
+        "path": update.path,
+        "benchmark": update.benchmark,
+        "revision": update.revision,
+        "task_id": update.task_id,
+        "current": update.current,
+        "entry": update.entry,
+        "written": None if written is None else str(written),
+        "diff": update.diff(),
+    }
 
 
 def _report_results(update: EvalResultsUpdate, *, check: bool, written: Path | None, pushed: PushResult | None, push: bool) -> None:
@@ -157,7 +184,11 @@ def _report(update: CardUpdate, label: str, *, check: bool, write: bool, pushed:
     for change in update.changes:
         err_console.print(f"  {escape(change.describe())}", highlight=False, soft_wrap=True)
     if check:
-        err_console.print(f"[red]{escape(label)} is stale:[/] {len(update.changes)} value(s) differ from the results. Update it with --write or --push.", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[red]{escape(label)} is stale:[/] {len(update.changes)} value(s) differ from the results. Update it with --write or --push.",
+            highlight=False,
+            soft_wrap=True,
+        )
     elif write:
         err_console.print(f"Wrote {escape(label)} ({len(update.changes)} value(s)).", highlight=False, soft_wrap=True)
     elif pushed is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,9 +29,11 @@ FORMATS = ("table", "md", "html")
 def compare(
     run_dirs: Annotated[list[Path], typer.Argument(help="Scored run directories on one suite.")],
     by: Annotated[str, typer.Option("--by", help="The metric to rank by.")] = "action_accuracy",
-    metric: Annotated[Optional[list[str]], typer.Option("--metric", help="A column to show (repeatable; default: the headline metrics).")] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="A column to show (repeatable; default: the headline metrics).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rank runs of different suites anyway.")] = False,
-    format: Annotated[Optional[str], typer.Option("--format", help="table, md or html (default: from -o's suffix, else table).")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="table, md or html (default: from -o's suffix, else table).")] = None,
     out: OutOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -69,5 +71,6 @@ def compare(
         console.print(shown)
         err_console.print(LEGEND, highlight=False)
         if dropped:
-            err_console.print(f"Left out to fit the terminal: {', '.join(dropped)} (--format md or --json show every column).", highlight=False)
-
+            err_console.print(
+                f"Left out to fit the terminal: {', '.join(dropped)} (--format md or --json show every column).", highlight=False
+            )

@@ -4,7 +4,7 @@ publish StickBench to the Hub as a benchmark dataset."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -55,12 +55,14 @@ def _size(value: str) -> str:
 
 @app.command("make", epilog=MAKE_EXAMPLES, cls=Command)
 def make(
-    source: Annotated[str, typer.Argument(metavar="SOURCE", help="What to build: stickbench.", callback=_one_of(SOURCES), show_default=False)],
+    source: Annotated[
+        str, typer.Argument(metavar="SOURCE", help="What to build: stickbench.", callback=_one_of(SOURCES), show_default=False)
+    ],
     out: Annotated[Path, typer.Option("-o", "--out", help="File to write (.pt).", show_default=False)],
     size: Annotated[str, typer.Option("--size", help="StickBench size: quick or standard.", callback=_size)] = "quick",
     split: Annotated[str, typer.Option("--split", help="train or test.", callback=_one_of(SPLITS))] = "train",
     encoder: Annotated[str, typer.Option("--encoder", help="Text encoder for the embeddings: hash or bge-large.")] = "hash",
-    seed: Annotated[Optional[int], typer.Option("--seed", help="StickBench seed (default: the published suite's).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="StickBench seed (default: the published suite's).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Write a StickBench split as a Stick-Gen .pt dataset (motion, actions, physics, embeddings)."""
@@ -75,8 +77,17 @@ def make(
     suite = load_suite(size, split=split, seed=seed)
     err_console.print(f"Encoding {len(suite)} prompts with {text_encoder.name} ...", highlight=False, markup=False)
     save_dataset(suite_to_samples(suite, text_encoder.encode(suite.prompts)), out)
-    summary = {"path": str(out), "suite": suite.name, "version": suite.version, "split": split, "seed": seed,
-               "hash": suite.hash, "n_samples": len(suite), "encoder": text_encoder.name, "embedding_dim": text_encoder.dim}  # fmt: skip
+    summary = {
+        "path": str(out),
+        "suite": suite.name,
+        "version": suite.version,
+        "split": split,
+        "seed": seed,
+        "hash": suite.hash,
+        "n_samples": len(suite),
+        "encoder": text_encoder.name,
+        "embedding_dim": text_encoder.dim,
+    }
     if json_:
         print_json(summary)
     else:
@@ -107,22 +118,35 @@ def inspect(
             fields.append(("frames", "min {min}, median {median:g}, max {max}".format(**info["length"])))
         if info["quality"]:
             q = info["quality"]
-            fields.append(("quality_score", f"n {q['n']}, min {q['min']:.2f}, mean {q['mean']:.2f}, max {q['max']:.2f}, ≥ 0.5: {q['n_at_least_0.5']}"))
-        fields += [("sources", ", ".join(f"{k} {v}" for k, v in info["sources"].items()) or "-"),
-                   ("actions", ", ".join(f"{k} {v}" for k, v in info["actions"].items()) or "-")]  # fmt: skip
+            fields.append(
+                ("quality_score", f"n {q['n']}, min {q['min']:.2f}, mean {q['mean']:.2f}, max {q['max']:.2f}, ≥ 0.5: {q['n_at_least_0.5']}")
+            )
+        fields += [
+            ("sources", ", ".join(f"{k} {v}" for k, v in info["sources"].items()) or "-"),
+            ("actions", ", ".join(f"{k} {v}" for k, v in info["actions"].items()) or "-"),
+        ]
         print_fields(f"{path}: {info['n_good']} of {info['n_samples']} samples usable", fields)
         for problem in info["problems"]:
             console.print(f"bad {problem}", highlight=False, markup=False, soft_wrap=True)
     if info["n_good"] == 0:
-        raise DatasetError(f"None of the {info['n_samples']} samples in {path} is usable (problems listed above); fix or replace them.", path=str(path))
+        raise DatasetError(
+            f"None of the {info['n_samples']} samples in {path} is usable (problems listed above); fix or replace them.", path=str(path)
+        )
 
 
 @app.command("push", epilog=PUSH_EXAMPLES, cls=Command)
 def push(
-    source: Annotated[str, typer.Argument(metavar="SOURCE", help="What to publish: stickbench.", callback=_one_of(SOURCES), show_default=False)],
+    source: Annotated[
+        str, typer.Argument(metavar="SOURCE", help="What to publish: stickbench.", callback=_one_of(SOURCES), show_default=False)
+    ],
     repo_id: Annotated[str, typer.Argument(metavar="ORG/NAME", help="The dataset repo (created if missing).", show_default=False)],
-    size: Annotated[Optional[list[str]], typer.Option("--size", help="A StickBench size to include (repeatable; default: quick and standard).")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Keep the first N test samples of each suite (runs with the same --limit match it).")] = None,
+    size: Annotated[
+        list[str] | None, typer.Option("--size", help="A StickBench size to include (repeatable; default: quick and standard).")
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="Keep the first N test samples of each suite (runs with the same --limit match it)."),
+    ] = None,
     private: Annotated[bool, typer.Option("--private", help="Create the dataset repo private.")] = False,
     create_pr: Annotated[bool, typer.Option("--create-pr", help="Open a pull request instead of committing to main.")] = False,
     json_: JsonOpt = False,
@@ -139,8 +163,17 @@ def push(
     err_console.print(f"Building StickBench {', '.join(sizes)} ...", highlight=False, markup=False)
     pushed, files = push_benchmark(repo_id, sizes, limit=limit, private=private, create_pr=create_pr)
     if json_:
-        print_json({"repo_id": repo_id, "sizes": list(sizes), "limit": limit, "files": files, "commit_sha": pushed.commit_sha,
-                    "commit_url": pushed.commit_url, "pr_url": pushed.pr_url})  # fmt: skip
+        print_json(
+            {
+                "repo_id": repo_id,
+                "sizes": list(sizes),
+                "limit": limit,
+                "files": files,
+                "commit_sha": pushed.commit_sha,
+                "commit_url": pushed.commit_url,
+                "pr_url": pushed.pr_url,
+            }
+        )
         return
     err_console.print(
         f"Pushed StickBench ({', '.join(sizes)}) to the dataset {repo_id}: commit {pushed.commit_sha[:12]}, {len(files)} files. "

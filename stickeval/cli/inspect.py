@@ -17,7 +17,10 @@ EXAMPLES = examples(
 
 
 def inspect(
-    path: Annotated[Path, typer.Argument(metavar="PATH", help="A weights file (.safetensors/.bin/.pth/.pt) or a checkpoint directory.", show_default=False)],
+    path: Annotated[
+        Path,
+        typer.Argument(metavar="PATH", help="A weights file (.safetensors/.bin/.pth/.pt) or a checkpoint directory.", show_default=False),
+    ],
     json_: JsonOpt = False,
 ) -> None:
     """Show a checkpoint's format, inferred architecture, schema, parameter count and adapters."""
@@ -27,8 +30,12 @@ def inspect(
     if json_:
         print_json(info)
         return
-    rows = [("format", info["format"]), ("schema", f"{info['schema']} ({info['config']['input_dim']}-dim)"),
-            ("parameters", f"{info['n_params']:,}"), *((key, str(value)) for key, value in info["config"].items())]  # fmt: skip
+    rows = [
+        ("format", info["format"]),
+        ("schema", f"{info['schema']} ({info['config']['input_dim']}-dim)"),
+        ("parameters", f"{info['n_params']:,}"),
+        *((key, str(value)) for key, value in info["config"].items()),
+    ]
     if info["lora_keys"]:
         rows.append(("LoRA", f"{info['lora_keys']} adapter tensors, {info['lora_params']:,} params (merged at load)"))
     if info["image_conditioning_keys"]:

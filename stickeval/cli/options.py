@@ -7,7 +7,7 @@ library to check (a device, a suite) are checked by the library, which raises a 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperCommand
@@ -37,13 +37,22 @@ def parse_batch_size(value: str) -> int | str:
     raise typer.BadParameter(f"expected a positive integer or 'auto', got {value!r}.")
 
 
-VariantArg = Annotated[str, typer.Argument(metavar="VARIANT", help="A zoo name, an org/name repo id, or a checkpoint directory.", show_default=False)]
+VariantArg = Annotated[
+    str, typer.Argument(metavar="VARIANT", help="A zoo name, an org/name repo id, or a checkpoint directory.", show_default=False)
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout instead of a table.")]
-RevisionOpt = Annotated[Optional[str], typer.Option("--revision", help="Git revision (branch, tag or commit sha) on the Hub.")]
-ZooOpt = Annotated[Optional[Path], typer.Option("--zoo", help="A TOML file of extra or overriding variants.")]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available, else cpu).")]
-DtypeOpt = Annotated[Optional[str], typer.Option("--dtype", help="bfloat16 or float32 (default: bfloat16 on CUDA, float32 on CPU).")]
+RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Git revision (branch, tag or commit sha) on the Hub.")]
+ZooOpt = Annotated[Path | None, typer.Option("--zoo", help="A TOML file of extra or overriding variants.")]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available, else cpu).")
+]
+DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="bfloat16 or float32 (default: bfloat16 on CUDA, float32 on CPU).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
-OutOpt = Annotated[Optional[Path], typer.Option("-o", "--out", help="File to write.")]
-OutDirOpt = Annotated[Optional[Path], typer.Option("-o", "--out", help="Directory to write (default: runs/<variant>).")]
-BatchSizeOpt = Annotated[str, typer.Option("--batch-size", help="Prompts per forward pass: a positive integer, or auto (the largest that fits).", callback=parse_batch_size)]
+OutOpt = Annotated[Path | None, typer.Option("-o", "--out", help="File to write.")]
+OutDirOpt = Annotated[Path | None, typer.Option("-o", "--out", help="Directory to write (default: runs/<variant>).")]
+BatchSizeOpt = Annotated[
+    str,
+    typer.Option(
+        "--batch-size", help="Prompts per forward pass: a positive integer, or auto (the largest that fits).", callback=parse_batch_size
+    ),
+]

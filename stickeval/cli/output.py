@@ -51,7 +51,9 @@ class Column:
     keep: bool = False
 
 
-def fit_table(columns: list[Column], rows: list[list[str]], *, title: str | None = None, width: int | None = None) -> tuple[Table, list[str]]:
+def fit_table(
+    columns: list[Column], rows: list[list[str]], *, title: str | None = None, width: int | None = None
+) -> tuple[Table, list[str]]:
     """A borderless table of `rows` whose kept columns fit `width` (default: the console's) without cutting a cell.
 
     Returns:

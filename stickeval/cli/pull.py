@@ -22,7 +22,9 @@ def pull(
     name: VariantArg,
     revision: RevisionOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Download again even if cached.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail if the architecture or parameter count differs from the zoo entry.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail if the architecture or parameter count differs from the zoo entry.")
+    ] = False,
     zoo_file: ZooOpt = None,
     json_: JsonOpt = False,
 ) -> None:

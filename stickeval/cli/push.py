@@ -19,7 +19,10 @@ EXAMPLES = examples(
 
 
 def push(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="A directory written by save_checkpoint (weights, config.json, README.md).", show_default=False)],
+    directory: Annotated[
+        Path,
+        typer.Argument(metavar="DIR", help="A directory written by save_checkpoint (weights, config.json, README.md).", show_default=False),
+    ],
     repo_id: Annotated[str, typer.Argument(metavar="REPO_ID", help="The Hub repo, org/name; created if missing.", show_default=False)],
     private: Annotated[bool, typer.Option("--private", help="Create the repo private (if it does not exist).")] = False,
     create_pr: Annotated[bool, typer.Option("--create-pr", help="Open a pull request instead of committing to main.")] = False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,13 +21,13 @@ EXAMPLES = examples(
 
 def render(
     target: Annotated[str, typer.Argument(help="A run directory, a .pt dataset, or (with PROMPT) a variant.")],
-    prompt: Annotated[Optional[str], typer.Argument(help="Text to generate from, with TARGET a variant.")] = None,
-    prompt_id: Annotated[Optional[list[str]], typer.Option("--prompt-id", help="A clip by its sample id (repeatable).")] = None,
-    action: Annotated[Optional[str], typer.Option("--action", help="Clips of this action (with a prompt: its action track).")] = None,
-    worst: Annotated[Optional[int], typer.Option("--worst", help="The N worst clips by --metric.")] = None,
-    best: Annotated[Optional[int], typer.Option("--best", help="The N best clips by --metric.")] = None,
+    prompt: Annotated[str | None, typer.Argument(help="Text to generate from, with TARGET a variant.")] = None,
+    prompt_id: Annotated[list[str] | None, typer.Option("--prompt-id", help="A clip by its sample id (repeatable).")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="Clips of this action (with a prompt: its action track).")] = None,
+    worst: Annotated[int | None, typer.Option("--worst", help="The N worst clips by --metric.")] = None,
+    best: Annotated[int | None, typer.Option("--best", help="The N best clips by --metric.")] = None,
     metric: Annotated[str, typer.Option("--metric", help="The per-sample score --worst/--best rank by.")] = "pose_mse",
-    noise: Annotated[Optional[str], typer.Option("--noise", help="Also draw the noisy prompt's rollout, KIND:LEVEL (e.g. typo:2).")] = None,
+    noise: Annotated[str | None, typer.Option("--noise", help="Also draw the noisy prompt's rollout, KIND:LEVEL (e.g. typo:2).")] = None,
     step: Annotated[int, typer.Option("--step", min=1, help="Keep every N-th frame (smaller files).")] = 1,
     out: Annotated[Path, typer.Option("-o", "--out", help="Output file: .gif or .mp4 (its directory must exist).")] = Path("render.gif"),
     seed: SeedOpt = 0,
@@ -50,4 +50,6 @@ def render(
         return
     for clip in rendered.clips:
         err_console.print(f"{clip.id}: {clip.prompt}", highlight=False, markup=False)
-    err_console.print(f"Wrote {rendered.path} ({rendered.frames} frames at {rendered.fps:g} fps, {rendered.bytes / 1e3:.0f} kB, {rendered.seconds:.2f} s)")
+    err_console.print(
+        f"Wrote {rendered.path} ({rendered.frames} frames at {rendered.fps:g} fps, {rendered.bytes / 1e3:.0f} kB, {rendered.seconds:.2f} s)"
+    )

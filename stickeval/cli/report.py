@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,7 +20,7 @@ EXAMPLES = examples(
 
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `stickeval run`.")],
-    format: Annotated[Optional[str], typer.Option("--format", help="html or md (default: from -o's suffix, else html).")] = None,
+    format: Annotated[str | None, typer.Option("--format", help="html or md (default: from -o's suffix, else html).")] = None,
     out: OutOpt = None,
     json_: JsonOpt = False,
 ) -> None:

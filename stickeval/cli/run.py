@@ -8,7 +8,7 @@ import shlex
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
@@ -30,16 +30,24 @@ SCORE_EXAMPLES = examples(
 )
 
 # The results table: the metric, its estimate and interval are kept; what it means, n, then the reference give way when narrow.
-COLUMNS = [Column("metric", keep=True), Column("value", "right", keep=True), Column("95% CI", "right", keep=True),
-           Column("real", "right"), Column("n", "right"), Column("meaning")]  # fmt: skip
+COLUMNS = [
+    Column("metric", keep=True),
+    Column("value", "right", keep=True),
+    Column("95% CI", "right", keep=True),
+    Column("real", "right"),
+    Column("n", "right"),
+    Column("meaning"),
+]
 # The context table: what a model-free answer scores on each metric (results.json `baselines`).
 # Columns in this order; the last go first when narrow (the lookup row, then white noise).
 BASELINE_HEADERS = {"real": "real", "first_frame": "still", "mean_pose": "mean", "white_noise": "noise", "retrieval": "lookup"}
 ARROWS = {"higher": "↑", "lower": "↓", "closest to reference": "≈"}
-LEGEND = ("↑ higher is better, ↓ lower is better, ≈ closer to the real row is better. 95% CI: bootstrap "
-          "interval over n samples. real: another real clip of each prompt's action scored through the same "
-          "code, the yardstick for the model's value. Context: the first frame held still, the train mean pose, "
-          "white noise, the train clip whose prompt is nearest (lookup). Definitions: docs/metrics.md.")  # fmt: skip
+LEGEND = (
+    "↑ higher is better, ↓ lower is better, ≈ closer to the real row is better. 95% CI: bootstrap "
+    "interval over n samples. real: another real clip of each prompt's action scored through the same "
+    "code, the yardstick for the model's value. Context: the first frame held still, the train mean pose, "
+    "white noise, the train clip whose prompt is nearest (lookup). Definitions: docs/metrics.md."
+)
 
 
 class _SequencesPerSecond(ProgressColumn):
@@ -58,8 +66,17 @@ def _print_table(results: dict) -> None:
     from stickeval.evaluation.results import metric_rows
 
     model, suite = results["model"], results["suite"]
-    rows = [[f"{r.name} {ARROWS[r.direction]}", _fmt(r.value), f"[{_fmt(r.ci[0])}, {_fmt(r.ci[1])}]", _fmt(r.reference),
-             str(r.n), r.description] for r in metric_rows(results)]  # fmt: skip
+    rows = [
+        [
+            f"{r.name} {ARROWS[r.direction]}",
+            _fmt(r.value),
+            f"[{_fmt(r.ci[0])}, {_fmt(r.ci[1])}]",
+            _fmt(r.reference),
+            str(r.n),
+            r.description,
+        ]
+        for r in metric_rows(results)
+    ]
     table, dropped = fit_table(COLUMNS, rows, title=f"{model['variant']} on {suite['name']} (n={suite['n']})")
     console.print(table)
     context = [r for r in metric_rows(results) if r.baselines and r.value is not None and any(v is not None for v in r.baselines.values())]
@@ -87,8 +104,12 @@ class _PlainProgress:
             return
         self.last_time, self.last_tenth = now, tenth
         rate = done / (now - self.started) if now > self.started else 0.0
-        err_console.print(f"generating: {done:,}/{total:,} rollouts ({done / max(total, 1):.0%}), {rate:.1f}/s",
-                          highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+        err_console.print(
+            f"generating: {done:,}/{total:,} rollouts ({done / max(total, 1):.0%}), {rate:.1f}/s",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 @contextlib.contextmanager
@@ -97,8 +118,15 @@ def _progress() -> Iterator[Callable[[int, int], None]]:
     if not err_console.is_terminal:
         yield _PlainProgress()
         return
-    with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), _SequencesPerSecond(),
-                  TimeRemainingColumn(), console=err_console, transient=True) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("generating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _SequencesPerSecond(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("generate", total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -133,18 +161,19 @@ def _report(results: dict, output: Path, json_: bool) -> None:
         err_console.print(f"[yellow]Notice:[/] {notice}")
     timing = results["timing"]
     if timing["sequences_per_second"]:
-        err_console.print(f"{timing['rows_generated_now']} rollouts generated now; "
-                          f"{timing['sequences_per_second']:.1f} sequences/s when generated.")  # fmt: skip
+        err_console.print(
+            f"{timing['rows_generated_now']} rollouts generated now; {timing['sequences_per_second']:.1f} sequences/s when generated."
+        )
     err_console.print(f"Results: {output / 'results.json'}")
 
 
 def run(
     ctx: typer.Context,
     variant: VariantArg,
-    suite: Annotated[Optional[str], typer.Option("--suite", help="quick (default), standard or real.")] = None,
-    data: Annotated[Optional[Path], typer.Option("--data", help="Score on a Stick-Gen .pt dataset instead of a suite.")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", help="quick (default), standard or real.")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Score on a Stick-Gen .pt dataset instead of a suite.")] = None,
     on_bad: Annotated[str, typer.Option("--on-bad", help="Bad samples in --data: fail, or skip (counted in the notices).")] = "fail",
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Use only the first N prompts.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Use only the first N prompts.")] = None,
     noise: Annotated[bool, typer.Option("--noise/--no-noise", help="Also generate under prompt noise (robustness).")] = True,
     noise_prompts: Annotated[int, typer.Option("--noise-prompts", help="Prompts generated under each noise kind and level.")] = 64,
     batch_size: BatchSizeOpt = "auto",
@@ -153,15 +182,25 @@ def run(
     prime: Annotated[str, typer.Option("--prime", help="Frame 0: reference (the clip's first frame) or zeros.")] = "reference",
     seed: SeedOpt = 0,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile each generation step (CUDA).")] = False,
-    encoder: Annotated[Optional[str], typer.Option("--encoder", help="Text encoder (hash, bge-large); default: the one the model names.")] = None,
+    encoder: Annotated[
+        str | None, typer.Option("--encoder", help="Text encoder (hash, bge-large); default: the one the model names.")
+    ] = None,
     out: OutDirOpt = None,
     log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write samples.jsonl.")] = False,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Reuse cached generations of this configuration.")] = True,
     revision: RevisionOpt = None,
     zoo: ZooOpt = None,
     json_: JsonOpt = False,
-    chunk_rows: Annotated[Optional[int], typer.Option("--chunk-rows", help="Rows per cached chunk: the unit of resuming and of sharing between processes (default: about 256 on CPU, 1024 on CUDA).")] = None,
-    nproc: Annotated[int, typer.Option("--nproc", min=1, help="Processes (one per GPU) started through torchrun; rank 0 scores and writes.")] = 1,
+    chunk_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-rows",
+            help="Rows per cached chunk: the unit of resuming and of sharing between processes (default: about 256 on CPU, 1024 on CUDA).",
+        ),
+    ] = None,
+    nproc: Annotated[
+        int, typer.Option("--nproc", min=1, help="Processes (one per GPU) started through torchrun; rank 0 scores and writes.")
+    ] = 1,
 ) -> None:
     """Generate motion for a benchmark suite and score it; cached generations are reused (resume)."""
     from stickeval import zoo as zoo_api
@@ -171,10 +210,20 @@ def run(
     if data is not None and suite is not None:
         raise typer.BadParameter("pass either --suite or --data, not both", param_hint="--suite/--data")
     settings = RunSettings(
-        suite=str(data.resolve()) if data else suite or "quick", on_bad=on_bad, limit=limit, noise=noise, noise_prompts=noise_prompts,
-        batch_size=batch_size, device=device, dtype=dtype,
-        prime=prime, seed=seed, compile=compile, encoder=encoder, chunk_rows=chunk_rows,
-    )  # fmt: skip
+        suite=str(data.resolve()) if data else suite or "quick",
+        on_bad=on_bad,
+        limit=limit,
+        noise=noise,
+        noise_prompts=noise_prompts,
+        batch_size=batch_size,
+        device=device,
+        dtype=dtype,
+        prime=prime,
+        seed=seed,
+        compile=compile,
+        encoder=encoder,
+        chunk_rows=chunk_rows,
+    )
     if out is not None:
         check_writable(out, directory=True)  # before the model is loaded (or downloaded)
     if nproc > 1:
@@ -188,8 +237,13 @@ def run(
         with _progress() if main_rank else contextlib.nullcontext() as progress:
             results = evaluate(loaded, settings, output, resume=resume, log_samples=log_samples, progress=progress)
     except RunInterrupted as e:
-        err_console.print(f"Interrupted: {e.cached_rows:,} of {e.total_rows:,} rollouts are cached in {e.output}. "
-                          f"Resume with: {_resume_command(ctx, output)}", highlight=False, markup=False, soft_wrap=True)  # fmt: skip
+        err_console.print(
+            f"Interrupted: {e.cached_rows:,} of {e.total_rows:,} rollouts are cached in {e.output}. "
+            f"Resume with: {_resume_command(ctx, output)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(130) from None
     if results is not None:
         _report(results, output, json_)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -46,20 +46,33 @@ RECIPES_EXAMPLES = """Examples:
   stickeval recipes cp sft-large my.toml   # edit it, then --recipe my.toml
 """
 
-RecipeOpt = Annotated[Optional[str], typer.Option("--recipe", help="A packaged recipe name (`stickeval recipes`) or a .toml file.")]
-DataOpt = Annotated[Optional[Path], typer.Option("--data", help="The training .pt file (recipes with data.source = \"file\").")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe key: section.key=value (TOML value). Repeatable.")]
-OutDirOpt = Annotated[Optional[Path], typer.Option("-o", "--out", help="Run directory to write (default: runs/<recipe>).")]
-ResumeOpt = Annotated[Optional[Path], typer.Option("--resume", help="Continue the run in this directory from its last checkpoint.")]
-MaxStepsOpt = Annotated[Optional[int], typer.Option("--max-steps", min=1, help="Stop after this many optimizer steps (smoke runs).")]
+RecipeOpt = Annotated[str | None, typer.Option("--recipe", help="A packaged recipe name (`stickeval recipes`) or a .toml file.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help='The training .pt file (recipes with data.source = "file").')]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: section.key=value (TOML value). Repeatable.")]
+OutDirOpt = Annotated[Path | None, typer.Option("-o", "--out", help="Run directory to write (default: runs/<recipe>).")]
+ResumeOpt = Annotated[Path | None, typer.Option("--resume", help="Continue the run in this directory from its last checkpoint.")]
+MaxStepsOpt = Annotated[int | None, typer.Option("--max-steps", min=1, help="Stop after this many optimizer steps (smoke runs).")]
 MergeOpt = Annotated[bool, typer.Option("--merge", help="With LoRA: save merged weights instead of base + adapters.")]
-InitOpt = Annotated[Optional[str], typer.Option("--init-from", help="Start from these weights: a zoo variant, repo id or checkpoint directory.")]
+InitOpt = Annotated[
+    str | None, typer.Option("--init-from", help="Start from these weights: a zoo variant, repo id or checkpoint directory.")
+]
 
 app = typer.Typer(help="List, show and copy training recipes.", invoke_without_command=True)
 
 
-def _train(recipe: str | None, overrides: list[str], data: Path | None, out: Path | None, resume: Path | None,
-           max_steps: int | None, merge: bool, device: str | None, dtype: str | None, zoo: Path | None, json_: bool) -> None:  # fmt: skip
+def _train(
+    recipe: str | None,
+    overrides: list[str],
+    data: Path | None,
+    out: Path | None,
+    resume: Path | None,
+    max_steps: int | None,
+    merge: bool,
+    device: str | None,
+    dtype: str | None,
+    zoo: Path | None,
+    json_: bool,
+) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from stickeval.device import current_rank
@@ -67,13 +80,21 @@ def _train(recipe: str | None, overrides: list[str], data: Path | None, out: Pat
     from stickeval.train.output import RECIPE_FILE
 
     if resume is not None and out is not None and out != resume:
-        raise typer.BadParameter("--resume continues in its own directory; drop -o/--out, or drop --resume to start a new run.", param_hint="--out")
+        raise typer.BadParameter(
+            "--resume continues in its own directory; drop -o/--out, or drop --resume to start a new run.", param_hint="--out"
+        )
     if recipe is None and resume is None:
         raise typer.BadParameter("give --recipe NAME|FILE (see `stickeval recipes`), or --resume DIR.", param_hint="--recipe")
     resolved = load_recipe(recipe if recipe is not None else resume / RECIPE_FILE, overrides)
     out = resume or out or Path("runs") / resolved.name
     show = current_rank().is_main and not json_
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=err_console, disable=not show) as progress:
         task = progress.add_task(resolved.name, total=None, status="")
 
@@ -81,28 +102,52 @@ def _train(recipe: str | None, overrides: list[str], data: Path | None, out: Pat
             v = event.values
             if event.kind == "step":
                 speed = f"{v['samples_per_s']:.1f} samples/s" if v.get("samples_per_s") else ""
-                progress.update(task, completed=event.step, total=event.total_steps,
-                                status=f"loss {v['loss']:.4g}  lr {v['lr']:.2e}  {speed}")  # fmt: skip
+                progress.update(
+                    task, completed=event.step, total=event.total_steps, status=f"loss {v['loss']:.4g}  lr {v['lr']:.2e}  {speed}"
+                )
             elif event.kind == "epoch" and v["val_loss"] is not None:
                 progress.console.print(f"epoch {event.epoch}: val loss {v['val_loss']:.4g} (step {event.step})", highlight=False)
             elif event.kind == "start":
                 progress.update(task, completed=event.step, total=event.total_steps)
-                progress.console.print(f"{v['n_train']} training and {v['n_val']} validation samples, "
-                                       f"{v['steps_per_epoch']} steps per epoch", highlight=False)  # fmt: skip
+                progress.console.print(
+                    f"{v['n_train']} training and {v['n_val']} validation samples, {v['steps_per_epoch']} steps per epoch", highlight=False
+                )
 
-        result = train(resolved, out, data_path=data, resume=resume is not None, max_steps=max_steps, merge=merge,
-                       device=device, dtype=dtype, zoo=zoo, callback=on_event)  # fmt: skip
+        result = train(
+            resolved,
+            out,
+            data_path=data,
+            resume=resume is not None,
+            max_steps=max_steps,
+            merge=merge,
+            device=device,
+            dtype=dtype,
+            zoo=zoo,
+            callback=on_event,
+        )
     if not current_rank().is_main:
         return
-    summary = {"out_dir": str(result.out_dir), "recipe": resolved.name, "steps": result.steps, "total_steps": result.total_steps,
-               "n_train": result.n_train, "n_val": result.n_val, "last_loss": result.last_loss, "val_losses": result.val_losses}  # fmt: skip
+    summary = {
+        "out_dir": str(result.out_dir),
+        "recipe": resolved.name,
+        "steps": result.steps,
+        "total_steps": result.total_steps,
+        "n_train": result.n_train,
+        "n_val": result.n_val,
+        "last_loss": result.last_loss,
+        "val_losses": result.val_losses,
+    }
     if json_:
         print_json(summary)
         return
     _print_curation(result.curation)
     last = "—" if result.last_loss is None else f"{result.last_loss:.4g}"
-    console.print(f"Trained {result.steps} of {result.total_steps} steps (last loss {last}). Model: {result.out_dir} "
-                  f"(`stickeval run {result.out_dir}`; resume with `stickeval train --resume {result.out_dir}`)", highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(
+        f"Trained {result.steps} of {result.total_steps} steps (last loss {last}). Model: {result.out_dir} "
+        f"(`stickeval run {result.out_dir}`; resume with `stickeval train --resume {result.out_dir}`)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _print_curation(curation: dict) -> None:
@@ -134,7 +179,10 @@ def train_command(
 
 
 def finetune_command(
-    variant: Annotated[str, typer.Argument(metavar="VARIANT", help="The weights to start from: a zoo name, an org/name repo id, or a checkpoint directory.")],
+    variant: Annotated[
+        str,
+        typer.Argument(metavar="VARIANT", help="The weights to start from: a zoo name, an org/name repo id, or a checkpoint directory."),
+    ],
     recipe: RecipeOpt = None,
     data: DataOpt = None,
     set_: SetOpt = None,

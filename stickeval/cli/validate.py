@@ -16,8 +16,18 @@ EXAMPLES = examples(
     "stickeval validate-metrics --json | jq .below_real",
     "stickeval validate-metrics --markdown        # the table in docs/metrics.md",
 )
-SHORT = {"real": "real", "copy": "copy", "first_frame": "first", "mean_pose": "mean", "white_noise": "noise",
-         "shuffled": "shuf", "reversed": "rev", "jitter": "jitter", "smoothed": "smooth", "wrong_action": "wrong"}  # fmt: skip
+SHORT = {
+    "real": "real",
+    "copy": "copy",
+    "first_frame": "first",
+    "mean_pose": "mean",
+    "white_noise": "noise",
+    "shuffled": "shuf",
+    "reversed": "rev",
+    "jitter": "jitter",
+    "smoothed": "smooth",
+    "wrong_action": "wrong",
+}
 FAMILIES_PER_TABLE = 4
 
 
@@ -66,10 +76,7 @@ def _print_table(table: dict) -> None:
     for start in range(0, len(families), FAMILIES_PER_TABLE):  # 10 families do not fit 80 columns
         shown = families[start : start + FAMILIES_PER_TABLE]
         columns = [Column("metric", keep=True), Column("dir")] + [Column(SHORT.get(f, f), justify="right") for f in shown]
-        rows = [
-            [m, {True: "↑", False: "↓", None: "≈"}[hib]] + [_cell(table, f, m) for f in shown]
-            for m, hib in table["metrics"].items()
-        ]
+        rows = [[m, {True: "↑", False: "↓", None: "≈"}[hib]] + [_cell(table, f, m) for f in shown] for m, hib in table["metrics"].items()]
         title = f"Validity on {table['suite']} (n={table['n']} pairs)" if start == 0 else None
         rendered, dropped = fit_table(columns, rows, title=title)
         console.print(rendered)

@@ -23,8 +23,15 @@ app = typer.Typer(
 )
 
 # Kept columns first; the others are dropped from the right when the table is too wide.
-COLUMNS = [Column("name", keep=True), Column("params", "right", keep=True), Column("cached", keep=True),
-           Column("schema"), Column("encoder"), Column("card metrics"), Column("repo")]  # fmt: skip
+COLUMNS = [
+    Column("name", keep=True),
+    Column("params", "right", keep=True),
+    Column("cached", keep=True),
+    Column("schema"),
+    Column("encoder"),
+    Column("card metrics"),
+    Column("repo"),
+]
 
 
 def _cached(doc: dict) -> str:
@@ -61,15 +68,19 @@ def zoo(ctx: typer.Context, zoo_file: ZooOpt = None, json_: JsonOpt = False) -> 
     table, dropped = fit_table(COLUMNS, rows, title="Stick-Gen model zoo")
     console.print(table)
     if dropped:
-        console.print(f"Not shown at {console.width} columns: {', '.join(dropped)}; see `stickeval zoo show NAME` or --json.",
-                      highlight=False, markup=False)  # fmt: skip
-    console.print("params: parameters in millions; cached: revision@commit in the HF cache (`stickeval pull NAME`).",
-                  highlight=False)  # fmt: skip
+        console.print(
+            f"Not shown at {console.width} columns: {', '.join(dropped)}; see `stickeval zoo show NAME` or --json.",
+            highlight=False,
+            markup=False,
+        )
+    console.print("params: parameters in millions; cached: revision@commit in the HF cache (`stickeval pull NAME`).", highlight=False)
 
 
 @app.command("show", epilog=EXAMPLES, cls=Command)
 def show(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="A zoo name, an org/name repo id or a local checkpoint directory.", show_default=False)],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="A zoo name, an org/name repo id or a local checkpoint directory.", show_default=False)
+    ],
     zoo_file: ZooOpt = None,
     json_: JsonOpt = False,
 ) -> None:

@@ -1,8 +1,8 @@
 """Reference motion data: the schema, StickBench, the real-motion track and Stick-Gen `.pt` files.
 
-    from stickeval.data import load_suite
-    suite = load_suite("quick")            # StickBench test split: prompts, clips, labels, hash
-    real = load_suite("real", limit=200)   # motion capture, when ../shared/realmotion is present
+from stickeval.data import load_suite
+suite = load_suite("quick")            # StickBench test split: prompts, clips, labels, hash
+real = load_suite("real", limit=200)   # motion capture, when ../shared/realmotion is present
 """
 
 from stickeval.data.motion_npz import read_motion_npz, realmotion_path

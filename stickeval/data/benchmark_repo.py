@@ -9,10 +9,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from stickeval import hub
 from stickeval.data.publish import EVAL_FILE, Benchmark, read_benchmark, write_benchmark
 from stickeval.data.stickbench import SIZES
 from stickeval.errors import BenchmarkError
-from stickeval import hub
 from stickeval.hub import PushResult
 
 
@@ -58,5 +58,7 @@ def fetch_benchmark(repo_id: str, revision: str = "main") -> tuple[Benchmark, st
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise BenchmarkError(f"{repo_id}'s {EVAL_FILE} is not readable UTF-8 text; it is not a StickBench benchmark.", repo_id=repo_id) from e
+        raise BenchmarkError(
+            f"{repo_id}'s {EVAL_FILE} is not readable UTF-8 text; it is not a StickBench benchmark.", repo_id=repo_id
+        ) from e
     return read_benchmark(text, repo_id), sha

@@ -24,12 +24,31 @@ REALMOTION_DATASETS = ("dataset-2",)  # 10 labels with 175-444 clips each: the e
 SAGITTAL_LABELS = frozenset({"walk", "walk-back", "walk-turn-left", "walk-turn-right", "run", "dash"})
 # Per-frame action ids of real labels (the label itself stays the classifier's target).
 REAL_LABEL_ACTIONS = {
-    "walk": "walk", "walk-back": "walk", "walk-left": "walk", "walk-right": "walk", "walk-turn-left": "walk",
-    "walk-turn-right": "walk", "run": "run", "dash": "sprint", "raise-up-both-hands": "celebrate",
-    "raise-up-left-hand": "wave", "raise-up-right-hand": "wave", "wave-both-hands": "wave", "wave-left-hand": "wave",
-    "wave-right-hand": "wave", "bye": "wave", "byebye": "wave", "call": "wave", "guide": "point", "bow": "idle",
-    "respond": "talk", "dance-short": "dance", "kick": "kick", "punch": "punch", "slash": "fight",
-}  # fmt: skip
+    "walk": "walk",
+    "walk-back": "walk",
+    "walk-left": "walk",
+    "walk-right": "walk",
+    "walk-turn-left": "walk",
+    "walk-turn-right": "walk",
+    "run": "run",
+    "dash": "sprint",
+    "raise-up-both-hands": "celebrate",
+    "raise-up-left-hand": "wave",
+    "raise-up-right-hand": "wave",
+    "wave-both-hands": "wave",
+    "wave-left-hand": "wave",
+    "wave-right-hand": "wave",
+    "bye": "wave",
+    "byebye": "wave",
+    "call": "wave",
+    "guide": "point",
+    "bow": "idle",
+    "respond": "talk",
+    "dance-short": "dance",
+    "kick": "kick",
+    "punch": "punch",
+    "slash": "fight",
+}
 
 
 def realmotion_path() -> Path:

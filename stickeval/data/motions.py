@@ -31,10 +31,22 @@ REST_ARM_ABD = 0.6435  # hands at neck + (±0.6, -0.8)
 
 # fdlibm's split of pi/2 and its sin/cos kernel coefficients on [-pi/4, pi/4].
 _PIO2_HI, _PIO2_LO = 1.5707963267341256e00, 6.0771005065061922e-11
-_S = (-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
-      2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10)  # fmt: skip
-_C = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
-      -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11)  # fmt: skip
+_S = (
+    -1.66666666666666324348e-01,
+    8.33333333332248946124e-03,
+    -1.98412698298579493134e-04,
+    2.75573137070700676789e-06,
+    -2.50507602534068634195e-08,
+    1.58969099521155010221e-10,
+)
+_C = (
+    4.16666666666666019037e-02,
+    -1.38888888888741095749e-03,
+    2.48015872894767294178e-05,
+    -2.75573143513906633035e-07,
+    2.08757232129817482790e-09,
+    -1.13596475577881948265e-11,
+)
 
 
 def _kernels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,11 +133,16 @@ class Pose:
         """Standing still: legs slightly apart, arms hanging at the original skeleton's angle."""
         limbs = (2, n)
         return cls(
-            torso_fwd=np.zeros(n), torso_lat=np.zeros(n),
-            leg_fwd=np.zeros(limbs), leg_abd=np.full(limbs, REST_LEG_ABD),
-            arm_fwd=np.zeros(limbs), arm_abd=np.full(limbs, REST_ARM_ABD),
-            root_fwd=np.zeros(n), root_lat=np.zeros(n), lift=np.zeros(n),
-        )  # fmt: skip
+            torso_fwd=np.zeros(n),
+            torso_lat=np.zeros(n),
+            leg_fwd=np.zeros(limbs),
+            leg_abd=np.full(limbs, REST_LEG_ABD),
+            arm_fwd=np.zeros(limbs),
+            arm_abd=np.full(limbs, REST_ARM_ABD),
+            root_fwd=np.zeros(n),
+            root_lat=np.zeros(n),
+            lift=np.zeros(n),
+        )
 
 
 def _smooth(x: np.ndarray) -> np.ndarray:
@@ -220,7 +237,9 @@ def _running(t: np.ndarray, body: Body, p: MotionParams, stride_hz: float, beta:
     takeoff_v = 2 * body.leg * beta * stable_cos(beta) / stance_s  # hip speed as the foot leaves
     step_length = 2 * body.leg * stable_sin(beta) + takeoff_v * flight_s
     tau = np.where(in_stance, 0.0, (s - duty) * step_s)  # time since takeoff
-    hip = np.floor(steps) * step_length + np.where(in_stance, -body.leg * stable_sin(beta * u), body.leg * stable_sin(beta) + takeoff_v * tau)
+    hip = np.floor(steps) * step_length + np.where(
+        in_stance, -body.leg * stable_sin(beta * u), body.leg * stable_sin(beta) + takeoff_v * tau
+    )
     pose.root_fwd = hip - hip[0]
     pose.lift = np.where(in_stance, 0.0, 0.5 * GRAVITY * tau * (flight_s - tau))
     _arm_swing(pose, phi, arms * p.amplitude, 0.15)
@@ -437,7 +456,21 @@ Model = Callable[[np.ndarray, Body, MotionParams], Pose]
 
 # Every StickBench action, by its name in `schema.ACTIONS`.
 MODELS: dict[str, Model] = {
-    "idle": idle, "walk": walk, "run": run, "sprint": sprint, "jump": jump, "wave": wave,
-    "point": point, "clap": clap, "punch": punch, "kick": kick, "dodge": dodge, "sit": sit,
-    "stand": stand, "kneel": kneel, "crawling": crawling, "dance": dance, "celebrate": celebrate,
-}  # fmt: skip
+    "idle": idle,
+    "walk": walk,
+    "run": run,
+    "sprint": sprint,
+    "jump": jump,
+    "wave": wave,
+    "point": point,
+    "clap": clap,
+    "punch": punch,
+    "kick": kick,
+    "dodge": dodge,
+    "sit": sit,
+    "stand": stand,
+    "kneel": kneel,
+    "crawling": crawling,
+    "dance": dance,
+    "celebrate": celebrate,
+}

@@ -39,9 +39,15 @@ class Modifier:
 
 
 SUBJECTS: tuple[Subject, ...] = (
-    Subject("a person"), Subject("a man"), Subject("a woman", 0.95), Subject("someone"),
-    Subject("the figure"), Subject("a stick figure"), Subject("a child", 0.75), Subject("a tall person", 1.15),
-)  # fmt: skip
+    Subject("a person"),
+    Subject("a man"),
+    Subject("a woman", 0.95),
+    Subject("someone"),
+    Subject("the figure"),
+    Subject("a stick figure"),
+    Subject("a child", 0.75),
+    Subject("a tall person", 1.15),
+)
 
 MODIFIERS: dict[str, Modifier] = {
     m.text: m
@@ -89,7 +95,7 @@ ACTION_WORDS: dict[str, ActionWords] = {
     "crawling": ActionWords(("crawls", "is crawling", "crawls on all fours", "crawls forward"), ("speed", "direction")),
     "dance": ActionWords(("dances", "is dancing", "dances to music", "grooves"), ("speed", "amplitude")),
     "celebrate": ActionWords(("celebrates", "cheers", "celebrates with arms up", "raises both arms in triumph"), ("speed", "amplitude")),
-}  # fmt: skip
+}
 
 # Ways to join the parts of a multi-action prompt ("walks, then waves").
 CONNECTORS: tuple[str, ...] = (", then ", " and then ", ", and after that ", ", then ")
@@ -117,16 +123,31 @@ def sentence(subject: str, parts: list[str], connector: str) -> str:
 
 # Prompts for the real-motion track: the data owner's content label as a verb phrase.
 REAL_PHRASES: dict[str, str] = {
-    "walk": "walks forward", "walk-back": "walks backward", "walk-left": "sidesteps to the left",
-    "walk-right": "sidesteps to the right", "walk-turn-left": "walks and turns left",
-    "walk-turn-right": "walks and turns right", "run": "runs", "dash": "dashes forward",
-    "raise-up-both-hands": "raises both hands", "raise-up-left-hand": "raises the left hand",
-    "raise-up-right-hand": "raises the right hand", "wave-both-hands": "waves both hands",
-    "wave-left-hand": "waves with the left hand", "wave-right-hand": "waves with the right hand",
-    "bow": "bows", "bye": "waves goodbye", "byebye": "waves goodbye with both hands",
-    "call": "calls someone over", "guide": "shows the way", "respond": "answers with a gesture",
-    "dance-short": "dances", "kick": "kicks", "punch": "punches", "slash": "slashes with a sword",
-}  # fmt: skip
+    "walk": "walks forward",
+    "walk-back": "walks backward",
+    "walk-left": "sidesteps to the left",
+    "walk-right": "sidesteps to the right",
+    "walk-turn-left": "walks and turns left",
+    "walk-turn-right": "walks and turns right",
+    "run": "runs",
+    "dash": "dashes forward",
+    "raise-up-both-hands": "raises both hands",
+    "raise-up-left-hand": "raises the left hand",
+    "raise-up-right-hand": "raises the right hand",
+    "wave-both-hands": "waves both hands",
+    "wave-left-hand": "waves with the left hand",
+    "wave-right-hand": "waves with the right hand",
+    "bow": "bows",
+    "bye": "waves goodbye",
+    "byebye": "waves goodbye with both hands",
+    "call": "calls someone over",
+    "guide": "shows the way",
+    "respond": "answers with a gesture",
+    "dance-short": "dances",
+    "kick": "kicks",
+    "punch": "punches",
+    "slash": "slashes with a sword",
+}
 
 
 def real_prompt(label: str, style: str = "normal") -> str:

@@ -43,7 +43,6 @@ def physics_from_motion(motion: np.ndarray, fps: int = FPS) -> np.ndarray:
     return np.concatenate([v, a, v], axis=1).astype(np.float32)
 
 
-
 def _problems(sample: Any, dims: dict[str, int], min_frames: int) -> list[str]:
     """Everything wrong with one sample; `dims` holds the file's motion/embedding dims, set by the first."""
     import torch
@@ -73,7 +72,9 @@ def _problems(sample: Any, dims: dict[str, int], min_frames: int) -> list[str]:
         out.append(f"'actions' has ids outside 0..{len(ACTIONS) - 1} (min {int(actions.min())}, max {int(actions.max())})")
     for key, width in (("physics", 6), ("camera", 3)):
         value = sample.get(key)
-        if value is not None and (not isinstance(value, torch.Tensor) or value.shape != (n_frames, width) or not torch.isfinite(value).all()):
+        if value is not None and (
+            not isinstance(value, torch.Tensor) or value.shape != (n_frames, width) or not torch.isfinite(value).all()
+        ):
             out.append(f"'{key}' is not a finite tensor [{n_frames}, {width}] (got {_describe(value)})")
     emb = sample.get("embedding")
     if emb is not None:
@@ -113,7 +114,7 @@ def check_samples(samples: list[Any], *, min_frames: int = 2) -> tuple[list[dict
 
 
 def _summary(path: str, problems: list[str], n_bad: int, n: int) -> str:
-    """"<path>: <n_bad> of <n> samples are bad: <the first few problems>." (the caller adds what to do)."""
+    """ "<path>: <n_bad> of <n> samples are bad: <the first few problems>." (the caller adds what to do)."""
     shown = "; ".join(problems[:MAX_LISTED]) + (f"; ... ({len(problems) - MAX_LISTED} more)" if len(problems) > MAX_LISTED else "")
     return f"{path}: {n_bad} of {n} samples are bad: {shown}."
 
@@ -188,7 +189,12 @@ def save_dataset(samples: list[dict], path: str | os.PathLike) -> None:
     """
     import torch
 
-    tensors = [{k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for k, v in s.items()} if isinstance(s, dict) else s for s in samples]
+    tensors = [
+        {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for k, v in s.items()}
+        if isinstance(s, dict)
+        else s
+        for s in samples
+    ]
     good, problems = check_samples(tensors)
     if problems:
         summary = _summary(str(path), problems, len(tensors) - len(good), len(tensors))
@@ -258,8 +264,15 @@ def describe_dataset(path: str | os.PathLike) -> dict[str, Any]:
         "actions": counts(actions),
         "sources": counts([s.get("source", "(none)") for s in good]),
         "length": {"min": min(lengths), "median": float(np.median(lengths)), "max": max(lengths)} if lengths else None,
-        "quality": {"n": len(quality), "min": min(quality), "mean": float(np.mean(quality)), "max": max(quality),
-                    "n_at_least_0.5": sum(q >= 0.5 for q in quality)} if quality else None,  # fmt: skip
+        "quality": {
+            "n": len(quality),
+            "min": min(quality),
+            "mean": float(np.mean(quality)),
+            "max": max(quality),
+            "n_at_least_0.5": sum(q >= 0.5 for q in quality),
+        }
+        if quality
+        else None,
     }
 
 

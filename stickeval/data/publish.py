@@ -198,12 +198,15 @@ def dataset_card(suites: dict[tuple[str, str], Suite], limit: int | None) -> str
     """The dataset card: `configs` mapping each suite to its Parquet files, then what the columns hold."""
     sizes = sorted({size for size, _ in suites}, key=list(SIZES).index)
     configs = [
-        {"config_name": size, "data_files": [{"split": split, "path": data_file(size, split)} for split in SPLITS]}
-        for size in sizes
+        {"config_name": size, "data_files": [{"split": split, "path": data_file(size, split)} for split in SPLITS]} for size in sizes
     ]
     configs[0]["default"] = True
-    front = {"license": "mit", "pretty_name": "StickBench", "tags": ["stickeval", "motion", "text-to-motion", "benchmark"],
-             "configs": configs}  # fmt: skip
+    front = {
+        "license": "mit",
+        "pretty_name": "StickBench",
+        "tags": ["stickeval", "motion", "text-to-motion", "benchmark"],
+        "configs": configs,
+    }
     rows = "\n".join(
         f"| {size} | {split} | {len(suites[size, split])} | `{suites[size, split].hash}` |" for size in sizes for split in SPLITS
     )
@@ -234,8 +237,7 @@ def read_benchmark(text: str, repo_id: str) -> Benchmark:
     if not isinstance(document, dict) or document.get("evaluation_framework") != FRAMEWORK:
         framework = document.get("evaluation_framework") if isinstance(document, dict) else None
         raise BenchmarkError(
-            f"{repo_id} is not a StickBench dataset: its {EVAL_FILE} names evaluation_framework {framework!r}, not "
-            f"{FRAMEWORK!r}. {fix}",
+            f"{repo_id} is not a StickBench dataset: its {EVAL_FILE} names evaluation_framework {framework!r}, not {FRAMEWORK!r}. {fix}",
             repo_id=repo_id,
         )
     declared = document.get("stickeval") if isinstance(document.get("stickeval"), dict) else {}

@@ -113,8 +113,14 @@ def draw_sample(index: int, seed: int = SEED) -> tuple[SampleSpec, np.random.Gen
 def _params(rng: np.random.Generator, modifiers: tuple[str, ...]) -> MotionParams:
     """Per-part variation, then the modifiers' effects. Always 5 draws, whatever the modifiers."""
     speed, amplitude, phase, direction, side = rng.random(5)
-    p = {"speed": 0.85 + 0.3 * speed, "amplitude": 0.85 + 0.3 * amplitude, "phase": float(phase),
-         "direction": 1 if direction < 0.5 else -1, "side": 1 if side < 0.5 else -1, "count": None}  # fmt: skip
+    p = {
+        "speed": 0.85 + 0.3 * speed,
+        "amplitude": 0.85 + 0.3 * amplitude,
+        "phase": float(phase),
+        "direction": 1 if direction < 0.5 else -1,
+        "side": 1 if side < 0.5 else -1,
+        "count": None,
+    }
     for m in (MODIFIERS[text] for text in modifiers):
         p["speed"] *= m.speed
         p["amplitude"] *= m.amplitude

@@ -73,7 +73,7 @@ def content_hash(*, ids, prompts, labels, motion, actions, lengths, embeddings=N
 
 
 def split_of(key: str) -> str:
-    """"test" for about `TEST_FRACTION` of keys, else "train": blake2b of the key, fixed forever."""
+    """ "test" for about `TEST_FRACTION` of keys, else "train": blake2b of the key, fixed forever."""
     value = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
     return "test" if value < TEST_FRACTION * 2**64 else "train"
 

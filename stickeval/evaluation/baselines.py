@@ -66,8 +66,12 @@ def context_families(suite: Suite, train: Suite, *, seed: int = 0) -> dict[str, 
     everyone = np.arange(len(suite))
     for i in everyone:
         others = everyone[everyone != i]
-        for pool, clips in ((others[prompts[others] == prompts[i]], own), (others[labels[others] == labels[i]], own),
-                            (np.flatnonzero(train_labels == labels[i]), held), (others, own)):  # fmt: skip
+        for pool, clips in (
+            (others[prompts[others] == prompts[i]], own),
+            (others[labels[others] == labels[i]], own),
+            (np.flatnonzero(train_labels == labels[i]), held),
+            (others, own),
+        ):
             if pool.size:
                 real[i] = clips[int(rng.choice(pool))]
                 break

@@ -159,16 +159,18 @@ def metric_rows(results: Results) -> list[Row]:
     rows = []
     for name, m in results["metrics"].items():
         known = METRICS.get(name)
-        rows.append(Row(
-            name=name,
-            value=m["mean"],
-            ci=(m["ci95"][0], m["ci95"][1]),
-            n=m["n"],
-            direction=DIRECTIONS[m.get("higher_is_better")],
-            reference=yardstick.get(name, {}).get("mean"),
-            description=m.get("description") or (known.description if known else ""),
-            unit=m.get("unit") or (known.unit if known else ""),
-            note=m.get("note", ""),
-            baselines={row: values[name]["mean"] if name in values else None for row, values in baselines.items()},
-        ))  # fmt: skip
+        rows.append(
+            Row(
+                name=name,
+                value=m["mean"],
+                ci=(m["ci95"][0], m["ci95"][1]),
+                n=m["n"],
+                direction=DIRECTIONS[m.get("higher_is_better")],
+                reference=yardstick.get(name, {}).get("mean"),
+                description=m.get("description") or (known.description if known else ""),
+                unit=m.get("unit") or (known.unit if known else ""),
+                note=m.get("note", ""),
+                baselines={row: values[name]["mean"] if name in values else None for row, values in baselines.items()},
+            )
+        )
     return rows

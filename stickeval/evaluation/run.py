@@ -23,9 +23,11 @@ import torch
 
 from stickeval._io import check_writable, stable_key, write_text_atomic
 from stickeval.data import load_suite, suite_from_dataset
-from stickeval.data.pt_dataset import read_dataset
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS, perturb
+from stickeval.data.pt_dataset import read_dataset
 from stickeval.data.suite import Suite, select
+from stickeval.device import device_name, on_device, resolve_device, resolve_dtype
+from stickeval.distributed import process_group
 from stickeval.errors import (
     DatasetError,
     GenerationInputError,
@@ -34,13 +36,11 @@ from stickeval.errors import (
     SchemaMismatchError,
     TextEncoderError,
 )
-from stickeval.device import device_name, on_device, resolve_device, resolve_dtype
-from stickeval.distributed import process_group
-from stickeval.generation import PRIMES, generate, resolve_batch_size, teacher_forced
-from stickeval.metrics.robustness import other_prompt_indices
 from stickeval.evaluation.cache import RolloutCache
-from stickeval.metrics._threads import one_thread
 from stickeval.evaluation.scoring import SuiteScores, score_run, score_suite
+from stickeval.generation import PRIMES, generate, resolve_batch_size, teacher_forced
+from stickeval.metrics._threads import one_thread
+from stickeval.metrics.robustness import other_prompt_indices
 from stickeval.text import get_encoder
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,9 @@ class RunSettings:
         if self.limit is not None and self.limit < 1:
             problems.append(f"--limit must be at least 1, got {self.limit}")
         if self.noise and self.noise_prompts < 2:
-            problems.append(f"--noise-prompts must be at least 2 (robustness compares prompts), got {self.noise_prompts}; or pass --no-noise")
+            problems.append(
+                f"--noise-prompts must be at least 2 (robustness compares prompts), got {self.noise_prompts}; or pass --no-noise"
+            )
         if self.prime not in PRIMES:
             problems.append(f"--prime must be one of {', '.join(PRIMES)}, got {self.prime!r}")
         if self.on_bad not in ("fail", "skip"):
@@ -257,12 +259,19 @@ def evaluate(
         chunk = settings.chunk_rows or chunk_rows(batch_size, device)
         batch_size = min(batch_size, chunk)
         requested = settings.batch_size
-        settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."), batch_size=batch_size,
-                           chunk_rows=chunk)  # fmt: skip
+        settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."), batch_size=batch_size, chunk_rows=chunk)
         weights_hash = model_hash(loaded.model)
         generation = {k: v for k, v in asdict(settings).items() if k not in ("limit", "on_bad", "chunk_rows")}
-        key = stable_key({"model": weights_hash, "suite": suite.hash, "encoder": encoder, "frames": frames, **generation,
-                         "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest()})  # fmt: skip
+        key = stable_key(
+            {
+                "model": weights_hash,
+                "suite": suite.hash,
+                "encoder": encoder,
+                "frames": frames,
+                **generation,
+                "roles": hashlib.sha256("|".join(prompts.role).encode()).hexdigest(),
+            }
+        )
         output.mkdir(parents=True, exist_ok=True)
         if not resume and group.rank.is_main:
             shutil.rmtree(output / "generations" / key, ignore_errors=True)
@@ -281,14 +290,30 @@ def evaluate(
             rows = prompts.sample[lo:hi]
             clean = np.array([r == "clean" for r in prompts.role[lo:hi]])
             rollout = generate(
-                engine, prompts.texts[lo:hi], suite.actions[rows], frames=frames, prime=settings.prime,
-                first_frames=suite.motion[rows, 0], batch_size=batch_size, device=device, dtype=dtype,
-                return_action_logits=True, compile=settings.compile, progress=advance,
-            )  # fmt: skip
+                engine,
+                prompts.texts[lo:hi],
+                suite.actions[rows],
+                frames=frames,
+                prime=settings.prime,
+                first_frames=suite.motion[rows, 0],
+                batch_size=batch_size,
+                device=device,
+                dtype=dtype,
+                return_action_logits=True,
+                compile=settings.compile,
+                progress=advance,
+            )
             tf = np.full((hi - lo, frames - 1, config.output_dim), np.nan, dtype=np.float32)
             if clean.any():
-                tf[clean] = teacher_forced(engine, prompts.texts[lo:hi][clean], suite.motion[rows[clean]],
-                                           suite.actions[rows[clean]], batch_size=batch_size, device=device, dtype=dtype)  # fmt: skip
+                tf[clean] = teacher_forced(
+                    engine,
+                    prompts.texts[lo:hi][clean],
+                    suite.motion[rows[clean]],
+                    suite.actions[rows[clean]],
+                    batch_size=batch_size,
+                    device=device,
+                    dtype=dtype,
+                )
             return {
                 "motion": rollout.motion,
                 "action_logits": rollout.action_logits.astype(np.float16),
@@ -332,7 +357,9 @@ def evaluate(
 
 
 @contextlib.contextmanager
-def _scored_while_generating(device: torch.device, main: bool, settings: RunSettings, suite: Suite) -> Iterator[Callable[[], SuiteScores | None]]:
+def _scored_while_generating(
+    device: torch.device, main: bool, settings: RunSettings, suite: Suite
+) -> Iterator[Callable[[], SuiteScores | None]]:
     """Score the rows of the results that no model output enters (`scoring.score_suite`: the
     reference and context rows, about 5 s of the standard suite's scoring on an H200 host) in a
     thread while a GPU generates, when the CPU would otherwise wait on it. Yields a function that

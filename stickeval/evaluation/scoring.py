@@ -35,22 +35,22 @@ from pathlib import Path
 
 import numpy as np
 
-from stickeval.version import __version__
 from stickeval._io import write_text_atomic
 from stickeval.data import load_suite
 from stickeval.data.suite import Suite, select, split_of
-from stickeval.metrics import METRICS, Metric
-from stickeval.metrics._threads import one_thread
 from stickeval.errors import EvaluatorError
+from stickeval.evaluation.baselines import context_families, is_memorised, memorisation_notice
+from stickeval.evaluation.results import SCHEMA_VERSION, MetricEntry, Results
 from stickeval.judge import Evaluator
 from stickeval.judge.classifier import ActionClassifier, load_or_fit_classifier
+from stickeval.metrics import METRICS, Metric
+from stickeval.metrics._threads import one_thread
 from stickeval.metrics.action import ActionScores, judge_actions, score_actions
 from stickeval.metrics.features import motion_features
 from stickeval.metrics.kinematics import kinematic_features
 from stickeval.metrics.retrieval import POOL_SIZE
 from stickeval.metrics.stats import Estimate, bootstrap_by_group, bootstrap_ci
-from stickeval.evaluation.results import SCHEMA_VERSION, MetricEntry, Results
-from stickeval.evaluation.baselines import context_families, is_memorised, memorisation_notice
+from stickeval.version import __version__
 
 N_BOOT = 1000
 BREAKDOWN_METRICS = ("pose_mse", "temporal_consistency", "action_accuracy")
@@ -76,8 +76,13 @@ def _git_hash() -> str | None:
 
 
 def _entry(metric: Metric, est: Estimate, why: str | None = None) -> MetricEntry:
-    entry: MetricEntry = {**est.to_dict(), "higher_is_better": metric.higher_is_better, "unit": metric.unit,
-                          "card_field": metric.card_field, "description": metric.description}  # fmt: skip
+    entry: MetricEntry = {
+        **est.to_dict(),
+        "higher_is_better": metric.higher_is_better,
+        "unit": metric.unit,
+        "card_field": metric.card_field,
+        "description": metric.description,
+    }
     if why:
         entry["note"] = f"not computed: {why}"
     elif not est.defined and metric.undefined:
@@ -99,9 +104,13 @@ def reference_splits(suite: Suite, settings: dict) -> tuple[Suite, Suite, str | 
     train, held_out = np.flatnonzero(in_train), np.flatnonzero(~in_train)
     if min(len(train), len(held_out)) >= 2 and set(suite.labels) <= {suite.labels[i] for i in train}:
         return select(suite, train), select(suite, held_out), None
-    return suite, suite, (
-        "the dataset is too small to split by sample id (or a label occurs only in its test part): the action "
-        "classifier was trained on all its clips, so the reference row's accuracy is a training accuracy."
+    return (
+        suite,
+        suite,
+        (
+            "the dataset is too small to split by sample id (or a label occurs only in its test part): the action "
+            "classifier was trained on all its clips, so the reference row's accuracy is a training accuracy."
+        ),
     )
 
 
@@ -119,8 +128,17 @@ class Clips:
     and shared by every metric. A model's rollouts also carry its teacher-forced outputs and action
     logits (the "teacher_forced" and "action_head" kinds read them)."""
 
-    def __init__(self, motion: np.ndarray, lengths: np.ndarray, labels: list[str], prompts: list[str], judges: Judges, *,
-                 teacher_forced: np.ndarray | None = None, action_logits: np.ndarray | None = None):  # fmt: skip
+    def __init__(
+        self,
+        motion: np.ndarray,
+        lengths: np.ndarray,
+        labels: list[str],
+        prompts: list[str],
+        judges: Judges,
+        *,
+        teacher_forced: np.ndarray | None = None,
+        action_logits: np.ndarray | None = None,
+    ):
         self.motion, self.lengths, self.labels, self.prompts, self._judges = motion, lengths, labels, prompts, judges
         # a model's other outputs for these prompts, where the clips are a model's rollouts
         self.teacher_forced, self.action_logits = teacher_forced, action_logits
@@ -166,8 +184,10 @@ def _load_evaluator(suite_arg: str) -> tuple[Evaluator | None, str | None]:
     try:
         return load_evaluator(suite_arg, cache_dir=cache_dir()), None
     except EvaluatorError as e:
-        return None, (f"{e} Here {', '.join(m.name for m in METRICS.values() if m.needs_evaluator)} are null, and "
-                      "action_accuracy is judged by the static classifier fitted on the data's train split (blind to time order).")
+        return None, (
+            f"{e} Here {', '.join(m.name for m in METRICS.values() if m.needs_evaluator)} are null, and "
+            "action_accuracy is judged by the static classifier fitted on the data's train split (blind to time order)."
+        )
 
 
 class Judging:
@@ -183,7 +203,11 @@ class Judging:
         evaluator, self.evaluator_notice = _load_evaluator(settings["suite"])
         self.judges = Judges(classifier, evaluator)
         self.reference = self.clips(suite.motion)
-        self.held_out = self.reference if held_out is suite else Clips(held_out.motion, held_out.lengths, held_out.labels, held_out.prompts, self.judges)
+        self.held_out = (
+            self.reference
+            if held_out is suite
+            else Clips(held_out.motion, held_out.lengths, held_out.labels, held_out.prompts, self.judges)
+        )
         self.train = self.reference if train is suite else Clips(train.motion, train.lengths, train.labels, train.prompts, self.judges)
         self.train_suite = train
 
@@ -262,8 +286,11 @@ def _context_rows(x: Judging, families: dict[str, np.ndarray]) -> dict[str, dict
 
     def row(motion: np.ndarray) -> dict[str, Estimate]:
         clips = x.clips(motion)
-        return {m.name: _score(m, clips, x, x.reference)[0] for m in METRICS.values()
-                if m.kind not in MODEL_ONLY and not _unavailable(m, x, len(motion))}  # fmt: skip
+        return {
+            m.name: _score(m, clips, x, x.reference)[0]
+            for m in METRICS.values()
+            if m.kind not in MODEL_ONLY and not _unavailable(m, x, len(motion))
+        }
 
     with one_thread(), ThreadPoolExecutor(len(families)) as pool:  # held here, so no row's exit lifts the limit
         return dict(zip(families, pool.map(row, families.values())))
@@ -299,8 +326,15 @@ def _suite_rows(x: Judging) -> SuiteScores:
         return SuiteScores(x, reference.result(), context)
 
 
-def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarray], *, log_samples: bool = False,
-              suite_scores: SuiteScores | None = None) -> Results:  # fmt: skip
+def score_run(
+    output: Path,
+    run: dict,
+    suite: Suite,
+    arrays: dict[str, np.ndarray],
+    *,
+    log_samples: bool = False,
+    suite_scores: SuiteScores | None = None,
+) -> Results:
     """Score the rollouts of a run and write `results.json` (and `samples.jsonl`) into `output`.
 
     The model's row is scored here while the noise conditions are scored beside it in a thread, and
@@ -318,8 +352,9 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
     seed = x.seed
     roles, motion = np.array(run["roles"]), arrays["motion"]
     clean = roles == "clean"
-    generated = x.clips(motion[clean], teacher_forced=arrays["teacher_forced"][clean],
-                        action_logits=arrays["action_logits"][clean].astype(np.float32))  # fmt: skip
+    generated = x.clips(
+        motion[clean], teacher_forced=arrays["teacher_forced"][clean], action_logits=arrays["action_logits"][clean].astype(np.float32)
+    )
     per_sample: dict[str, np.ndarray] = {}
     metrics: dict[str, MetricEntry] = {}
     estimates: dict[str, Estimate] = {}
@@ -345,8 +380,9 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
         per_noise, rows = noise.result()[0], suite_scores or side.result()
     per_action = {
         name: {g: e.to_dict() for g, e in bootstrap_by_group(per_sample[name], suite.labels, n_boot=N_BOOT, seed=seed).items()}
-        for name in BREAKDOWN_METRICS if name in per_sample
-    }  # fmt: skip
+        for name in BREAKDOWN_METRICS
+        if name in per_sample
+    }
     verdict = generated.actions
     confusion = {"judge": "time-aware" if x.evaluator else "static", "labels": list(verdict.classes), "matrix": verdict.confusion.tolist()}
     seconds = float(arrays["seconds"].sum())
@@ -354,13 +390,19 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
     notices = run["notices"] + [n for n in (x.split_notice, x.evaluator_notice) if n]
     if x.evaluator and is_memorised(estimates, rows.context["real"]):
         notices.append(memorisation_notice(str(run["model"].get("variant", "the model"))))
-    evaluator = None if x.evaluator is None else {
-        "domain": x.evaluator.manifest.get("domain"), "version": x.evaluator.manifest.get("version"),
-        "held_out": x.evaluator.manifest.get("held_out")}  # fmt: skip
+    evaluator = (
+        None
+        if x.evaluator is None
+        else {
+            "domain": x.evaluator.manifest.get("domain"),
+            "version": x.evaluator.manifest.get("version"),
+            "held_out": x.evaluator.manifest.get("held_out"),
+        }
+    )
     results: Results = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "stickeval", "version": __version__, "git_hash": _git_hash()},
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model": {**run["model"], "hash": run["model_hash"]},
         "suite": run["suite"],
         "config": {**run["settings"], "frames": int(suite.motion.shape[1]), "rows": n_rows},
@@ -369,12 +411,17 @@ def score_run(output: Path, run: dict, suite: Suite, arrays: dict[str, np.ndarra
         "baselines": {name: {m: e.to_dict() for m, e in row.items()} for name, row in rows.context.items()},
         "evaluator": evaluator,
         "breakdowns": {"per_action": per_action, "per_noise": per_noise, "confusion": confusion},
-        "timing": {"generation_seconds": seconds, "sequences_per_second": n_rows / seconds if seconds else None,
-                   "rows_generated_now": run["rows_generated_now"], "device_name": run["device_name"],
-                   "prepare_seconds": run.get("prepare_seconds"), "fill_seconds": run.get("fill_seconds"),
-                   "scoring_seconds": time.perf_counter() - started},
+        "timing": {
+            "generation_seconds": seconds,
+            "sequences_per_second": n_rows / seconds if seconds else None,
+            "rows_generated_now": run["rows_generated_now"],
+            "device_name": run["device_name"],
+            "prepare_seconds": run.get("prepare_seconds"),
+            "fill_seconds": run.get("fill_seconds"),
+            "scoring_seconds": time.perf_counter() - started,
+        },
         "notices": notices,
-    }  # fmt: skip
+    }
     write_text_atomic(output / "results.json", json.dumps(results, indent=2) + "\n")
     if log_samples:
         _write_samples(output / "samples.jsonl", suite, per_sample)
@@ -422,6 +469,9 @@ def _write_samples(path: Path, suite: Suite, per_sample: dict[str, np.ndarray]) 
     lines = []
     for i, sample_id in enumerate(suite.ids):
         scores = {k: (None if not np.isfinite(v[i]) else float(v[i])) for k, v in per_sample.items()}
-        lines.append(json.dumps({"id": sample_id, "prompt": suite.prompts[i], "label": suite.labels[i],
-                                 "length": int(suite.lengths[i]), "scores": scores}))  # fmt: skip
+        lines.append(
+            json.dumps(
+                {"id": sample_id, "prompt": suite.prompts[i], "label": suite.labels[i], "length": int(suite.lengths[i]), "scores": scores}
+            )
+        )
     write_text_atomic(path, "\n".join(lines) + "\n")

@@ -36,7 +36,7 @@ import numpy as np
 from stickeval.data import load_suite
 from stickeval.data.suite import Suite
 from stickeval.errors import EvaluatorError
-from stickeval.evaluation.baselines import cut_to_lengths, below_real, closer_than_real, is_memorised, memorisation_notice, trivial_families
+from stickeval.evaluation.baselines import below_real, closer_than_real, cut_to_lengths, is_memorised, memorisation_notice, trivial_families
 
 FAMILIES = ("real", "copy", "first_frame", "mean_pose", "white_noise", "shuffled", "reversed", "jitter", "smoothed", "wrong_action")
 SUITES = ("quick", "standard", "real")
@@ -48,10 +48,19 @@ MIN_PAIRS = 32  # R-precision's pool
 # The table's columns, in order: names of `stickeval.metrics.METRICS` (whose directions they take), and
 # action_accuracy_temporal: `action_accuracy` judged by the learned evaluator's time-aware classifier.
 COLUMNS = (
-    "r_precision_top1", "r_precision_top3", "matching_score", "evaluator_fid", "evaluator_diversity",
-    "action_accuracy_temporal", "kinematic_fd", "frechet_distance",
-    "pose_mse", "root_relative_pose_mse", "temporal_consistency", "foot_skating",
-)  # fmt: skip
+    "r_precision_top1",
+    "r_precision_top3",
+    "matching_score",
+    "evaluator_fid",
+    "evaluator_diversity",
+    "action_accuracy_temporal",
+    "kinematic_fd",
+    "frechet_distance",
+    "pose_mse",
+    "root_relative_pose_mse",
+    "temporal_consistency",
+    "foot_skating",
+)
 
 
 def column_directions() -> dict[str, bool | None]:
@@ -152,8 +161,12 @@ def score_family(
     r_prec = r_precision_ci(reference["text"], emb, n_boot=n_boot, seed=seed)
     labels = np.asarray(pairs.reference.labels)
     correct = (np.asarray(evaluator.predict(motion, lengths)) == labels).astype(float)
-    paired = {"pose_mse": pose.pose_mse, "root_relative_pose_mse": pose.root_relative_pose_mse,
-              "temporal_consistency": temporal.temporal_consistency, "foot_skating": physical.foot_skating}  # fmt: skip
+    paired = {
+        "pose_mse": pose.pose_mse,
+        "root_relative_pose_mse": pose.root_relative_pose_mse,
+        "temporal_consistency": temporal.temporal_consistency,
+        "foot_skating": physical.foot_skating,
+    }
     out = {
         "r_precision_top1": r_prec[1],
         "r_precision_top3": r_prec[3],

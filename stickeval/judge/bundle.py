@@ -80,7 +80,9 @@ class Evaluator:
                 f"{tracks.shape[-1]} (another schema?); score clips of the schema of its domain."
             )
         with torch.inference_mode():
-            out = [fn(torch.from_numpy(tracks[i : i + _BATCH]), torch.from_numpy(mask[i : i + _BATCH])) for i in range(0, len(tracks), _BATCH)]
+            out = [
+                fn(torch.from_numpy(tracks[i : i + _BATCH]), torch.from_numpy(mask[i : i + _BATCH])) for i in range(0, len(tracks), _BATCH)
+            ]
         return torch.cat(out).numpy()
 
 

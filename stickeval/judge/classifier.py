@@ -212,8 +212,7 @@ def training_hash(motion: np.ndarray, labels: Sequence[str], lengths: np.ndarray
 
 def _description(data_hash: str, c: float, max_iter: int) -> dict:
     """What makes a fitted classifier: versions, hyperparameters, training data. Saved as its `meta`."""
-    return {"version": CLASSIFIER_VERSION, "features": FEATURES_VERSION, "c": c, "max_iter": max_iter,
-            "training_hash": data_hash}  # fmt: skip
+    return {"version": CLASSIFIER_VERSION, "features": FEATURES_VERSION, "c": c, "max_iter": max_iter, "training_hash": data_hash}
 
 
 def _cache_key(data_hash: str, c: float, max_iter: int) -> str:

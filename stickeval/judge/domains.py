@@ -78,7 +78,9 @@ def build_evaluator(domain: str, training: TrainingConfig = TrainingConfig()) ->
     manifest = {
         "domain": domain,
         "training": asdict(training),
-        "data": {split: {"suite": s.name, "version": s.version, "hash": s.hash, "n": len(s)} for split, s in (("train", train), ("test", test))},
+        "data": {
+            split: {"suite": s.name, "version": s.version, "hash": s.hash, "n": len(s)} for split, s in (("train", train), ("test", test))
+        },
         "cost": {
             "evaluator_seconds": round(net_cost["seconds"], 1),
             "classifier_seconds": round(clf_cost["seconds"], 1),

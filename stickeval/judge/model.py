@@ -56,8 +56,7 @@ class MotionEncoder(nn.Module):
         self.register_buffer("input_mean", torch.zeros(in_channels))
         self.register_buffer("input_std", torch.ones(in_channels))
         self.convs = nn.ModuleList(
-            [nn.Conv1d(in_channels, width, 5, padding=2)]
-            + [nn.Conv1d(width, width, 5, stride=2, padding=2) for _ in range(3)]
+            [nn.Conv1d(in_channels, width, 5, padding=2)] + [nn.Conv1d(width, width, 5, stride=2, padding=2) for _ in range(3)]
         )
         self.out = nn.Linear(2 * width, out_dim)
 
@@ -80,9 +79,7 @@ class TextMotionEvaluator(nn.Module):
     def __init__(self, config: EvaluatorConfig):
         super().__init__()
         self.motion = MotionEncoder(config.in_channels, config.width, config.embed_dim)
-        self.text = nn.Sequential(
-            nn.Linear(config.text_dim, config.width), nn.GELU(), nn.Linear(config.width, config.embed_dim)
-        )
+        self.text = nn.Sequential(nn.Linear(config.text_dim, config.width), nn.GELU(), nn.Linear(config.width, config.embed_dim))
 
     def embed_motion(self, tracks: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """[B, T, C], [B, T] -> unit vectors [B, embed_dim]."""

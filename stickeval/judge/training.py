@@ -28,8 +28,8 @@ from torch import nn
 
 from stickeval.errors import EvaluatorError
 from stickeval.judge.inputs import motion_tracks
-from stickeval.metrics.corruptions import moving_average, reverse_clips, shuffle_clips
 from stickeval.judge.model import ActionNet, EvaluatorConfig, MotionEncoder, TextMotionEvaluator
+from stickeval.metrics.corruptions import moving_average, reverse_clips, shuffle_clips
 
 SMOOTH_WINDOWS = (5, 25)  # frames: range of the moving-average windows of the over-smoothed negatives
 NEGATIVES = ("reversed", "shuffled", "smoothed")  # corrupted copies of each clip, negatives for every text
@@ -114,7 +114,9 @@ def train_evaluator(
     corrupt = {
         "reversed": lambda: reverse_clips(motion, lengths),
         "shuffled": lambda: shuffle_clips(motion, lengths, rng),
-        "smoothed": lambda: moving_average(motion, 2 * rng.integers(SMOOTH_WINDOWS[0] // 2, SMOOTH_WINDOWS[1] // 2 + 1, size=len(motion)) + 1),
+        "smoothed": lambda: moving_average(
+            motion, 2 * rng.integers(SMOOTH_WINDOWS[0] // 2, SMOOTH_WINDOWS[1] // 2 + 1, size=len(motion)) + 1
+        ),
     }
     unknown = sorted(set(training.negatives) - set(corrupt))
     if unknown:

@@ -43,8 +43,7 @@ def check_motion(
     if not np.isfinite(arr).all():
         bad = np.flatnonzero(~np.isfinite(arr).reshape(n, -1).all(axis=1))
         raise MetricInputError(
-            f"{name} holds NaN or inf in {bad.size} clip(s) (first: {bad[:5].tolist()}); "
-            "drop or regenerate them before scoring."
+            f"{name} holds NaN or inf in {bad.size} clip(s) (first: {bad[:5].tolist()}); drop or regenerate them before scoring."
         )
     return arr, check_lengths(lengths, n, t, name=name, min_length=min_length)
 

@@ -23,6 +23,7 @@ import numpy as np
 from stickeval.errors import MetricInputError
 from stickeval.metrics._inputs import check_lengths, masked_mean, scored_mask
 
+
 class Classifier(Protocol):
     """What `score_actions` asks of a judge: class names and probabilities for feature rows."""
 
@@ -158,8 +159,7 @@ def action_head_accuracy(logits: np.ndarray, actions: np.ndarray, lengths: np.nd
     lg, act = np.asarray(logits, dtype=np.float64), np.asarray(actions)
     if lg.ndim != 3 or act.shape != lg.shape[:2] or not np.issubdtype(act.dtype, np.integer):
         raise MetricInputError(
-            f"action-head accuracy needs logits [N, T, A] and integer actions [N, T]; got {lg.shape} and "
-            f"{act.dtype} {act.shape}."
+            f"action-head accuracy needs logits [N, T, A] and integer actions [N, T]; got {lg.shape} and {act.dtype} {act.shape}."
         )
     if act.size and (act.min() < 0 or act.max() >= lg.shape[2]):
         raise MetricInputError(f"action ids must lie in [0, {lg.shape[2]}); got [{act.min()}, {act.max()}].")

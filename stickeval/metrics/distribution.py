@@ -160,9 +160,7 @@ def frechet_distance_ci(
     """
     z, z_ref = _standardise(features, reference_features)
     if paired and len(z) != len(z_ref):
-        raise MetricInputError(
-            f"paired sets must have the same size; got {len(z)} and {len(z_ref)}. Pass paired=False for unrelated sets."
-        )
+        raise MetricInputError(f"paired sets must have the same size; got {len(z)} and {len(z_ref)}. Pass paired=False for unrelated sets.")
     rng = np.random.default_rng(seed)
     counts = resampling_counts(len(z), n_boot, rng)
     counts_ref = counts if paired else resampling_counts(len(z_ref), n_boot, rng)
@@ -261,9 +259,7 @@ def _frechet_stack(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndar
     return np.maximum(np.sum((mu1 - mu2) ** 2, axis=1) + traces - 2.0 * trace_sqrt, 0.0)
 
 
-def diversity_ci(
-    features: np.ndarray, reference_features: np.ndarray, *, n_boot: int = 1000, seed: int = 0
-) -> Estimate:
+def diversity_ci(features: np.ndarray, reference_features: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> Estimate:
     """`diversity_features` with a seeded 95% CI over the generated clips.
 
     Range [0, inf); neither direction is better: closer to the reference row (the reference clips'
@@ -395,8 +391,7 @@ def _feature_pair(
     g, r = np.asarray(generated), np.asarray(reference)
     if g.ndim == 3 and r.ndim == 3 and g.shape[-1] != r.shape[-1]:
         raise MetricInputError(
-            f"generated clips have {g.shape[-1]} numbers per frame and reference clips {r.shape[-1]}; "
-            "compare sets of one schema."
+            f"generated clips have {g.shape[-1]} numbers per frame and reference clips {r.shape[-1]}; compare sets of one schema."
         )
     if reference_lengths is None and g.shape[:2] == r.shape[:2]:
         reference_lengths = lengths

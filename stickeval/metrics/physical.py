@@ -45,9 +45,7 @@ def ground_height(reference: np.ndarray, lengths: np.ndarray | None = None) -> n
     return np.where(valid, feet_y, np.inf).min(axis=(1, 2))
 
 
-def segment_length_instability(
-    generated: np.ndarray, reference: np.ndarray, lengths: np.ndarray | None = None
-) -> np.ndarray:
+def segment_length_instability(generated: np.ndarray, reference: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
     """How much more the rollout's segment lengths vary than the reference's.
 
     For each segment k: cv_k(x) = std_t(len_k) / mean_t(len_k) over the scored frames (0 for a

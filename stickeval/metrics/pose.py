@@ -42,9 +42,7 @@ def pose_mse(generated: np.ndarray, reference: np.ndarray, lengths: np.ndarray |
     return masked_mean((g - r) ** 2, scored_mask(lens, g.shape[1]))
 
 
-def root_relative_pose_mse(
-    generated: np.ndarray, reference: np.ndarray, lengths: np.ndarray | None = None
-) -> np.ndarray:
+def root_relative_pose_mse(generated: np.ndarray, reference: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
     """Pose MSE after subtracting each frame's root joint (hip for v1, pelvis centre for v3).
 
     Every segment endpoint is taken relative to the root joint of the same clip and frame, then

@@ -28,9 +28,7 @@ REPLICATIONS = 20  # partitions into pools, as the protocol's 20 replications
 def _embeddings(text: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t, m = np.asarray(text, dtype=np.float64), np.asarray(motion, dtype=np.float64)
     if t.ndim != 2 or t.shape != m.shape or len(t) == 0:
-        raise MetricInputError(
-            f"text and motion embeddings must be non-empty [N, E] arrays of one shape; got {t.shape} and {m.shape}."
-        )
+        raise MetricInputError(f"text and motion embeddings must be non-empty [N, E] arrays of one shape; got {t.shape} and {m.shape}.")
     if not (np.isfinite(t).all() and np.isfinite(m).all()):
         raise MetricInputError("embeddings hold NaN or inf; check the clips given to the evaluator.")
     return t, m
@@ -91,9 +89,7 @@ def r_precision_hits(
     return hits / replications
 
 
-def r_precision_ci(
-    text: np.ndarray, motion: np.ndarray, *, n_boot: int = 2000, seed: int = 0, **kwargs: int
-) -> dict[int, Estimate]:
+def r_precision_ci(text: np.ndarray, motion: np.ndarray, *, n_boot: int = 2000, seed: int = 0, **kwargs: int) -> dict[int, Estimate]:
     """R-precision top-1..top_k with bootstrap 95% CIs over samples: {k: Estimate}.
 
     Args, Raises: as `r_precision_hits` (its keyword arguments pass through); n_boot: resamples.
@@ -143,9 +139,7 @@ def embedding_fid_ci(
     return frechet_distance_ci(motion, reference_motion, n_boot=n_boot, seed=seed, paired=paired)
 
 
-def embedding_diversity_ci(
-    motion: np.ndarray, reference_motion: np.ndarray, *, n_boot: int = 1000, seed: int = 0
-) -> Estimate:
+def embedding_diversity_ci(motion: np.ndarray, reference_motion: np.ndarray, *, n_boot: int = 1000, seed: int = 0) -> Estimate:
     """Diversity in the evaluator's space: mean distance between all pairs of motion embeddings.
 
     Standardised by the reference embeddings (`distribution.diversity_ci`; the protocol samples 300

@@ -105,9 +105,7 @@ def bootstrap_ci(values: np.ndarray, *, n_boot: int = 2000, seed: int = 0, drop_
     if arr.size == 0:
         return Estimate(float("nan"), (float("nan"), float("nan")), 0, None, n_undef)
     rng = np.random.default_rng(seed)
-    means = np.concatenate(
-        [arr[rng.integers(0, arr.size, size=(c, arr.size))].mean(axis=1) for c in _chunks(n_boot)]
-    )
+    means = np.concatenate([arr[rng.integers(0, arr.size, size=(c, arr.size))].mean(axis=1) for c in _chunks(n_boot)])
     lo, hi = np.percentile(means, [2.5, 97.5])
     std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
     return Estimate(float(arr.mean()), (float(lo), float(hi)), int(arr.size), std, n_undef)
@@ -207,10 +205,7 @@ def bootstrap_by_group(
     names = np.asarray(list(groups), dtype=str)
     if names.shape != arr.shape:
         raise MetricInputError(f"need one group name per value: {names.size} names for {arr.size} values.")
-    return {
-        str(g): bootstrap_ci(arr[names == g], n_boot=n_boot, seed=seed, drop_undefined=drop_undefined)
-        for g in np.unique(names)
-    }
+    return {str(g): bootstrap_ci(arr[names == g], n_boot=n_boot, seed=seed, drop_undefined=drop_undefined) for g in np.unique(names)}
 
 
 def _as_values(values: np.ndarray) -> np.ndarray:
@@ -218,9 +213,7 @@ def _as_values(values: np.ndarray) -> np.ndarray:
     if arr.ndim != 1 or arr.size == 0:
         raise MetricInputError(f"expected a non-empty 1-D array of per-sample values; got shape {arr.shape}.")
     if np.isinf(arr).any():
-        raise MetricInputError(
-            f"{int(np.isinf(arr).sum())} values are infinite; a metric must return finite values or NaN."
-        )
+        raise MetricInputError(f"{int(np.isinf(arr).sum())} values are infinite; a metric must return finite values or NaN.")
     return arr
 
 

@@ -65,9 +65,7 @@ def jerk_ratio(generated: np.ndarray, reference: np.ndarray, lengths: np.ndarray
     return (jerk_g + JERK_EPS) / (jerk_r + JERK_EPS)
 
 
-def smoothness_legacy(
-    generated: np.ndarray, reference: np.ndarray | None = None, lengths: np.ndarray | None = None
-) -> np.ndarray:
+def smoothness_legacy(generated: np.ndarray, reference: np.ndarray | None = None, lengths: np.ndarray | None = None) -> np.ndarray:
     """The original `smoothness_score`: 1 / (1 + mean |third difference|), on raw coordinates.
 
     mean jerk = mean over scored windows of the L2 norm over all D coordinates of

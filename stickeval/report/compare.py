@@ -55,8 +55,13 @@ class Leaderboard:
     def document(self) -> Document:
         """The board with its suite, ranking rule, legend and notices, for HTML or Markdown."""
         suite = self.suite
-        blocks: list = [f"Suite {suite.get('name')} ({suite.get('version')}, hash {str(suite.get('hash'))[:12]}, n = {suite.get('n')}); "
-                        f"ranked by {self.by}.", self.table(), LEGEND, *self.notices]  # fmt: skip
+        blocks: list = [
+            f"Suite {suite.get('name')} ({suite.get('version')}, hash {str(suite.get('hash'))[:12]}, n = {suite.get('n')}); "
+            f"ranked by {self.by}.",
+            self.table(),
+            LEGEND,
+            *self.notices,
+        ]
         return Document(f"Leaderboard: {suite.get('name')}", [Section("leaderboard", "Leaderboard", blocks)])
 
 
@@ -73,7 +78,9 @@ def _best(values: dict[str, dict], higher: bool) -> str | None:
     return (max if higher else min)(defined, key=lambda k: defined[k]["mean"])
 
 
-def compare(run_dirs: list[str | Path], *, by: str = "action_accuracy", metrics: list[str] | None = None, force: bool = False) -> Leaderboard:
+def compare(
+    run_dirs: list[str | Path], *, by: str = "action_accuracy", metrics: list[str] | None = None, force: bool = False
+) -> Leaderboard:
     """Rank scored runs of one suite by `by`, each metric with its CI and a separation mark.
 
     Args:
@@ -112,16 +119,31 @@ def compare(run_dirs: list[str | Path], *, by: str = "action_accuracy", metrics:
     for name in columns:
         values = {d: r["metrics"].get(name) for d, r in docs.items()}
         best = _best(values, bool(directions[name])) if directions[name] is not None else None
-        separated[name] = {d: best is not None and d != best and v is not None and v.get("mean") is not None
-                           and not _overlap(v["ci95"], values[best]["ci95"]) for d, v in values.items()}  # fmt: skip
+        separated[name] = {
+            d: best is not None
+            and d != best
+            and v is not None
+            and v.get("mean") is not None
+            and not _overlap(v["ci95"], values[best]["ci95"])
+            for d, v in values.items()
+        }
     by_values = {d: r["metrics"].get(by) or {} for d, r in docs.items()}
-    ranked = sorted((d for d in docs if by_values[d].get("mean") is not None), key=lambda d: by_values[d]["mean"], reverse=bool(directions[by]))
+    ranked = sorted(
+        (d for d in docs if by_values[d].get("mean") is not None), key=lambda d: by_values[d]["mean"], reverse=bool(directions[by])
+    )
     order = ranked + [d for d in docs if d not in ranked]
     entries = [
-        Entry(rank=i + 1 if d in ranked else None, run_dir=d, variant=str(docs[d]["model"].get("variant")),
-              metrics={m: {**{k: docs[d]["metrics"][m].get(k) for k in ("mean", "ci95", "n")}, "separated": separated[m][d]}
-                       for m in columns if m in docs[d]["metrics"]})
+        Entry(
+            rank=i + 1 if d in ranked else None,
+            run_dir=d,
+            variant=str(docs[d]["model"].get("variant")),
+            metrics={
+                m: {**{k: docs[d]["metrics"][m].get(k) for k in ("mean", "ci95", "n")}, "separated": separated[m][d]}
+                for m in columns
+                if m in docs[d]["metrics"]
+            },
+        )
         for i, d in enumerate(order)
-    ]  # fmt: skip
+    ]
     first = docs[order[0]]["suite"]
     return Leaderboard(dict(first), by, columns, entries, notices)

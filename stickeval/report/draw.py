@@ -219,7 +219,9 @@ def _pixels(motion: np.ndarray, camera: _Camera, top: float, left: float) -> tup
     """Pixel coordinates of every frame: segments [T, S, 4] and head circles [T, 3] (cx, cy, r)."""
     motion = np.asarray(motion, dtype=np.float64)
     seg = motion.reshape(len(motion), -1, 4)
-    px = np.stack([camera.x(seg[..., 0]) + left, camera.y(seg[..., 1]) + top, camera.x(seg[..., 2]) + left, camera.y(seg[..., 3]) + top], -1)
+    px = np.stack(
+        [camera.x(seg[..., 0]) + left, camera.y(seg[..., 1]) + top, camera.x(seg[..., 2]) + left, camera.y(seg[..., 3]) + top], -1
+    )
     px[~np.isfinite(seg).all(-1)] = np.nan
     centre, radius = _head(motion)
     head = np.stack([camera.x(centre[:, 0]) + left, camera.y(centre[:, 1]) + top, np.clip(radius * camera.scale, 0, PIXEL_LIMIT)], -1)

@@ -34,7 +34,10 @@ def _errors(estimates: list[dict]) -> tuple[list[float], list[list[float]]]:
     means = [nan if e.get("mean") is None else e["mean"] for e in estimates]
     lows = [nan if e.get("ci95", [None])[0] is None else e["ci95"][0] for e in estimates]
     highs = [nan if e.get("ci95", [None, None])[1] is None else e["ci95"][1] for e in estimates]
-    return means, [[max(0.0, m - lo) for m, lo in zip(means, lows, strict=True)], [max(0.0, hi - m) for m, hi in zip(means, highs, strict=True)]]
+    return means, [
+        [max(0.0, m - lo) for m, lo in zip(means, lows, strict=True)],
+        [max(0.0, hi - m) for m, hi in zip(means, highs, strict=True)],
+    ]
 
 
 def noise_plot(per_noise: dict, clean: dict | None, key: str = "action_accuracy") -> bytes:

@@ -71,9 +71,14 @@ def save_animation(frames: Sequence, path: str | Path, *, fps: float = FPS) -> P
     padded = (-(-width // MACRO_BLOCK) * MACRO_BLOCK, -(-height // MACRO_BLOCK) * MACRO_BLOCK)
     with atomic_path(path) as tmp:
         writer = ffmpeg.write_frames(
-            str(tmp), padded, fps=fps, codec="libx264", macro_block_size=1, ffmpeg_log_level="error",
+            str(tmp),
+            padded,
+            fps=fps,
+            codec="libx264",
+            macro_block_size=1,
+            ffmpeg_log_level="error",
             output_params=["-f", "mp4", "-threads", "1", "-fflags", "+bitexact", "-flags:v", "+bitexact"],
-        )  # fmt: skip
+        )
         writer.send(None)
         canvas = np.full((padded[1], padded[0], 3), 255, dtype=np.uint8)
         for frame in frames:

@@ -40,7 +40,13 @@ def estimate(e: dict | None) -> str:
 
 
 def _identity(results: dict, run_dir: Path) -> Section:
-    model, suite, config, timing, tool = results["model"], results["suite"], results["config"], results.get("timing", {}), results.get("tool", {})
+    model, suite, config, timing, tool = (
+        results["model"],
+        results["suite"],
+        results["config"],
+        results.get("timing", {}),
+        results.get("tool", {}),
+    )
     rows = [
         ["model", str(model.get("variant"))],
         ["source / repo / revision", f"{model.get('source')} / {model.get('repo_id') or '—'} / {model.get('revision') or '—'}"],
@@ -49,7 +55,14 @@ def _identity(results: dict, run_dir: Path) -> Section:
         ["parameters / schema / encoder", f"{model.get('n_params', 0):,} / {model.get('schema')} / {model.get('encoder')}"],
         ["suite", f"{suite.get('name')} ({suite.get('version')}), n = {suite.get('n')}"],
         ["suite hash", str(suite.get("hash"))],
-        ["config", ", ".join(f"{k}={config[k]}" for k in ("device", "dtype", "batch_size", "prime", "seed", "frames", "rows", "noise_prompts") if k in config)],
+        [
+            "config",
+            ", ".join(
+                f"{k}={config[k]}"
+                for k in ("device", "dtype", "batch_size", "prime", "seed", "frames", "rows", "noise_prompts")
+                if k in config
+            ),
+        ],
         ["device", str(timing.get("device_name", "—"))],
         ["generation speed", f"{fmt(timing.get('sequences_per_second'))} sequences/s"],
         ["date", str(results.get("date"))],
@@ -63,21 +76,25 @@ def _metrics(results: dict) -> Section:
     from stickeval.evaluation.results import metric_rows
 
     rows = metric_rows(results)
-    table = Table(["metric", "value", "95% CI", "n", "better", "reference", "what it measures"],
-                  [[r.name, fmt(r.value), f"[{fmt(r.ci[0])}, {fmt(r.ci[1])}]", str(r.n), r.direction, fmt(r.reference), r.description]
-                   for r in rows], text_columns=(0, 6))  # fmt: skip
+    table = Table(
+        ["metric", "value", "95% CI", "n", "better", "reference", "what it measures"],
+        [[r.name, fmt(r.value), f"[{fmt(r.ci[0])}, {fmt(r.ci[1])}]", str(r.n), r.direction, fmt(r.reference), r.description] for r in rows],
+        text_columns=(0, 6),
+    )
     notes = [f"{r.name}: {r.note}" for r in rows if r.note]
-    legend = ("reference: another real clip of each prompt's action through the same code (older results: the "
-              "suite's own clips).")
+    legend = "reference: another real clip of each prompt's action through the same code (older results: the suite's own clips)."
     blocks: list = [table, legend, *notes]
     context = list(rows[0].baselines) if rows else []
     if context:  # the rows that give each number its meaning, scored by the same functions
         blocks += [
             "Context: model-free answers to the same prompts (real clips, the nearest train prompt's clip, the "
             "first frame held still, the train mean pose, white noise), scored like the model.",
-            Table(["metric", "model", *context],
-                  [[r.name, fmt(r.value), *(fmt(r.baselines[c]) for c in context)] for r in rows], text_columns=(0,)),
-        ]  # fmt: skip
+            Table(
+                ["metric", "model", *context],
+                [[r.name, fmt(r.value), *(fmt(r.baselines[c]) for c in context)] for r in rows],
+                text_columns=(0,),
+            ),
+        ]
     return Section("metrics", "Metrics", blocks)
 
 
@@ -89,10 +106,17 @@ def _noise(results: dict) -> Section:
 
     levels = sorted({level for kind in per_noise.values() for level in kind}, key=int)
     columns = ["noise kind"] + [f"accuracy, level {lv}" for lv in levels] + [f"robustness, level {lv}" for lv in levels]
-    rows = [[kind] + [estimate(by.get(lv, {}).get("action_accuracy")) for lv in levels] + [estimate(by.get(lv, {}).get("robustness")) for lv in levels]
-            for kind, by in per_noise.items()]  # fmt: skip
-    image = Image(noise_plot(per_noise, results["metrics"].get("action_accuracy")), "image/png",
-                  "Action accuracy by noise kind and level (95% CIs); dashed: the clean prompts.")  # fmt: skip
+    rows = [
+        [kind]
+        + [estimate(by.get(lv, {}).get("action_accuracy")) for lv in levels]
+        + [estimate(by.get(lv, {}).get("robustness")) for lv in levels]
+        for kind, by in per_noise.items()
+    ]
+    image = Image(
+        noise_plot(per_noise, results["metrics"].get("action_accuracy")),
+        "image/png",
+        "Action accuracy by noise kind and level (95% CIs); dashed: the clean prompts.",
+    )
     return Section("noise", "Robustness to prompt noise", [image, Table(columns, rows)])
 
 
@@ -113,17 +137,24 @@ def _per_action(results: dict) -> Section:
 def _confusion(results: dict) -> Section:
     confusion = results.get("breakdowns", {}).get("confusion")
     if not confusion:
-        return Section("confusion", "Confusion matrix", ["Not in this results.json (written by a newer `stickeval score`: re-score the run)."])
+        return Section(
+            "confusion", "Confusion matrix", ["Not in this results.json (written by a newer `stickeval score`: re-score the run)."]
+        )
     labels, matrix = confusion["labels"], confusion["matrix"]
     rows = [[label] + [str(int(v)) for v in row] for label, row in zip(labels, matrix, strict=True)]
-    table = Table(["true \\ predicted", *labels], rows, "Rows: the prompt's action; columns: the classifier's top-1 on the rollout.", heat=True)
+    table = Table(
+        ["true \\ predicted", *labels], rows, "Rows: the prompt's action; columns: the classifier's top-1 on the rollout.", heat=True
+    )
     return Section("confusion", "Confusion matrix", [table])
 
 
 def _physical(results: dict) -> Section:
     reference = results.get("reference", {})
-    rows = [[name, estimate(results["metrics"][name]), str(results["metrics"][name].get("unit", "")), estimate(reference.get(name))]
-            for name in PHYSICAL if name in results["metrics"]]  # fmt: skip
+    rows = [
+        [name, estimate(results["metrics"][name]), str(results["metrics"][name].get("unit", "")), estimate(reference.get(name))]
+        for name in PHYSICAL
+        if name in results["metrics"]
+    ]
     if not rows:
         return Section("physical", "Physical plausibility", ["No physical scores in this results.json."])
     return Section("physical", "Physical plausibility", [Table(["score", "mean [95% CI]", "unit", "reference"], rows)])
@@ -146,7 +177,7 @@ def _clips(data: RunData) -> Section:
         rows, infos = run_rows(data, Selection(prompt_ids=(data.suite.ids[int(index)],)))
         frames = draw_frames(rows, THUMBNAIL, step=THUMBNAIL_STEP)
         info = infos[0]
-        caption = f"{which}: {info.id} ({info.label}) \"{info.prompt}\", {CLIP_METRIC} = {fmt(info.scores.get(CLIP_METRIC))}"
+        caption = f'{which}: {info.id} ({info.label}) "{info.prompt}", {CLIP_METRIC} = {fmt(info.scores.get(CLIP_METRIC))}'
         blocks.append(Image(gif_bytes(frames, fps=25 / THUMBNAIL_STEP), "image/gif", caption))
     return Section("clips", "Clips: best, median, worst", blocks)
 
@@ -161,8 +192,15 @@ def build_report(run_dir: str | Path) -> Document:
     """
     data = load_run(run_dir)
     results = data.results
-    sections = [_identity(results, data.run_dir), _metrics(results), _noise(results), _per_action(results), _confusion(results),
-                _physical(results), _clips(data)]  # fmt: skip
+    sections = [
+        _identity(results, data.run_dir),
+        _metrics(results),
+        _noise(results),
+        _per_action(results),
+        _confusion(results),
+        _physical(results),
+        _clips(data),
+    ]
     if results.get("notices"):
         sections.append(Section("notices", "Notices", list(results["notices"])))
     title = f"{results['model'].get('variant')} on {results['suite'].get('name')} (n={results['suite'].get('n')})"

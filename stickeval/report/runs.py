@@ -69,8 +69,8 @@ def load_run(run_dir: str | Path) -> RunData:
         ResultsFileError: as `read_results`.
         RunDirectoryError: no or unreadable run.json, a changed suite, missing or corrupt generations.
     """
-    from stickeval.evaluation.run import read_run, build_suite
     from stickeval.evaluation.cache import RolloutCache
+    from stickeval.evaluation.run import build_suite, read_run
 
     run_dir = Path(run_dir)
     results = read_results(run_dir)
@@ -99,7 +99,9 @@ def _scores(run_dir: Path, suite: Suite, generated: np.ndarray) -> dict[str, np.
             return {n: np.array([np.nan if r["scores"].get(n) is None else r["scores"][n] for r in rows], dtype=np.float64) for n in names}
     from stickeval.metrics import METRICS
 
-    return {m.name: np.asarray(m.fn(generated, suite.motion, suite.lengths), dtype=np.float64) for m in METRICS.values() if m.kind == "paired"}
+    return {
+        m.name: np.asarray(m.fn(generated, suite.motion, suite.lengths), dtype=np.float64) for m in METRICS.values() if m.kind == "paired"
+    }
 
 
 def ranked(scores: dict[str, np.ndarray], metric: str, *, worst: bool) -> np.ndarray:

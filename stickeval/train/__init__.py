@@ -1,8 +1,8 @@
 """Training: recipes, the original objective (golden-exact), curation, LoRA, resumable state, the loop.
 
-    from stickeval.train import load_recipe, train
-    recipe = load_recipe("sft-large", ["optimizer.lr=1e-4"])
-    result = train(recipe, "runs/large-sft", data_path="sft_data_embedded.pt")
+from stickeval.train import load_recipe, train
+recipe = load_recipe("sft-large", ["optimizer.lr=1e-4"])
+result = train(recipe, "runs/large-sft", data_path="sft_data_embedded.pt")
 """
 
 from stickeval.train.objective import compute_loss, make_batch

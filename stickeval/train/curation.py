@@ -125,4 +125,3 @@ def curate(
         cap=cap,
         kept_indices=idx,
     )
-

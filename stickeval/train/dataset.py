@@ -19,7 +19,6 @@ from stickeval.train.curation import CurationReport, curate
 from stickeval.train.recipe import Recipe
 
 
-
 @dataclass(frozen=True)
 class TrainingData:
     """The curated samples of a run, split into train and validation, stacked."""
@@ -64,8 +63,14 @@ def read_samples(recipe: Recipe, data_path: str | Path | None = None) -> tuple[l
             {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in s.items()}
             for s in suite_to_samples(suite, encoder.encode(list(suite.prompts)))
         ]
-        source = {"kind": "stickbench", "suite": suite.name, "version": suite.version, "split": "train",
-                  "sha256": suite.hash, "encoder": d.encoder}  # fmt: skip
+        source = {
+            "kind": "stickbench",
+            "suite": suite.name,
+            "version": suite.version,
+            "split": "train",
+            "sha256": suite.hash,
+            "encoder": d.encoder,
+        }
     else:
         path = data_path or d.path
         if not path:
@@ -99,8 +104,15 @@ def prepare_data(recipe: Recipe, data_path: str | Path | None = None) -> Trainin
     """
     samples, source = read_samples(recipe, data_path)
     c, n_frames = recipe.curation, recipe.data.n_frames
-    report = curate(samples, n_frames=n_frames, min_quality=c.min_quality, missing_quality=c.missing_quality,
-                    balance=c.balance, max_fraction=c.max_fraction, seed=recipe.run.seed)  # fmt: skip
+    report = curate(
+        samples,
+        n_frames=n_frames,
+        min_quality=c.min_quality,
+        missing_quality=c.missing_quality,
+        balance=c.balance,
+        max_fraction=c.max_fraction,
+        seed=recipe.run.seed,
+    )
     if not report.kept_indices:
         emptied = next(step for step in report.steps if step.n_kept == 0)
         key = {"length": "data.n_frames", "quality": "curation.min_quality"}.get(emptied.step, "curation.balance")

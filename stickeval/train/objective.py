@@ -90,8 +90,7 @@ def self_fed_inputs(model: nn.Module, batch: Mapping, probability: float) -> tor
     """
     data = batch["data"]
     with torch.no_grad():
-        outputs = model(data.transpose(0, 1), batch["embedding"], return_all_outputs=True,
-                        action_sequence=batch["actions"].transpose(0, 1))  # fmt: skip
+        outputs = model(data.transpose(0, 1), batch["embedding"], return_all_outputs=True, action_sequence=batch["actions"].transpose(0, 1))
     own = outputs["pose"].transpose(0, 1)[:, :-1].to(data.dtype)  # predictions of input frames 1..S-1
     swap = torch.rand(data.shape[0], data.shape[1] - 1, 1, device=data.device) < probability
     return torch.cat([data[:, :1], torch.where(swap, own, data[:, 1:])], dim=1)

@@ -14,12 +14,12 @@ from pathlib import Path
 from safetensors.torch import save_file as save_safetensors
 from torch import nn
 
-from stickeval.version import __version__
 from stickeval._io import atomic_path, write_text_atomic
 from stickeval.data.schema import ACTIONS
 from stickeval.errors import CheckpointWriteError, first_line
 from stickeval.train.dataset import TrainingData
 from stickeval.train.recipe import Recipe
+from stickeval.version import __version__
 from stickeval.zoo.checkpoint import CONFIG_FILE, save_checkpoint, schema_name
 
 LOG_FILE = "train_log.jsonl"
@@ -76,9 +76,16 @@ class RunWriter:
             self._guard(lambda: _save_adapters(model, self.directory, metadata))
         else:
             self._guard(lambda: save_checkpoint(model, self.directory, metadata=metadata))
-        summary = {"recipe": r.name, "steps": steps, "total_steps": total_steps, "data": data.source,
-                   "n_train": data.n_train, "n_val": data.n_val, "curation": data.curation.to_dict(),
-                   "lora": "adapters" if adapted and not merge else ("merged" if adapted else None)}  # fmt: skip
+        summary = {
+            "recipe": r.name,
+            "steps": steps,
+            "total_steps": total_steps,
+            "data": data.source,
+            "n_train": data.n_train,
+            "n_val": data.n_val,
+            "curation": data.curation.to_dict(),
+            "lora": "adapters" if adapted and not merge else ("merged" if adapted else None),
+        }
         self._guard(lambda: write_text_atomic(self.directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n"))
 
     def _guard(self, write) -> None:

@@ -321,24 +321,38 @@ def _rules(r: Recipe) -> list[str]:
     """Range rules across keys, each naming its key."""
     out = []
     positive = {
-        "model.d_model": r.model.d_model, "model.nhead": r.model.nhead, "model.num_layers": r.model.num_layers,
-        "model.input_dim": r.model.input_dim, "model.output_dim": r.model.output_dim,
-        "model.embedding_dim": r.model.embedding_dim, "model.num_actions": r.model.num_actions,
-        "schedule.epochs": r.schedule.epochs, "schedule.batch_size": r.schedule.batch_size,
-        "schedule.grad_accum": r.schedule.grad_accum, "optimizer.lr": r.optimizer.lr, "optimizer.eps": r.optimizer.eps,
-        "optimizer.max_grad_norm": r.optimizer.max_grad_norm, "lora.rank": r.lora.rank, "lora.alpha": r.lora.alpha,
+        "model.d_model": r.model.d_model,
+        "model.nhead": r.model.nhead,
+        "model.num_layers": r.model.num_layers,
+        "model.input_dim": r.model.input_dim,
+        "model.output_dim": r.model.output_dim,
+        "model.embedding_dim": r.model.embedding_dim,
+        "model.num_actions": r.model.num_actions,
+        "schedule.epochs": r.schedule.epochs,
+        "schedule.batch_size": r.schedule.batch_size,
+        "schedule.grad_accum": r.schedule.grad_accum,
+        "optimizer.lr": r.optimizer.lr,
+        "optimizer.eps": r.optimizer.eps,
+        "optimizer.max_grad_norm": r.optimizer.max_grad_norm,
+        "lora.rank": r.lora.rank,
+        "lora.alpha": r.lora.alpha,
         "run.log_every": r.run.log_every,
-    }  # fmt: skip
+    }
     out += [f"{k} must be > 0, got {v}" for k, v in positive.items() if v <= 0]
     if r.model.d_model > 0 and r.model.nhead > 0 and (r.model.d_model % r.model.nhead or (r.model.d_model // r.model.nhead) % 2):
         out.append(f"model.d_model ({r.model.d_model}) must be a multiple of model.nhead ({r.model.nhead}) with an even head size")
     if r.data.n_frames < 2:
         out.append(f"data.n_frames must be at least 2 (one input and one target frame), got {r.data.n_frames}")
-    fractions = {"data.val_fraction": (r.data.val_fraction, 0.0, 0.9), "model.dropout": (r.model.dropout, 0.0, 0.99),
-                 "lora.dropout": (r.lora.dropout, 0.0, 0.99), "schedule.warmup_fraction": (r.schedule.warmup_fraction, 0.0, 1.0),
-                 "schedule.min_lr_ratio": (r.schedule.min_lr_ratio, 0.0, 1.0), "curation.min_quality": (r.curation.min_quality, 0.0, 1.0),
-                 "curation.max_fraction": (r.curation.max_fraction, 1e-9, 1.0),
-                 "objective.scheduled_sampling": (r.objective.scheduled_sampling, 0.0, 1.0)}  # fmt: skip
+    fractions = {
+        "data.val_fraction": (r.data.val_fraction, 0.0, 0.9),
+        "model.dropout": (r.model.dropout, 0.0, 0.99),
+        "lora.dropout": (r.lora.dropout, 0.0, 0.99),
+        "schedule.warmup_fraction": (r.schedule.warmup_fraction, 0.0, 1.0),
+        "schedule.min_lr_ratio": (r.schedule.min_lr_ratio, 0.0, 1.0),
+        "curation.min_quality": (r.curation.min_quality, 0.0, 1.0),
+        "curation.max_fraction": (r.curation.max_fraction, 1e-9, 1.0),
+        "objective.scheduled_sampling": (r.objective.scheduled_sampling, 0.0, 1.0),
+    }
     out += [f"{k} must be in [{lo:g}, {hi:g}], got {v}" for k, (v, lo, hi) in fractions.items() if not lo <= v <= hi]
     if len(r.optimizer.betas) != 2 or not all(0.0 <= b < 1.0 for b in r.optimizer.betas):
         out.append(f"optimizer.betas must be two numbers in [0, 1), got {r.optimizer.betas}")

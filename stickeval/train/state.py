@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stickeval.version import __version__
 from stickeval._io import atomic_path
 from stickeval.errors import CheckpointWriteError, TrainStateError, first_line
+from stickeval.version import __version__
 
 STATE_FILE = "train_state.pt"
 
@@ -49,8 +49,13 @@ def capture_rng() -> dict:
     name, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss": gauss},
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached": float(cached)},  # fmt: skip
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }

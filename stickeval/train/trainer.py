@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import math
 import time
 from collections.abc import Callable
@@ -40,7 +39,6 @@ from stickeval.train.objective import compute_loss, make_batch
 from stickeval.train.recipe import Recipe, recipe_from_dict
 from stickeval.train.state import TrainState, capture_rng, load_state, restore_rng, save_state
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
-
 
 # Modules the objective never reads (no camera or partner input; pooled heads outside the loss): frozen,
 # so DistributedDataParallel does not wait for gradients that never come. AdamW skipped them anyway
@@ -131,9 +129,17 @@ def build_model(recipe: Recipe, *, zoo: str | Path | None = None, weights: bool 
         UnknownVariantError, HubError, CheckpointError: as `zoo.load`.
     """
     m = recipe.model
-    config = ModelConfig(input_dim=m.input_dim, d_model=m.d_model, nhead=m.nhead, num_layers=m.num_layers,
-                         output_dim=m.output_dim, embedding_dim=m.embedding_dim, num_actions=m.num_actions,
-                         dropout=m.dropout, causal=recipe.objective.kind == "causal")  # fmt: skip
+    config = ModelConfig(
+        input_dim=m.input_dim,
+        d_model=m.d_model,
+        nhead=m.nhead,
+        num_layers=m.num_layers,
+        output_dim=m.output_dim,
+        embedding_dim=m.embedding_dim,
+        num_actions=m.num_actions,
+        dropout=m.dropout,
+        causal=recipe.objective.kind == "causal",
+    )
     model = StickFigureTransformer(config)
     init_from = m.init_from
     if not init_from or not weights:
@@ -255,19 +261,42 @@ def train(
             lo = recipe.lora
             add_adapters(model, rank=lo.rank, alpha=lo.alpha, dropout=lo.dropout, target_modules=lo.target_modules)
         model.to(dev)
-        return _run(recipe, model, data, out_dir, job, state=state, max_steps=max_steps, merge=merge, device=dev,
-                    autocast_dtype=autocast_dtype, callback=callback)  # fmt: skip
+        return _run(
+            recipe,
+            model,
+            data,
+            out_dir,
+            job,
+            state=state,
+            max_steps=max_steps,
+            merge=merge,
+            device=dev,
+            autocast_dtype=autocast_dtype,
+            callback=callback,
+        )
 
 
-def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_dir: Path, job: Group, *, state: TrainState | None,
-         max_steps: int | None, merge: bool, device: torch.device, autocast_dtype: torch.dtype | None,
-         callback: Callable[[TrainEvent], None] | None) -> TrainResult:  # fmt: skip
+def _run(
+    recipe: Recipe,
+    model: StickFigureTransformer,
+    data: TrainingData,
+    out_dir: Path,
+    job: Group,
+    *,
+    state: TrainState | None,
+    max_steps: int | None,
+    merge: bool,
+    device: torch.device,
+    autocast_dtype: torch.dtype | None,
+    callback: Callable[[TrainEvent], None] | None,
+) -> TrainResult:
     from torch.utils.data import DistributedSampler
 
     rank = job.rank
     s, o = recipe.schedule, recipe.optimizer
-    sampler = DistributedSampler(range(data.n_train), num_replicas=rank.world_size, rank=rank.rank,
-                                 shuffle=True, seed=recipe.run.seed, drop_last=True)  # fmt: skip
+    sampler = DistributedSampler(
+        range(data.n_train), num_replicas=rank.world_size, rank=rank.rank, shuffle=True, seed=recipe.run.seed, drop_last=True
+    )
     n_batches = len(sampler) // s.batch_size
     if n_batches == 0:
         raise TrainStateError(
@@ -278,9 +307,7 @@ def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_
     total_steps = steps_per_epoch * s.epochs
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=o.lr, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, s.warmup_fraction, s.min_lr_ratio)
-    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total_steps, s.warmup_fraction, s.min_lr_ratio))
     step, epoch, position = 0, 0, 0
     if state is not None:
         model.load_state_dict(state.model)
@@ -303,8 +330,20 @@ def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_
 
     def checkpoint() -> None:
         if rank.is_main:
-            save_state(TrainState(model.state_dict(), optimizer.state_dict(), scheduler.state_dict(), step, epoch,
-                                  position, capture_rng(), recipe.to_dict(), rank.world_size), out_dir)  # fmt: skip
+            save_state(
+                TrainState(
+                    model.state_dict(),
+                    optimizer.state_dict(),
+                    scheduler.state_dict(),
+                    step,
+                    epoch,
+                    position,
+                    capture_rng(),
+                    recipe.to_dict(),
+                    rank.world_size,
+                ),
+                out_dir,
+            )
             emit("checkpoint", {"path": str(out_dir)})
 
     emit("start", {"n_train": data.n_train, "n_val": data.n_val, "steps_per_epoch": steps_per_epoch})
@@ -322,9 +361,16 @@ def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_
                 for batch in batches:
                     batch["data"] = batch["data"] + recipe.objective.input_noise * torch.randn_like(batch["data"])
             lr = optimizer.param_groups[0]["lr"]
-            result = train_step(ddp, optimizer, batches, weights, loss=recipe.objective.loss,
-                                scheduled_sampling=recipe.objective.scheduled_sampling, max_grad_norm=o.max_grad_norm,
-                                autocast_dtype=autocast_dtype)  # fmt: skip
+            result = train_step(
+                ddp,
+                optimizer,
+                batches,
+                weights,
+                loss=recipe.objective.loss,
+                scheduled_sampling=recipe.objective.scheduled_sampling,
+                max_grad_norm=o.max_grad_norm,
+                autocast_dtype=autocast_dtype,
+            )
             scheduler.step()
             position += len(group)
             step += 1
@@ -333,8 +379,13 @@ def _run(recipe: Recipe, model: StickFigureTransformer, data: TrainingData, out_
             if step % recipe.run.log_every == 0 or stop or position >= n_batches:
                 losses = _all_mean(job, result.losses)
                 elapsed = time.perf_counter() - window_start
-                values = {"lr": lr, "loss": losses["total"], **{k: v for k, v in losses.items() if k != "total"},
-                          "grad_norm": result.grad_norm, "samples_per_s": window_samples / elapsed if elapsed > 0 else None}  # fmt: skip
+                values = {
+                    "lr": lr,
+                    "loss": losses["total"],
+                    **{k: v for k, v in losses.items() if k != "total"},
+                    "grad_norm": result.grad_norm,
+                    "samples_per_s": window_samples / elapsed if elapsed > 0 else None,
+                }
                 writer.log({"step": step, "epoch": epoch, **values})
                 emit("step", values)
                 last_loss = losses["total"]

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stickeval.zoo.checkpoint import load_checkpoint, save_checkpoint
 from stickeval.hub import PushResult
+from stickeval.zoo.checkpoint import load_checkpoint, save_checkpoint
 from stickeval.zoo.loading import LoadedModel, PulledModel, describe_variant, load, pull, push
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 from stickeval.zoo.provenance import Provenance

@@ -61,9 +61,7 @@ def resolve_weights_file(path: str | Path) -> Path:
         for name in WEIGHT_FILES:
             if (path / name).is_file():
                 return path / name
-        raise CheckpointError(
-            f"{path} holds no weights file (looked for {', '.join(WEIGHT_FILES)}).", path=str(path)
-        )
+        raise CheckpointError(f"{path} holds no weights file (looked for {', '.join(WEIGHT_FILES)}).", path=str(path))
     if not path.exists():
         raise CheckpointError(f"{path} does not exist. Pass a weights file or a checkpoint directory.", path=str(path))
     return path
@@ -163,9 +161,7 @@ def _strip_wrappers(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     return out
 
 
-def merge_lora(
-    state_dict: dict[str, torch.Tensor], *, alpha: float | None, rank: int | None = None
-) -> dict[str, torch.Tensor]:
+def merge_lora(state_dict: dict[str, torch.Tensor], *, alpha: float | None, rank: int | None = None) -> dict[str, torch.Tensor]:
     """Fold LoRA adapters into plain weights: W += (alpha / r) · B · A.
 
     Accepts wrapped keys (`x.base_layer.weight`, `x.lora_A`, `x.lora_B`) and adapter keys laid over a
@@ -205,7 +201,7 @@ def merge_lora(
         if f"{name}.weight" not in out:
             raise CheckpointError(
                 f"LoRA adapters for {name} have no base weight ({name}.weight) to merge into. Pass the base checkpoint "
-                "they were trained on: `base = \"<variant>\"` in a --zoo entry, or load_checkpoint(path, base=...)."
+                'they were trained on: `base = "<variant>"` in a --zoo entry, or load_checkpoint(path, base=...).'
             )
         w = out[f"{name}.weight"]
         # at least fp32: an fp16 base (the shipped nano) would round the merged adapter update away
@@ -246,9 +242,7 @@ def load_state_dict_strict(model: StickFigureTransformer, state_dict: dict[str, 
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     mismatched = [
-        (k, tuple(state_dict[k].shape), tuple(v.shape))
-        for k, v in expected.items()
-        if k in state_dict and state_dict[k].shape != v.shape
+        (k, tuple(state_dict[k].shape), tuple(v.shape)) for k, v in expected.items() if k in state_dict and state_dict[k].shape != v.shape
     ]
     if missing or unexpected or mismatched:
         parts = []

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from stickeval import hub
 from stickeval.errors import (
     ArchitectureMismatchError,
     CheckpointError,
@@ -19,7 +20,7 @@ from stickeval.errors import (
     ParameterCountError,
     WeightsNotBuiltError,
 )
-from stickeval import hub
+from stickeval.hub import PushResult
 from stickeval.zoo import builtin_weights
 from stickeval.zoo.checkpoint import (
     CONFIG_FILE,
@@ -29,7 +30,6 @@ from stickeval.zoo.checkpoint import (
     resolve_weights_file,
     schema_name,
 )
-from stickeval.hub import PushResult
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 from stickeval.zoo.provenance import Provenance
 from stickeval.zoo.registry import REPO_ID, Variant, resolve_variant
@@ -65,8 +65,13 @@ class LoadedModel:
 
     def to_dict(self) -> dict:
         """The model block of a results file: provenance, encoder, schema, parameters and architecture."""
-        return {**self.provenance.to_dict(), "encoder": self.encoder, "schema": self.schema, "n_params": self.n_params,
-                "config": self.config.to_dict()}  # fmt: skip
+        return {
+            **self.provenance.to_dict(),
+            "encoder": self.encoder,
+            "schema": self.schema,
+            "n_params": self.n_params,
+            "config": self.config.to_dict(),
+        }
 
 
 def _locate(variant: Variant, revision: str | None, *, zoo: str | Path | None, force: bool, cached_only: bool) -> Provenance:

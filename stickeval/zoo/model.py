@@ -202,9 +202,7 @@ class RoPEMultiheadAttention(nn.Module):
                 q_pos = torch.arange(start + S - Sq, start + S, device=x.device)
                 allowed = torch.arange(k.shape[2], device=x.device)[None, :] <= q_pos[:, None]  # (Sq, K)
                 mask = allowed if mask is None else mask & allowed
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal
-        )
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout if self.training else 0.0, is_causal=is_causal)
         return self.out_proj(y.transpose(1, 2).reshape(B, Sq, D))
 
 
@@ -256,9 +254,7 @@ class TransformerEncoder(nn.Module):
 
     def __init__(self, config: ModelConfig):
         super().__init__()
-        self.layers = nn.ModuleList(
-            EncoderLayer(config.d_model, config.nhead, config.dropout) for _ in range(config.num_layers)
-        )
+        self.layers = nn.ModuleList(EncoderLayer(config.d_model, config.nhead, config.dropout) for _ in range(config.num_layers))
 
 
 def _head(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Sequential:
@@ -268,9 +264,7 @@ def _head(d_in: int, d_hidden: int, d_out: int, dropout: float) -> nn.Sequential
 
 def _embedding(d_in: int, hidden: int, d_model: int, dropout: float) -> nn.Sequential:
     # Linear, GELU, Linear, LayerNorm, Dropout (motion, camera and partner inputs).
-    return nn.Sequential(
-        nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_model), nn.LayerNorm(d_model), nn.Dropout(dropout)
-    )
+    return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_model), nn.LayerNorm(d_model), nn.Dropout(dropout))
 
 
 class StickFigureTransformer(nn.Module):
@@ -400,9 +394,7 @@ class StickFigureTransformer(nn.Module):
         def batch_first(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.transpose(0, 1)
 
-        frames = self.embed_frames(
-            batch_first(motion), batch_first(action_sequence), batch_first(camera_data), batch_first(partner_motion)
-        )
+        frames = self.embed_frames(batch_first(motion), batch_first(action_sequence), batch_first(camera_data), batch_first(partner_motion))
         x = torch.cat([self.embed_text(text_embedding).to(frames.dtype), frames], dim=1)  # (B, S + 1, D)
         h = self.encode(x)[:, 1:]  # drop the text token: (B, S, D)
         pose = self.pose_decoder(h).transpose(0, 1)
@@ -421,7 +413,7 @@ class StickFigureTransformer(nn.Module):
 
 def count_parameters(config: ModelConfig) -> int:
     """Exact parameter count (buffers excluded) from the config alone, without building the model."""
-    D, I, O, E, A = config.d_model, config.input_dim, config.output_dim, config.embedding_dim, config.num_actions
+    D, In, Out, E, A = config.d_model, config.input_dim, config.output_dim, config.embedding_dim, config.num_actions
 
     def linear(i: int, o: int, bias: bool = True) -> int:
         return i * o + (o if bias else 0)
@@ -434,10 +426,18 @@ def count_parameters(config: ModelConfig) -> int:
 
     per_layer = 4 * linear(D, D) + 3 * linear(D, 4 * D, bias=False) + 2 * D
     return (
-        linear(E, 2 * D) + linear(2 * D, D) + 2 * D  # text_projection
-        + 2 * embedding(I, D // 2) + embedding(3, D // 4)  # motion, partner, camera
-        + A * ACTION_EMBED_DIM + linear(ACTION_EMBED_DIM, D) + 2 * D  # action embedding + projection
+        linear(E, 2 * D)
+        + linear(2 * D, D)
+        + 2 * D  # text_projection
+        + 2 * embedding(In, D // 2)
+        + embedding(3, D // 4)  # motion, partner, camera
+        + A * ACTION_EMBED_DIM
+        + linear(ACTION_EMBED_DIM, D)
+        + 2 * D  # action embedding + projection
         + config.num_layers * per_layer
-        + head(D // 2, O) + 2 * head(D // 4, 2) + head(D // 2, A) + head(D // 2, PHYSICS_DIM)
+        + head(D // 2, Out)
+        + 2 * head(D // 4, 2)
+        + head(D // 2, A)
+        + head(D // 2, PHYSICS_DIM)
         + head(D // 2, ENVIRONMENT_DIM)
-    )  # fmt: skip
+    )

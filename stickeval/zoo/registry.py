@@ -146,17 +146,16 @@ def _entry_problems(name: str, entry: dict, names: set[str]) -> list[str]:
     if source not in SOURCES:
         problems.append(f"{name}: source must be one of {', '.join(SOURCES)}, got {source!r}")
     if source == "hub" and not REPO_ID.match(str(entry.get("repo_id", ""))):
-        problems.append(f"{name}: needs repo_id = \"org/name\" (got {entry.get('repo_id')!r})")
+        problems.append(f'{name}: needs repo_id = "org/name" (got {entry.get("repo_id")!r})')
     if source == "local" and not entry.get("path"):
-        problems.append(f"{name}: source \"local\" needs path = \"<checkpoint directory>\"")
+        problems.append(f'{name}: source "local" needs path = "<checkpoint directory>"')
     if entry.get("schema") is not None and entry["schema"] not in SCHEMA_NAMES:
         problems.append(f"{name}: schema must be one of {', '.join(SCHEMA_NAMES)}, got {entry['schema']!r}")
     elif entry.get("n_params") is not None:
         config = Variant(name=name, **{key: entry.get(key) for key in ARCHITECTURE_KEYS}).model_config()
         if config is not None and count_parameters(config) != entry["n_params"]:
             problems.append(
-                f"{name}: n_params {entry['n_params']:,} does not match its architecture, "
-                f"which has {count_parameters(config):,} parameters"
+                f"{name}: n_params {entry['n_params']:,} does not match its architecture, which has {count_parameters(config):,} parameters"
             )
     if entry.get("base") is not None:
         if entry["base"] not in names:

@@ -11,13 +11,13 @@ import pytest
 import yaml
 from huggingface_hub import hf_hub_download
 
-from tests.fixtures.hub_fixtures import TEST_TOKEN
 from stickeval.card import hub_eval
 from stickeval.card import source as card_source
 from stickeval.card.model_index import read_results
 from stickeval.data.publish import HEADLINE_METRICS, eval_yaml, read_benchmark
 from stickeval.data.stickbench import load_suite
 from stickeval.errors import BenchmarkError, EvalResultsError
+from tests.fixtures.hub_fixtures import TEST_TOKEN
 
 BENCHMARK = "stickeval-org/stickbench"
 MODEL = "GesturaAI/stick-gen-tiny"
@@ -72,9 +72,11 @@ def test_the_hand_built_yaml_equals_huggingface_hubs_serializer(results, stickbe
 
 
 def test_other_entries_are_kept_and_the_same_task_is_replaced(results, stickbench):
-    other = [{"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9, "notes": "no-tools"},
-             {"dataset": {"id": BENCHMARK, "task_id": "standard"}, "value": 0.5},
-             {"dataset": {"id": BENCHMARK, "task_id": "quick"}, "value": 0.99}]  # fmt: skip
+    other = [
+        {"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9, "notes": "no-tools"},
+        {"dataset": {"id": BENCHMARK, "task_id": "standard"}, "value": 0.5},
+        {"dataset": {"id": BENCHMARK, "task_id": "quick"}, "value": 0.99},
+    ]
     original = yaml.safe_dump(other, sort_keys=False)
     update = hub_eval.build_update(results, stickbench, REVISION, original)
     written = yaml.safe_load(update.updated)
@@ -116,10 +118,12 @@ def test_a_null_score_writes_no_entry(results, stickbench):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("name: HLE\nevaluation_framework: inspect-ai\ntasks: [{id: hle}]\n", "names evaluation_framework 'inspect-ai'"),
-     ("evaluation_framework: stickeval\ntasks: []\n", "declares no stickbench-v1 suites"),
-     ("evaluation_framework: [\n", "not valid YAML")],
-)  # fmt: skip
+    [
+        ("name: HLE\nevaluation_framework: inspect-ai\ntasks: [{id: hle}]\n", "names evaluation_framework 'inspect-ai'"),
+        ("evaluation_framework: stickeval\ntasks: []\n", "declares no stickbench-v1 suites"),
+        ("evaluation_framework: [\n", "not valid YAML"),
+    ],
+)
 def test_a_dataset_that_is_not_stickbench_is_refused(text, message):
     with pytest.raises(BenchmarkError, match=message) as caught:
         read_benchmark(text, "cais/hle")

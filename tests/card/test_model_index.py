@@ -195,9 +195,18 @@ def test_results_of_another_schema_version_are_refused(tiny_runs, tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(54.23213301879397, "54.23"), (0.03125, "0.03125"), (24471.958, "24470.0"), (1.23456e-7, "1.235e-07"),
-     (1e20, "1.0e+20"), (0.0, "0.0"), (1.0, "1.0"), (0.99994, "0.9999"), (0.99996, "1.0")],
-)  # fmt: skip
+    [
+        (54.23213301879397, "54.23"),
+        (0.03125, "0.03125"),
+        (24471.958, "24470.0"),
+        (1.23456e-7, "1.235e-07"),
+        (1e20, "1.0e+20"),
+        (0.0, "0.0"),
+        (1.0, "1.0"),
+        (0.99994, "0.9999"),
+        (0.99996, "1.0"),
+    ],
+)
 def test_values_are_written_with_four_significant_digits_as_yaml_floats(value, text):
     assert format_value(value) == text
     assert isinstance(yaml.safe_load(f"value: {text}")["value"], float)

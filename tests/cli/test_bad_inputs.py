@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
 from stickeval.data import save_dataset, suite_to_samples
 from stickeval.data.stickbench import load_suite
 from stickeval.text import HashEncoder
+from tests.fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
 
 USAGE, ERROR = 2, 1
 
@@ -63,8 +63,7 @@ def paths(tmp_path_factory) -> dict[str, Path | None]:
     torch.save([blank], root / "blank_prompt.pt")
     (root / "invalid.toml").write_text("[tiny\nrepo_id = ")
     # the built-in variants pointed at an empty directory: an installation without their weights
-    (root / "unbuilt.toml").write_text(zoo_toml({"nano": {"path": str(root / "empty_dir")},
-                                                 "nano-sft": {"path": str(root / "empty_dir")}}))
+    (root / "unbuilt.toml").write_text(zoo_toml({"nano": {"path": str(root / "empty_dir")}, "nano-sft": {"path": str(root / "empty_dir")}}))
     (root / "unknown_key.toml").write_text(zoo_toml({"mine": {"repo": "me/mine"}}))
     (root / "wrong_type.toml").write_text(zoo_toml({"mine": {"repo_id": "me/mine", "n_params": "7M"}}))
     return {"root": root, "ckpt": ckpt, "truncated": truncated, "ro": _unwritable_dir(root)}

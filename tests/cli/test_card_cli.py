@@ -9,8 +9,8 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from tests.fixtures.hub_fixtures import TEST_TOKEN
 from tests.conftest import SHARED
+from tests.fixtures.hub_fixtures import TEST_TOKEN
 
 SEED_CARD = SHARED / "reference" / "cards" / "stick-gen-large-sft.README.md"
 SFT_FLAGS = ("--dataset-name", "Curated SFT Dataset", "--dataset-type", "motion-capture")

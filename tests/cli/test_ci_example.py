@@ -9,7 +9,6 @@ import os
 import shlex
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.fixtures.checkpoints import build_tiny_checkpoint

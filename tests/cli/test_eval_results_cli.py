@@ -10,8 +10,8 @@ import pytest
 import yaml
 from huggingface_hub import hf_hub_download, parse_eval_result_entries
 
-from tests.fixtures.hub_fixtures import TEST_TOKEN
 from tests.card.test_hub_eval import declaration
+from tests.fixtures.hub_fixtures import TEST_TOKEN
 
 DATASET = "stickeval-org/stickbench"
 MODEL = "GesturaAI/stick-gen-tiny"
@@ -99,9 +99,14 @@ def test_write_puts_the_file_beside_a_local_card_and_keeps_other_entries(run_cli
 
 @pytest.mark.parametrize(
     "text, message",
-    [("name: HLE\nevaluation_framework: inspect-ai\ntasks:\n- id: hle\n", "is not a StickBench dataset: its eval.yaml names evaluation_framework 'inspect-ai'"),
-     (7, "with suite hash {run_hash} (n=6)")],  # 7: StickBench with a test split of 7, another suite hash
-)  # fmt: skip
+    [
+        (
+            "name: HLE\nevaluation_framework: inspect-ai\ntasks:\n- id: hle\n",
+            "is not a StickBench dataset: its eval.yaml names evaluation_framework 'inspect-ai'",
+        ),
+        (7, "with suite hash {run_hash} (n=6)"),
+    ],  # 7: StickBench with a test split of 7, another suite hash
+)
 def test_a_benchmark_that_is_not_the_runs_is_one_error_line_and_nothing_is_pushed(run_cli, hub, tiny_runs, text, message):
     declare(hub, declaration(limit=text) if isinstance(text, int) else text)
     before = hub.store.refs(MODEL)["main"]
@@ -125,9 +130,11 @@ def test_an_existing_file_that_is_not_entries_is_one_error_line_and_kept(run_cli
 
 @pytest.mark.parametrize(
     "args, message",
-    [(("--source-url", "https://example.org"), "--source-url goes with --eval-results"),
-     (("--benchmark-revision", "main"), "--benchmark-revision goes with --eval-results")],
-)  # fmt: skip
+    [
+        (("--source-url", "https://example.org"), "--source-url goes with --eval-results"),
+        (("--benchmark-revision", "main"), "--benchmark-revision goes with --eval-results"),
+    ],
+)
 def test_eval_results_flags_without_eval_results_are_usage_errors(run_cli, tiny_runs, tmp_path, args, message):
     card = tmp_path / "README.md"
     card.write_text(CARD)
@@ -137,9 +144,12 @@ def test_eval_results_flags_without_eval_results_are_usage_errors(run_cli, tiny_
 
 @pytest.mark.parametrize(
     "args, message",
-    [(("stickbench", "no-slash"), "is not a repo id"), (("stickbench", DATASET, "--size", "huge"), "'huge' is not one of"),
-     (("real", DATASET), "'real' is not one of")],
-)  # fmt: skip
+    [
+        (("stickbench", "no-slash"), "is not a repo id"),
+        (("stickbench", DATASET, "--size", "huge"), "'huge' is not one of"),
+        (("real", DATASET), "'real' is not one of"),
+    ],
+)
 def test_bad_data_push_arguments_are_usage_errors(run_cli, args, message):
     result = run_cli("data", "push", *args)
     assert result.exit_code == 2 and message in result.stderr
@@ -172,7 +182,9 @@ def test_check_without_eval_results_leaves_other_benchmarks_alone(run_cli, hub, 
     card.write_text(CARD)
     assert run_cli("card", card, "--results", tiny_runs.stickbench, "--write").exit_code == 0
     (tmp_path / ".eval_results").mkdir()
-    (tmp_path / ".eval_results" / "hle.yaml").write_text(yaml.safe_dump([{"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9}]))
+    (tmp_path / ".eval_results" / "hle.yaml").write_text(
+        yaml.safe_dump([{"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9}])
+    )
     result = run_cli("card", card, "--results", tiny_runs.stickbench, "--check", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["recorded_eval_results"] == []

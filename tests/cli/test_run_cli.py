@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.fixtures.checkpoints import build_tiny_checkpoint
 from stickeval.cli import main
 from stickeval.data import save_dataset
+from tests.fixtures.checkpoints import build_tiny_checkpoint
 
 RUN_ARGS = ("--limit", "4", "--noise-prompts", "2")  # 4 clean + 2 other + 6 kinds x 3 levels x 2 noisy = 42 rollouts
 
@@ -133,8 +133,7 @@ def test_run_with_a_missing_data_file_exits_1_naming_it(ckpt, run_cli, tmp_path)
 
 def test_run_on_a_dataset_of_another_schema_exits_1_naming_both_widths(ckpt, run_cli, tmp_path):
     frames = 16
-    v3_sample = {"description": "a person waves", "motion": np.zeros((frames, 48), np.float32),
-                 "actions": np.zeros(frames, np.int64)}  # fmt: skip
+    v3_sample = {"description": "a person waves", "motion": np.zeros((frames, 48), np.float32), "actions": np.zeros(frames, np.int64)}
     save_dataset([v3_sample, v3_sample], tmp_path / "v3.pt")
     message = run_cli("run", ckpt, "--data", tmp_path / "v3.pt", "--no-noise", "-o", tmp_path / "out").error_line()
     assert "48 numbers per frame but the model takes 20" in message
@@ -182,7 +181,7 @@ def test_the_results_table_fits_80_columns_in_a_pipe_with_whole_names_and_interv
     assert all(len(line.rstrip()) <= 80 for line in lines), stdout
     assert "…" not in stdout
     metrics = json.loads((run_copy / "results.json").read_text())["metrics"]
-    for name, metric in metrics.items():
+    for name in metrics:
         row = next(line for line in lines if line.startswith(f"{name} "))
         assert row.count("[") == row.count("]") == 1, row  # the interval is on the metric's line, not wrapped
     assert "docs/metrics.md" in stdout and "real: another real clip" in stdout

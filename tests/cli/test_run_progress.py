@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.checkpoints import build_tiny_checkpoint
-from stickeval.cli import main
 
 # 127 clean + 16 other + 18 x 16 noisy = 431 rows; CPU auto batch 64 needs 7 batches, evened out to 62
 # rows each; a chunk is the whole batches nearest above 256 rows: chunks of 310 and 121 rows.
@@ -29,8 +28,13 @@ LINE = re.compile(r"generating: ([\d,]+)/([\d,]+) rollouts \(\d+%\)")
 def test_off_a_terminal_progress_is_plain_lines_and_ctrl_c_says_how_to_resume(tmp_path, run_cli):
     ckpt = build_tiny_checkpoint(tmp_path / "ckpt", metadata={"encoder": "hash"})
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "stickeval", "run", str(ckpt), *ARGS, "-o", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stickeval", "run", str(ckpt), *ARGS, "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
     lines = []
     for line in proc.stderr:  # progress lines arrive while it runs
         lines.append(line)

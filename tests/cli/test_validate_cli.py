@@ -16,6 +16,16 @@ def test_quick_table_is_written_and_printed_as_the_same_json(run_cli, tmp_path):
     doc = json.loads(result.stdout)
     assert doc == json.loads(out.read_text())
     assert doc["suite"] == "quick" and doc["n"] >= 32
-    assert set(doc["rows"]) == {"real", "copy", "first_frame", "mean_pose", "white_noise", "shuffled", "reversed",
-                                "jitter", "smoothed", "wrong_action"}  # fmt: skip
+    assert set(doc["rows"]) == {
+        "real",
+        "copy",
+        "first_frame",
+        "mean_pose",
+        "white_noise",
+        "shuffled",
+        "reversed",
+        "jitter",
+        "smoothed",
+        "wrong_action",
+    }
     assert "copy" in doc["flags"]

@@ -125,8 +125,9 @@ def test_the_zoo_table_fits_80_columns_in_a_pipe_without_cut_headers():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "stickeval", "zoo"], capture_output=True, text=True, check=False,
-                          env={**os.environ, "COLUMNS": "80"})  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "stickeval", "zoo"], capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "80"}
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert all(len(line.rstrip()) <= 80 for line in lines), done.stdout

@@ -41,9 +41,12 @@ def test_the_card_maps_each_split_to_its_file_and_names_the_hashes(published):
     text = (directory / "README.md").read_text()
     front = yaml.safe_load(text.split("---\n")[1])
     assert front["configs"] == [
-        {"config_name": "quick", "default": True,
-         "data_files": [{"split": "train", "path": data_file("quick", "train")}, {"split": "test", "path": data_file("quick", "test")}]}
-    ]  # fmt: skip
+        {
+            "config_name": "quick",
+            "default": True,
+            "data_files": [{"split": "train", "path": data_file("quick", "train")}, {"split": "test", "path": data_file("quick", "test")}],
+        }
+    ]
     assert load_suite("quick", limit=LIMIT).hash in text and f"first {LIMIT} samples" in text
 
 

@@ -15,9 +15,17 @@ from stickeval.data.suite import split_of
 from stickeval.errors import DatasetError
 
 DATASET_2_LABELS = {
-    "raise-up-both-hands", "raise-up-left-hand", "raise-up-right-hand", "run", "walk",
-    "walk-turn-left", "walk-turn-right", "wave-both-hands", "wave-left-hand", "wave-right-hand",
-}  # fmt: skip
+    "raise-up-both-hands",
+    "raise-up-left-hand",
+    "raise-up-right-hand",
+    "run",
+    "walk",
+    "walk-turn-left",
+    "walk-turn-right",
+    "wave-both-hands",
+    "wave-left-hand",
+    "wave-right-hand",
+}
 
 
 @pytest.fixture(scope="module")

@@ -47,8 +47,11 @@ def test_fill_produces_every_chunk_once_and_read_all_returns_the_rows_in_order(t
     assert cache.fill(produce) == N_ROWS
     assert produce.calls == [(0, 4), (4, 8), (8, 10)]
     assert_complete(cache)
-    assert sorted(p.name.split(".")[0] for p in tmp_path.iterdir()) == ["rows-0000000-0000004", "rows-0000004-0000008",
-                                                                       "rows-0000008-0000010"]  # fmt: skip
+    assert sorted(p.name.split(".")[0] for p in tmp_path.iterdir()) == [
+        "rows-0000000-0000004",
+        "rows-0000004-0000008",
+        "rows-0000008-0000010",
+    ]
 
 
 def test_a_second_fill_reads_the_cache_and_produces_nothing(tmp_path):

@@ -21,7 +21,10 @@ def test_a_complete_results_file_of_this_schema_is_returned_as_written(tmp_path)
     [
         (None, "does not exist; pass the results.json"),
         ("{not json", r"is not readable JSON .*re-create it with `stickeval score runs/x`"),
-        (json.dumps({**VALID, "schema_version": 0}), "has schema_version 0, this stickeval reads 1; re-score it with `stickeval score runs/x`"),
+        (
+            json.dumps({**VALID, "schema_version": 0}),
+            "has schema_version 0, this stickeval reads 1; re-score it with `stickeval score runs/x`",
+        ),
         (json.dumps([1, 2]), "has schema_version None"),
         (json.dumps({k: v for k, v in VALID.items() if k != "suite"}), "lacks suite; re-create it with `stickeval score runs/x`"),
     ],

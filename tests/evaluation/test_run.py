@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.fixtures.checkpoints import build_tiny_checkpoint
 from stickeval import zoo
-from stickeval.evaluation import run as evaluation
 from stickeval.data import load_suite, save_dataset, suite_to_samples
 from stickeval.errors import (
     OutputPathError,
@@ -23,7 +21,9 @@ from stickeval.errors import (
     TextEncoderError,
     UnknownSuiteError,
 )
+from stickeval.evaluation import run as evaluation
 from stickeval.evaluation.run import RunSettings, evaluate, score
+from tests.fixtures.checkpoints import build_tiny_checkpoint
 
 SMALL = RunSettings(limit=6, noise_prompts=3)  # 6 clean + 3 other + 18 x 3 noisy = 63 rows, one cache chunk
 
@@ -147,7 +147,9 @@ def test_a_corrupt_cache_chunk_is_detected_and_regenerated(loaded, small_run, tm
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))
-    with pytest.raises(RunDirectoryError, match=r"rows 0-62 are corrupt; `stickeval score` never generates: run `stickeval run .* --resume`") as e:
+    with pytest.raises(
+        RunDirectoryError, match=r"rows 0-62 are corrupt; `stickeval score` never generates: run `stickeval run .* --resume`"
+    ) as e:
         score(tmp_path / "copy")
     assert "regenerating" not in str(e.value)
     again = evaluate(loaded, SMALL, tmp_path / "copy")

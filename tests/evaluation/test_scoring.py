@@ -10,16 +10,16 @@ import json
 import numpy as np
 import pytest
 
-from stickeval.evaluation import scoring
 from stickeval.data import load_suite
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS
-from stickeval.metrics import METRICS
-from stickeval.judge import Evaluator
-from stickeval.judge.classifier import ActionClassifier
-from stickeval.metrics.retrieval import POOL_SIZE
+from stickeval.evaluation import scoring
 from stickeval.evaluation.baselines import CONTEXT
 from stickeval.evaluation.results import DIRECTIONS, metric_rows
 from stickeval.evaluation.scoring import score_run
+from stickeval.judge import Evaluator
+from stickeval.judge.classifier import ActionClassifier
+from stickeval.metrics import METRICS
+from stickeval.metrics.retrieval import POOL_SIZE
 
 N = 12  # clean prompts
 K = 4  # noise prompts
@@ -74,8 +74,15 @@ def copied(suite, tmp_path_factory):
 def test_a_model_returning_the_reference_clips_scores_perfectly_on_the_paired_metrics(copied, suite):
     _, results = copied
     m = results["metrics"]
-    for name in ("pose_mse", "root_relative_pose_mse", "teacher_forced_mse", "frozen", "jittery",
-                 "segment_length_instability", "ground_penetration"):  # fmt: skip
+    for name in (
+        "pose_mse",
+        "root_relative_pose_mse",
+        "teacher_forced_mse",
+        "frozen",
+        "jittery",
+        "segment_length_instability",
+        "ground_penetration",
+    ):
         assert m[name]["mean"] == pytest.approx(0.0, abs=1e-12), name
         assert m[name]["n"] == N, name
     # Foot skating is absolute (StickBench's own clips slide a little): exactly the references' own.
@@ -203,7 +210,12 @@ def test_context_rows_score_model_free_answers_through_the_model_rows_code(copie
     assert list(baselines) == list(CONTEXT)
     model_only = {name for name, m in METRICS.items() if m.kind in scoring.MODEL_ONLY}
     for row in baselines.values():
-        assert set(row) == set(results["metrics"]) - model_only - {"r_precision_top1", "r_precision_top2", "r_precision_top3", "matching_score"}
+        assert set(row) == set(results["metrics"]) - model_only - {
+            "r_precision_top1",
+            "r_precision_top2",
+            "r_precision_top3",
+            "matching_score",
+        }
         assert all(e["n"] == N for e in row.values())
     # The first frame held still is frozen by definition and has a temporal consistency of ~0;
     # the mean pose for every prompt has no diversity at all, in features or in the evaluator's space.

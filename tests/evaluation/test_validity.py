@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from stickeval.data.stickbench import load_suite
-from stickeval.metrics.corruptions import moving_average, reverse_clips
-from stickeval.metrics.stats import Estimate
 from stickeval.evaluation.baselines import _nearest, below_real, closer_than_real, is_memorised
 from stickeval.evaluation.validity import COLUMNS, FAMILIES, SMOOTH_FRAMES, degenerate_families, pair_test_split, validate_metrics
+from stickeval.metrics.corruptions import moving_average, reverse_clips
+from stickeval.metrics.stats import Estimate
 
 
 @pytest.fixture(scope="module")

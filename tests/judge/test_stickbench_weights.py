@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
+from stickeval._io import sha256_file
 from stickeval.data.stickbench import load_suite
 from stickeval.errors import EvaluatorError
 from stickeval.judge import EVALUATOR_VERSION, domain_of, load_evaluator, load_evaluator_dir
-from stickeval._io import sha256_file
 from stickeval.judge.bundle import MANIFEST, WEIGHT_FILES
 from stickeval.judge.domains import SHIPPED_DIR
 from stickeval.metrics.corruptions import reverse_clips

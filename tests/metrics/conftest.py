@@ -100,14 +100,33 @@ class Figures:
 
     # A standing figure, torso 1.0, feet on y = 0 (v1: the original synthetic skeleton's proportions).
     STANDING = {
-        "v1": {"neck": (0.0, 2.5), "hip": (0.0, 1.5), "left_foot": (-0.3, 0.0), "right_foot": (0.3, 0.0),
-               "left_hand": (-0.6, 1.7), "right_hand": (0.6, 1.7)},
-        "v3": {"neck": (0.0, 2.5), "head_center": (0.0, 2.8), "chest": (0.0, 2.0), "pelvis_center": (0.0, 1.5),
-               "l_shoulder": (-0.2, 2.4), "l_elbow": (-0.3, 2.0), "l_wrist": (-0.35, 1.6),
-               "r_shoulder": (0.2, 2.4), "r_elbow": (0.3, 2.0), "r_wrist": (0.35, 1.6),
-               "l_hip": (-0.15, 1.5), "l_knee": (-0.2, 0.75), "l_ankle": (-0.25, 0.0),
-               "r_hip": (0.15, 1.5), "r_knee": (0.2, 0.75), "r_ankle": (0.25, 0.0)},
-    }  # fmt: skip
+        "v1": {
+            "neck": (0.0, 2.5),
+            "hip": (0.0, 1.5),
+            "left_foot": (-0.3, 0.0),
+            "right_foot": (0.3, 0.0),
+            "left_hand": (-0.6, 1.7),
+            "right_hand": (0.6, 1.7),
+        },
+        "v3": {
+            "neck": (0.0, 2.5),
+            "head_center": (0.0, 2.8),
+            "chest": (0.0, 2.0),
+            "pelvis_center": (0.0, 1.5),
+            "l_shoulder": (-0.2, 2.4),
+            "l_elbow": (-0.3, 2.0),
+            "l_wrist": (-0.35, 1.6),
+            "r_shoulder": (0.2, 2.4),
+            "r_elbow": (0.3, 2.0),
+            "r_wrist": (0.35, 1.6),
+            "l_hip": (-0.15, 1.5),
+            "l_knee": (-0.2, 0.75),
+            "l_ankle": (-0.25, 0.0),
+            "r_hip": (0.15, 1.5),
+            "r_knee": (0.2, 0.75),
+            "r_ankle": (0.25, 0.0),
+        },
+    }
 
     @staticmethod
     def schema(name: str) -> Schema:

@@ -123,7 +123,9 @@ def test_save_and_load_give_identical_probabilities(classifier, split, tmp_path)
     loaded = ActionClassifier.load(path)
     assert loaded.classes_ == classifier.classes_ and loaded.key == classifier.key
     some, some_lengths = motion[:50], lengths[:50]
-    assert np.array_equal(loaded.predict_proba(motion_features(some, some_lengths)), classifier.predict_proba(motion_features(some, some_lengths)))
+    assert np.array_equal(
+        loaded.predict_proba(motion_features(some, some_lengths)), classifier.predict_proba(motion_features(some, some_lengths))
+    )
 
 
 @pytest.mark.parametrize("split", ["stickbench"], indirect=True)

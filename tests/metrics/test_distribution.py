@@ -8,6 +8,7 @@ import pytest
 from stickeval.data.stickbench import load_suite
 from stickeval.errors import MetricInputError
 from stickeval.metrics import distribution
+from stickeval.metrics.distribution import _frechet as frechet_distance_gaussians  # the closed form every FD ends in
 from stickeval.metrics.distribution import (
     diversity,
     diversity_ci,
@@ -16,7 +17,6 @@ from stickeval.metrics.distribution import (
     frechet_distance_ci,
     frechet_distance_features,
 )
-from stickeval.metrics.distribution import _frechet as frechet_distance_gaussians  # the closed form every FD ends in
 from stickeval.metrics.features import motion_features
 from stickeval.metrics.stats import resampling_counts, set_estimate
 
@@ -257,21 +257,15 @@ def test_fd_interval_covers_a_known_mean_shift_and_a_known_variance_change():
     # Reference N(0, diag(sd^2)); generated shifted by 0.5 sd on every feature (FD 3 x 0.25 in
     # standardised units), or with its first sd 1.5x (FD (1.5 - 1)^2 for diagonal Gaussians).
     sd = np.array([1.0, 2.0, 0.5])
-    shifted = fd_interval_record(
-        lambda rng: (0.5 * sd + sd * rng.standard_normal((150, 3)), sd * rng.standard_normal((150, 3))), 0.75, 40
-    )
-    wider = fd_interval_record(
-        lambda rng: (sd * [1.5, 1, 1] * rng.standard_normal((150, 3)), sd * rng.standard_normal((150, 3))), 0.25, 40
-    )
+    shifted = fd_interval_record(lambda rng: (0.5 * sd + sd * rng.standard_normal((150, 3)), sd * rng.standard_normal((150, 3))), 0.75, 40)
+    wider = fd_interval_record(lambda rng: (sd * [1.5, 1, 1] * rng.standard_normal((150, 3)), sd * rng.standard_normal((150, 3))), 0.25, 40)
     for coverage, held, _ in (shifted, wider):
         assert coverage >= 0.7 and held
 
 
 def test_fd_of_two_samples_of_one_gaussian_is_all_bias_and_its_interval_still_reaches_zero():
     # 10 features, 60 clips per set: the plug-in FD is about 1 where the truth is 0, the bias dwarfs the spread.
-    coverage, held, offsets = fd_interval_record(
-        lambda rng: (rng.standard_normal((60, 10)), rng.standard_normal((60, 10))), 0.0, 20
-    )
+    coverage, held, offsets = fd_interval_record(lambda rng: (rng.standard_normal((60, 10)), rng.standard_normal((60, 10))), 0.0, 20)
     assert coverage >= 0.7 and held
     assert abs(offsets.mean()) < 0.3  # the bias field accounts for the plug-in's excess over the truth
 

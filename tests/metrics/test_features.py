@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from stickeval.errors import MetricInputError
 from stickeval.data.suite import MIN_FRAMES
+from stickeval.errors import MetricInputError
 from stickeval.metrics.features import body_scale, motion_features
 
 

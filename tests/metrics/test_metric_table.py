@@ -9,9 +9,9 @@ import pytest
 
 from stickeval.data.suite import MIN_FRAMES
 from stickeval.errors import MetricInputError
+from stickeval.evaluation.scoring import PER_SAMPLE
 from stickeval.metrics import METRICS
 from stickeval.metrics.features import motion_features
-from stickeval.evaluation.scoring import PER_SAMPLE
 
 KINDS = {*PER_SAMPLE, "robustness", "set"}  # the call forms stickeval.evaluation.scoring knows how to call
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import run_cli  # noqa: F401  (the real entry point, output captured: used by test_cli.py)
 from tests.fixtures.checkpoints import build_tiny_checkpoint
 from tests.fixtures.run_fixtures import NOISE_PROMPTS, RUN_LIMIT
-from tests.cli.conftest import run_cli  # noqa: F401  (the real entry point, output captured: used by test_cli.py)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ from stickeval.report._deps import require
 
 
 def test_a_missing_library_names_the_extra_that_installs_it():
-    with pytest.raises(MissingDependencyError, match=r"Writing MP4 needs no-such-pkg, which is not installed: pip install 'stickeval\[report\]'"):
+    with pytest.raises(
+        MissingDependencyError, match=r"Writing MP4 needs no-such-pkg, which is not installed: pip install 'stickeval\[report\]'"
+    ):
         require("no_such_module_for_stickeval", "no-such-pkg", "Writing MP4")
 
 

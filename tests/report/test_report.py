@@ -63,7 +63,14 @@ def test_markdown_report_carries_the_same_tables(run_dir, tmp_path):
     text = (tmp_path / "comment.md").read_text()
     results = json.loads((run_dir / "results.json").read_text())
     assert written.format == "md" and text.startswith("# ")
-    for title in ("## Run", "## Metrics", "## Robustness to prompt noise", "## Per action", "## Confusion matrix", "## Physical plausibility"):
+    for title in (
+        "## Run",
+        "## Metrics",
+        "## Robustness to prompt noise",
+        "## Per action",
+        "## Confusion matrix",
+        "## Physical plausibility",
+    ):
         assert title in text
     row = next(line for line in text.splitlines() if line.startswith("| pose_mse |"))
     assert f"{results['metrics']['pose_mse']['mean']:.4g}" in row

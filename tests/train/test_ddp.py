@@ -55,8 +55,18 @@ def train(out, nproc: int, batch_size: int) -> list[float]:
 
 
 def finetune(out, nproc: int, batch_size: int, *more: str) -> subprocess.CompletedProcess:
-    args = ["finetune", "nano", "--recipe", "sft-nano", *sets([*FINETUNE, f"schedule.batch_size={batch_size}"]),
-            "-o", str(out), "--device", "cpu", *more]  # fmt: skip
+    args = [
+        "finetune",
+        "nano",
+        "--recipe",
+        "sft-nano",
+        *sets([*FINETUNE, f"schedule.batch_size={batch_size}"]),
+        "-o",
+        str(out),
+        "--device",
+        "cpu",
+        *more,
+    ]
     return torchrun(nproc, args)
 
 

@@ -24,8 +24,15 @@ def forward(model):
 def test_default_targets_cover_attention_and_swiglu_of_every_layer():
     model = tiny_model()
     names = add_adapters(model, rank=4, alpha=8.0, dropout=0.0, target_modules=TARGETS)
-    per_layer = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.out_proj",
-                 "ffn.gate_proj", "ffn.value_proj", "ffn.output_proj"}  # fmt: skip
+    per_layer = {
+        "self_attn.q_proj",
+        "self_attn.k_proj",
+        "self_attn.v_proj",
+        "self_attn.out_proj",
+        "ffn.gate_proj",
+        "ffn.value_proj",
+        "ffn.output_proj",
+    }
     assert set(names) == {f"transformer_encoder.layers.{i}.{p}" for i in range(2) for p in per_layer}
     assert {n for n, p in model.named_parameters() if p.requires_grad} == {
         f"{n}.parametrizations.weight.0.lora_{m}" for n in names for m in "AB"

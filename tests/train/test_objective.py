@@ -107,8 +107,9 @@ def test_scheduled_sampling_feeds_the_models_own_predictions_in_place_of_input_f
     batch = golden_train["batch"]
     data = batch["data"]
     with torch.no_grad():
-        predicted = model(data.transpose(0, 1), batch["embedding"], return_all_outputs=True,
-                          action_sequence=batch["actions"].transpose(0, 1))["pose"].transpose(0, 1)  # fmt: skip
+        predicted = model(
+            data.transpose(0, 1), batch["embedding"], return_all_outputs=True, action_sequence=batch["actions"].transpose(0, 1)
+        )["pose"].transpose(0, 1)
     fed = self_fed_inputs(model, batch, 1.0)
     assert torch.equal(fed[:, 0], data[:, 0]) and torch.equal(fed[:, 1:], predicted[:, :-1])
     assert torch.equal(self_fed_inputs(model, batch, 0.0), data)

@@ -31,7 +31,12 @@ def test_nano_recipe_matches_the_zoo_nano_entry_and_trains_on_stickbench():
 
     r, nano = load_recipe("pretrain-nano"), get_variant("nano")
     assert (r.model.d_model, r.model.nhead, r.model.num_layers, r.model.embedding_dim, r.model.num_actions) == (
-        nano.d_model, nano.nhead, nano.num_layers, nano.embedding_dim, nano.num_actions)  # fmt: skip
+        nano.d_model,
+        nano.nhead,
+        nano.num_layers,
+        nano.embedding_dim,
+        nano.num_actions,
+    )
     assert (r.data.source, r.data.encoder, r.objective.kind) == ("stickbench", nano.encoder, "causal")
 
 
@@ -53,9 +58,13 @@ def test_set_overrides_any_key_with_a_toml_value():
 
 @pytest.mark.parametrize(
     ("override", "named"),
-    [("optimizer.learnrate=1e-4", "optimizer.learnrate"), ("schedule.epochs=many", "schedule.epochs"),
-     ("lr=1e-4", "section.key=value"), ("objective.kind=diffusion", "objective.kind")],
-)  # fmt: skip
+    [
+        ("optimizer.learnrate=1e-4", "optimizer.learnrate"),
+        ("schedule.epochs=many", "schedule.epochs"),
+        ("lr=1e-4", "section.key=value"),
+        ("objective.kind=diffusion", "objective.kind"),
+    ],
+)
 def test_bad_set_is_refused_naming_the_key(override, named):
     with pytest.raises(RecipeError, match=named.replace(".", r"\.")):
         load_recipe("sft-large", [override])

@@ -3,7 +3,6 @@
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from stickeval.data import save_dataset
@@ -41,7 +40,9 @@ def test_init_from_another_architecture_is_refused_naming_the_difference(run_cli
 def test_finetune_from_a_matching_checkpoint_starts_from_its_weights(run_cli, tmp_path, tiny_pt):
     base = tmp_path / "base"
     save_checkpoint(StickFigureTransformer(ModelConfig(d_model=32, nhead=2, num_layers=1, embedding_dim=32)), base)
-    result = run_cli("finetune", base, "--recipe", "pretrain-nano", *FILE, "--max-steps", "1", "--data", tiny_pt, "-o", tmp_path / "run", "--json")
+    result = run_cli(
+        "finetune", base, "--recipe", "pretrain-nano", *FILE, "--max-steps", "1", "--data", tiny_pt, "-o", tmp_path / "run", "--json"
+    )
     assert result.exit_code == 0, result.stderr
     assert f'init_from = "{base}"' in (tmp_path / "run" / "recipe.toml").read_text()
 

@@ -28,6 +28,7 @@ from stickeval.zoo.builtin_weights import MANIFEST, WEIGHTS, verify
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 from build_nano import _cpu_model  # noqa: E402  the machine fingerprint the manifest records
+
 NANO, SFT = zoo.get_variant("nano"), zoo.get_variant("nano-sft")
 
 
@@ -178,8 +179,7 @@ def test_the_first_steps_of_pretrain_nano_reproduce_the_manifest(tmp_path):
 
 @pytest.mark.slow
 def test_the_wheel_ships_the_builtin_weights_and_stays_under_10_mb(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(tmp_path), "-q"],
-                   check=True)  # fmt: skip
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-w", str(tmp_path), "-q"], check=True)
     (wheel,) = tmp_path.glob("stickeval-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for variant in (NANO, SFT):

@@ -144,8 +144,11 @@ def test_lora_rank_that_contradicts_the_shapes_is_refused():
 
 
 def test_config_is_inferred_from_shapes_for_each_published_size():
-    for config in (ModelConfig(d_model=256, nhead=8, num_layers=6), ModelConfig(d_model=512, nhead=16, num_layers=10),
-                   ModelConfig(input_dim=48, output_dim=48, num_actions=46)):
+    for config in (
+        ModelConfig(d_model=256, nhead=8, num_layers=6),
+        ModelConfig(d_model=512, nhead=16, num_layers=10),
+        ModelConfig(input_dim=48, output_dim=48, num_actions=46),
+    ):
         with torch.device("meta"):
             state_dict = StickFigureTransformer(config).state_dict()
         assert infer_config(state_dict) == config

@@ -27,8 +27,7 @@ def tiny(**overrides) -> StickFigureTransformer:
 def test_forward_reproduces_the_original_code_on_the_golden_file(golden_v1):
     model, inputs = golden_model(golden_v1), golden_v1["inputs"]
     with torch.no_grad():
-        out = model(inputs["motion"], inputs["text_embedding"], return_all_outputs=True,
-                    action_sequence=inputs["action_sequence"])
+        out = model(inputs["motion"], inputs["text_embedding"], return_all_outputs=True, action_sequence=inputs["action_sequence"])
         pose_only = model(inputs["motion"], inputs["text_embedding"])
     assert set(out) == set(golden_v1["outputs"])
     for key, expected in golden_v1["outputs"].items():
@@ -47,8 +46,7 @@ def test_plain_loop_rollout_reproduces_the_original_generation(golden_v1):
         for b in range(n_prompts):
             motion = torch.zeros(frames, 1, dim)
             for t in range(1, frames):
-                pose = model(motion[:t], inputs["text_embedding"][b : b + 1],
-                             action_sequence=inputs["action_sequence"][:t, b : b + 1])
+                pose = model(motion[:t], inputs["text_embedding"][b : b + 1], action_sequence=inputs["action_sequence"][:t, b : b + 1])
                 motion[t] = pose[-1]
             rollout[b] = motion[:, 0]
     assert (rollout - expected).abs().max() < 1e-5

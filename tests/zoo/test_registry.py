@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from tests.fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
 from stickeval.errors import UnknownVariantError, ZooFileError
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
 from stickeval.zoo.registry import _KEY_TYPES, Variant, load_zoo, resolve_variant
+from tests.fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
 
 HUB_NAMES = [f"{size}{kind}" for kind in ("", "-sft", "-lora") for size in ("small", "medium", "large")]
 # reference stick-gen.md §1.5: totals with 64 actions, which the HEAD model cards also state
@@ -113,12 +113,12 @@ def test_a_user_zoo_entry_is_checked_as_a_whole_after_merging(tmp_path):
     with pytest.raises(ZooFileError) as e:
         load_zoo(zoo)
     assert e.value.problems == [
-        "no-repo: needs repo_id = \"org/name\" (got None)",
+        'no-repo: needs repo_id = "org/name" (got None)',
         "odd: source must be one of hub, builtin, local, got 'ftp'",
         "odd: schema must be one of v1, v3, got 'v2'",
         "adapters: base 'smal' is not a variant in the zoo",
         "adapters: a LoRA variant (with base) needs lora_alpha",
-        "here: source \"local\" needs path = \"<checkpoint directory>\"",
+        'here: source "local" needs path = "<checkpoint directory>"',
     ]
 
 
