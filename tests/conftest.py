@@ -1,32 +1,46 @@
-"""Shared test fixtures."""
+"""Shared test fixtures, and where the golden files live."""
 
 from pathlib import Path
 
 import pytest
 
+from stickeval.data.motion_npz import realmotion_path as real_motion_file
+
 pytest_plugins = ["tests.fixtures.hub_fixtures", "tests.fixtures.run_fixtures"]
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-GOLDEN_V1 = SHARED / "reference" / "golden" / "stickgen_golden_v1.pt"
-REALMOTION = SHARED / "realmotion" / "bandai_namco_stick.npz"
+# What the original Stick-Gen code computes, shipped with the repository (tests/golden/README.md).
+GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN_V1 = GOLDEN / "stickgen_golden_v1.pt"
+GOLDEN_TRAIN = GOLDEN / "stickgen_train_golden_v1.pt"
+CARDS = GOLDEN / "cards"
+SEED_CARD = CARDS / "stick-gen-large-sft.README.md"
+
+
+def golden_file(path: Path) -> Path:
+    """`path` if it exists, else a failed test naming it: golden files ship with the repository, so none may skip."""
+    if not path.is_file():
+        pytest.fail(
+            f"golden file {path} is missing; it is part of the repository (see tests/golden/README.md): restore it from git.",
+            pytrace=False,
+        )
+    return path
 
 
 @pytest.fixture
 def golden_v1() -> dict:
-    """The golden file produced by the original Stick-Gen code (skipped where absent)."""
+    """The golden file produced by the original Stick-Gen model code."""
     import torch
 
-    if not GOLDEN_V1.exists():
-        pytest.skip(f"golden file not found at {GOLDEN_V1}")
-    return torch.load(GOLDEN_V1, weights_only=True)
+    return torch.load(golden_file(GOLDEN_V1), weights_only=True)
 
 
 @pytest.fixture(scope="session")
 def realmotion_path() -> Path:
-    """The real motion-capture track (skipped where absent; never copied into the project)."""
-    if not REALMOTION.exists():
-        pytest.skip(f"real motion file not found at {REALMOTION}")
-    return REALMOTION
+    """The real motion-capture track (skipped where absent: it is licensed non-commercial and never copied here)."""
+    path = real_motion_file()
+    if not path.exists():
+        pytest.skip(f"real motion file not found at {path}")
+    return path
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -9,8 +9,7 @@ import torch
 from stickeval.data import load_suite, save_dataset, suite_to_samples
 from stickeval.text import get_encoder
 from tests.cli.conftest import run_cli  # noqa: F401  (the CLI runner fixture, shared)
-
-GOLDEN_TRAIN = Path(__file__).resolve().parents[3] / "shared" / "reference" / "golden" / "stickgen_train_golden_v1.pt"
+from tests.conftest import GOLDEN_TRAIN, golden_file
 
 # --set overrides that shrink pretrain-nano to a model and data that train in about a second.
 TINY = (
@@ -29,10 +28,8 @@ TINY = (
 
 @pytest.fixture
 def golden_train() -> dict:
-    """The original trainer's one-step golden file (skipped where absent)."""
-    if not GOLDEN_TRAIN.exists():
-        pytest.skip(f"training golden file not found at {GOLDEN_TRAIN}")
-    return torch.load(GOLDEN_TRAIN, weights_only=True)
+    """The original trainer's one-step golden file."""
+    return torch.load(golden_file(GOLDEN_TRAIN), weights_only=True)
 
 
 def tiny_samples(n: int = 40, quality: float | None = None) -> list[dict]:
