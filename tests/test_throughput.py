@@ -46,7 +46,7 @@ def test_rollout_flops_equals_torchs_count_of_the_plain_procedure(config, frames
 
 def test_rollout_flops_of_large_at_250_frames_is_the_published_2_74_tflop():
     large = zoo.get_variant("large").model_config()
-    # DESIGN §6: 31,374 token-forwards of ~84 MFLOP plus attention, "about 2.7 TFLOP per sequence"
+    # 31,374 token-forwards of ~84 MFLOP plus attention: about 2.7 TFLOP per 250-frame sequence (docs/benchmarks.md)
     assert rollout_flops(large, 250) == pytest.approx(2.74e12, rel=2e-3)
 
 

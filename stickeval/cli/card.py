@@ -10,6 +10,7 @@ library happen inside the command, so `stickeval --help` does not load torch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +23,7 @@ from stickeval.cli.output import err_console, examples, print_json
 if TYPE_CHECKING:
     from stickeval.card.hub_eval import EvalResultsUpdate
     from stickeval.card.model_index import CardUpdate
+    from stickeval.card.source import CardSource
     from stickeval.hub import PushResult
 
 EXAMPLES = examples(
@@ -37,10 +39,6 @@ EXAMPLES = examples(
     "stickeval card nano --results runs/nano/results.json \\",
     "  --eval-results my-org/stickbench --push",
 )
-
-
-def _refuse(message: str) -> None:
-    raise typer.BadParameter(message)
 
 
 def card(
@@ -70,9 +68,7 @@ def card(
     benchmark_revision: Annotated[
         str | None, typer.Option("--benchmark-revision", help="With --eval-results: the benchmark's revision (default: main).")
     ] = None,
-    source_url: Annotated[
-        str | None, typer.Option("--source-url", help="With --eval-results: a link to the run's logs or report.")
-    ] = None,
+    source_url: Annotated[str | None, typer.Option("--source-url", help="With --eval-results: a link to the run's logs or report.")] = None,
     revision: RevisionOpt = None,
     zoo: ZooOpt = None,
     json_: JsonOpt = False,
@@ -81,6 +77,56 @@ def card(
 
     Everything else in the card stays byte for byte. Prints the diff unless --write, --check or --push.
     """
+    _refuse_conflicting_flags(
+        write=write,
+        check=check,
+        push=push,
+        create_pr=create_pr,
+        eval_results=eval_results,
+        benchmark_revision=benchmark_revision,
+        source_url=source_url,
+    )
+    from stickeval.card import model_index
+    from stickeval.card import source as card_source
+
+    source = card_source.read_card(card, zoo=zoo, revision=revision)
+    if write and source.path is None:
+        _refuse(f"{source.label} is a Hub card, which --write cannot replace: use --push to commit it, or pass a local README.md.")
+    document = model_index.read_results(results)
+    card_source.check_results_match(source, document)
+    update = model_index.update_card(source.text, document, dataset_name=dataset_name, dataset_type=dataset_type)
+    files = _eval_results_files(source, document, eval_results, benchmark_revision=benchmark_revision, source_url=source_url, check=check)
+    for notice in update.notices:
+        err_console.print(f"[yellow]Note:[/] {escape(notice)}", highlight=False, soft_wrap=True)
+    written = _write_mode(source, update, files) if write else None
+    pushed = _push_mode(source, update, files, document, create_pr=create_pr) if push else None
+    if json_:
+        print_json(_card_json(source, update, files, card_written=write and not update.current, written=written, pushed=pushed))
+    else:
+        _report_card(update, source.label, check=check, write=write, pushed=pushed, push=push)
+        for shown in files.shown:
+            _report_eval_results(shown, check=check, written=written, pushed=pushed, push=push)
+        if pushed is not None:
+            typer.echo(pushed.pr_url or pushed.commit_url)
+    if check:
+        _check_mode(update, files)
+
+
+def _refuse(message: str) -> None:
+    raise typer.BadParameter(message)
+
+
+def _refuse_conflicting_flags(
+    *,
+    write: bool,
+    check: bool,
+    push: bool,
+    create_pr: bool,
+    eval_results: str | None,
+    benchmark_revision: str | None,
+    source_url: str | None,
+) -> None:
+    """Refuse flags that exclude each other, or that need another flag, before any work."""
     if write and check:
         _refuse("--write and --check exclude each other: use --write to update the card, or --check to test it.")
     if push and check:
@@ -90,61 +136,97 @@ def card(
     for flag, value in (("--benchmark-revision", benchmark_revision), ("--source-url", source_url)):
         if value is not None and eval_results is None:
             _refuse(f"{flag} goes with --eval-results ORG/NAME: add it, or drop {flag}.")
-    from stickeval.card import model_index as card_api
+
+
+@dataclass(frozen=True)
+class _EvalResultsFiles:
+    """The `.eval_results` files this command handles besides the card.
+
+    requested: the file for the benchmark of --eval-results ORG/NAME; None without the flag.
+    recorded: with --check and no --eval-results, the files the repo already holds for the run's task.
+    """
+
+    requested: EvalResultsUpdate | None
+    recorded: list[EvalResultsUpdate]
+
+    @property
+    def requested_stale(self) -> bool:
+        return self.requested is not None and not self.requested.current
+
+    @property
+    def shown(self) -> list[EvalResultsUpdate]:
+        return ([self.requested] if self.requested is not None else []) + self.recorded
+
+
+def _eval_results_files(
+    source: CardSource, document: dict, eval_results: str | None, *, benchmark_revision: str | None, source_url: str | None, check: bool
+) -> _EvalResultsFiles:
+    """--eval-results: the update of that benchmark's file; without it, --check compares the files already recorded."""
     from stickeval.card import source as card_source
 
-    source = card_source.read_card(card, zoo=zoo, revision=revision)
-    if write and source.path is None:
-        _refuse(f"{source.label} is a Hub card, which --write cannot replace: use --push to commit it, or pass a local README.md.")
-    document = card_api.read_results(results)
-    card_source.check_results_match(source, document)
-    update = card_api.update_card(source.text, document, dataset_name=dataset_name, dataset_type=dataset_type)
-    results_update = None
     if eval_results is not None:
-        results_update = card_source.eval_results_update(
+        requested = card_source.eval_results_update(
             source, document, eval_results, revision=benchmark_revision or "main", source_url=source_url
         )
-    # without --eval-results, --check also compares the files the repo already holds for this run's task
-    recorded = card_source.recorded_updates(source, document) if check and eval_results is None else []
-    results_stale = results_update is not None and not results_update.current
-    for notice in update.notices:
-        err_console.print(f"[yellow]Note:[/] {escape(notice)}", highlight=False, soft_wrap=True)
-    pushed = written = None
-    if write and not update.current:
+        return _EvalResultsFiles(requested, [])
+    return _EvalResultsFiles(None, card_source.recorded_updates(source, document) if check else [])
+
+
+def _write_mode(source: CardSource, update: CardUpdate, files: _EvalResultsFiles) -> Path | None:
+    """--write: replace the local card when stale, and write the requested `.eval_results` file when stale.
+
+    Returns:
+        The `.eval_results` file written, or None.
+    """
+    from stickeval.card import source as card_source
+
+    if not update.current:
         card_source.write_card(source.path, update.updated)
-    if write and results_stale:
-        written = card_source.write_eval_results(source, results_update)
-    if push and (not update.current or results_stale):
-        extra = {results_update.path: results_update.updated} if results_stale else None
-        pushed = card_source.push_card(source, None if update.current else update.updated, document, create_pr=create_pr, extra=extra)
-    if json_:
-        print_json(
-            {
-                "card": source.label,
-                "dataset": {"name": update.dataset.name, "type": update.dataset.type},
-                "current": update.current,
-                "changes": [{"where": c.where, "metric": c.metric, "old": c.old, "new": c.new} for c in update.changes],
-                "notices": update.notices,
-                "written": str(source.path) if write and not update.current else None,
-                "push": None
-                if pushed is None
-                else {"commit_sha": pushed.commit_sha, "commit_url": pushed.commit_url, "pr_url": pushed.pr_url},
-                "diff": update.diff(),
-                "eval_results": None if results_update is None else _results_json(results_update, written),
-                "recorded_eval_results": [_results_json(u, None) for u in recorded],
-            }
-        )
-    else:
-        _report(update, source.label, check=check, write=write, pushed=pushed, push=push)
-        for shown in ([results_update] if results_update is not None else []) + recorded:
-            _report_results(shown, check=check, written=written, pushed=pushed, push=push)
-        if pushed is not None:
-            typer.echo(pushed.pr_url or pushed.commit_url)
-    if check and (not update.current or results_stale or any(not u.current for u in recorded)):
+    return card_source.write_eval_results(source, files.requested) if files.requested_stale else None
+
+
+def _push_mode(source: CardSource, update: CardUpdate, files: _EvalResultsFiles, document: dict, *, create_pr: bool) -> PushResult | None:
+    """--push: commit the stale card and the stale requested `.eval_results` file in one commit (or pull
+    request). Returns the push, or None when both are current (nothing is pushed)."""
+    from stickeval.card import source as card_source
+
+    if update.current and not files.requested_stale:
+        return None
+    extra = {files.requested.path: files.requested.updated} if files.requested_stale else None
+    return card_source.push_card(source, None if update.current else update.updated, document, create_pr=create_pr, extra=extra)
+
+
+def _check_mode(update: CardUpdate, files: _EvalResultsFiles) -> None:
+    """--check: exit 1 when the card or a compared `.eval_results` file differs from the results (once the diff is printed)."""
+    if not update.current or files.requested_stale or any(not u.current for u in files.recorded):
         raise typer.Exit(1)
 
 
-def _results_json(update: EvalResultsUpdate, written: Path | None) -> dict:
+def _card_json(
+    source: CardSource,
+    update: CardUpdate,
+    files: _EvalResultsFiles,
+    *,
+    card_written: bool,
+    written: Path | None,
+    pushed: PushResult | None,
+) -> dict:
+    """The --json document: the card's changes, what was written or pushed, and each `.eval_results` file."""
+    return {
+        "card": source.label,
+        "dataset": {"name": update.dataset.name, "type": update.dataset.type},
+        "current": update.current,
+        "changes": [{"where": c.where, "metric": c.metric, "old": c.old, "new": c.new} for c in update.changes],
+        "notices": update.notices,
+        "written": str(source.path) if card_written else None,
+        "push": None if pushed is None else {"commit_sha": pushed.commit_sha, "commit_url": pushed.commit_url, "pr_url": pushed.pr_url},
+        "diff": update.diff(),
+        "eval_results": None if files.requested is None else _eval_results_json(files.requested, written),
+        "recorded_eval_results": [_eval_results_json(u, None) for u in files.recorded],
+    }
+
+
+def _eval_results_json(update: EvalResultsUpdate, written: Path | None) -> dict:
     return {
         "path": update.path,
         "benchmark": update.benchmark,
@@ -157,7 +239,7 @@ def _results_json(update: EvalResultsUpdate, written: Path | None) -> dict:
     }
 
 
-def _report_results(update: EvalResultsUpdate, *, check: bool, written: Path | None, pushed: PushResult | None, push: bool) -> None:
+def _report_eval_results(update: EvalResultsUpdate, *, check: bool, written: Path | None, pushed: PushResult | None, push: bool) -> None:
     """The `.eval_results` file's diff on stdout (unless written or pushed) and its status line on stderr."""
     what = f"{update.path} ({update.benchmark}, task {update.task_id}, revision {update.revision[:12]})"
     if update.current:
@@ -174,7 +256,7 @@ def _report_results(update: EvalResultsUpdate, *, check: bool, written: Path | N
         err_console.print(f"Pushed {escape(what)}: commit {pushed.commit_sha[:12]}", highlight=False, soft_wrap=True)
 
 
-def _report(update: CardUpdate, label: str, *, check: bool, write: bool, pushed: PushResult | None, push: bool) -> None:
+def _report_card(update: CardUpdate, label: str, *, check: bool, write: bool, pushed: PushResult | None, push: bool) -> None:
     """The human output: the diff on stdout (unless written or pushed), one status line per change on stderr."""
     if update.current:
         err_console.print(f"{escape(label)} is current: its model-index holds these results.", highlight=False, soft_wrap=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,9 @@ from stickeval.cli.output import (
     fit_table,
     print_json,
 )
+
+if TYPE_CHECKING:
+    from stickeval.report.compare import Leaderboard
 
 EXAMPLES = examples(
     "stickeval compare runs/small-sft runs/medium-sft runs/large-sft",
@@ -39,9 +42,32 @@ def compare(
 ) -> None:
     """Rank runs by one metric; every figure with its 95% CI, marked where it is separated from the best."""
     from stickeval._io import write_text_atomic
-    from stickeval.report.compare import LEGEND
     from stickeval.report.compare import compare as compare_api
     from stickeval.report.document import to_html, to_markdown
+
+    format = _output_format(format, out)
+    board = compare_api(run_dirs, by=by, metrics=metric, force=force)
+    for notice in board.notices:
+        err_console.print(f"[yellow]Notice:[/] {notice}", highlight=False)
+    if json_:
+        print_json(board.to_dict())
+    elif format == "table":
+        _print_table(board)
+    else:
+        text = {"md": to_markdown, "html": to_html}[format](board.document())
+        if out is None:
+            print(text, end="")
+        else:
+            write_text_atomic(out, text)
+            err_console.print(f"Leaderboard: {out}")
+
+
+def _output_format(format: str | None, out: Path | None) -> str:
+    """--format, else the one -o's suffix names, else "table"; refused when unknown, or "table" into a file.
+
+    Raises:
+        typer.BadParameter: as said; OutputPathError: -o cannot be written (checked before any work).
+    """
     from stickeval.report.render import check_output
 
     format = format or {".md": "md", ".html": "html"}.get(out.suffix.lower() if out else "", "table")
@@ -51,26 +77,18 @@ def compare(
         if format == "table":
             raise typer.BadParameter("-o writes md or html; name the file .md or .html, or pass --format", param_hint="-o/--out")
         check_output(out, [f".{format}"])
-    board = compare_api(run_dirs, by=by, metrics=metric, force=force)
-    for notice in board.notices:
-        err_console.print(f"[yellow]Notice:[/] {notice}", highlight=False)
-    if json_:
-        print_json(board.to_dict())
-        return
-    text = {"md": to_markdown, "html": to_html}[format](board.document()) if format != "table" else None
-    if out is not None:
-        write_text_atomic(out, text)
-        err_console.print(f"Leaderboard: {out}")
-    elif text is not None:
-        print(text, end="")
-    else:
-        table = board.table()
-        columns = [Column("rank", "right", keep=True), Column("run", keep=True), Column("variant")]
-        columns += [Column(m, "right", keep=m == board.by) for m in board.metrics]
-        shown, dropped = fit_table(columns, table.rows, title=f"{board.suite.get('name')} (n={board.suite.get('n')}), ranked by {board.by}")
-        console.print(shown)
-        err_console.print(LEGEND, highlight=False)
-        if dropped:
-            err_console.print(
-                f"Left out to fit the terminal: {', '.join(dropped)} (--format md or --json show every column).", highlight=False
-            )
+    return format
+
+
+def _print_table(board: Leaderboard) -> None:
+    """The board as a terminal table (columns that do not fit are left out, and named), its legend on stderr."""
+    from stickeval.report.compare import LEGEND
+
+    columns = [Column("rank", "right", keep=True), Column("run", keep=True), Column("variant")]
+    columns += [Column(m, "right", keep=m == board.by) for m in board.metrics]
+    title = f"{board.suite.get('name')} (n={board.suite.get('n')}), ranked by {board.by}"
+    shown, dropped = fit_table(columns, board.table().rows, title=title)
+    console.print(shown)
+    err_console.print(LEGEND, highlight=False)
+    if dropped:
+        err_console.print(f"Left out to fit the terminal: {', '.join(dropped)} (--format md or --json show every column).", highlight=False)

@@ -1,6 +1,6 @@
 """Stick-Gen `.pt` datasets: read (validated sample by sample), write, describe, and turn into a Suite.
 
-A `.pt` dataset is the original Stick-Gen format (reference §3.2): `torch.save` of a list of dicts
+A `.pt` dataset is the original Stick-Gen training format: `torch.save` of a list of dicts
 with `description` (str), `motion` float32 [T, 20|48], `actions` int64 [T], and optionally
 `physics` float32 [T, 6], `camera` float32 [T, 3], `embedding` float32 [E], `quality_score`,
 `source`, `meta`. Files are read with `weights_only=True` and every sample is validated; a bad
@@ -44,50 +44,104 @@ def physics_from_motion(motion: np.ndarray, fps: int = FPS) -> np.ndarray:
 
 
 def _problems(sample: Any, dims: dict[str, int], min_frames: int) -> list[str]:
-    """Everything wrong with one sample; `dims` holds the file's motion/embedding dims, set by the first."""
-    import torch
-
+    """Everything wrong with one sample, in field order; `dims` holds the file's motion/embedding dims, set by the first."""
     if not isinstance(sample, dict):
         return [f"is a {type(sample).__name__}, not a dict"]
     missing = [k for k in REQUIRED_KEYS if k not in sample]
     if missing:
         return [f"lacks {', '.join(repr(k) for k in missing)}"]
-    out = []
-    if not isinstance(sample["description"], str) or not sample["description"].strip():
-        out.append("'description' is not a non-empty string")
+    problems = _description_problems(sample["description"])
     motion = sample["motion"]
-    if not isinstance(motion, torch.Tensor) or motion.ndim != 2 or motion.shape[1] not in SCHEMAS:
-        return [*out, f"'motion' is not a [T, 20|48] tensor (got {_describe(motion)})"]
+    if not _is_motion(motion):
+        return [*problems, f"'motion' is not a [T, 20|48] tensor (got {_describe(motion)})"]
+    n_frames = motion.shape[0]
+    return [
+        *problems,
+        *_motion_problems(motion, dims, min_frames),
+        *_action_problems(sample["actions"], n_frames),
+        *_per_frame_problems(sample, n_frames),
+        *_embedding_problems(sample.get("embedding"), dims),
+        *_extra_field_problems(sample),
+    ]
+
+
+def _description_problems(description: Any) -> list[str]:
+    if not isinstance(description, str) or not description.strip():
+        return ["'description' is not a non-empty string"]
+    return []
+
+
+def _is_motion(motion: Any) -> bool:
+    """Whether `motion` is a [T, D] tensor of a known schema's width (its values are checked apart)."""
+    import torch
+
+    return isinstance(motion, torch.Tensor) and motion.ndim == 2 and motion.shape[1] in SCHEMAS
+
+
+def _motion_problems(motion: Any, dims: dict[str, int], min_frames: int) -> list[str]:
+    """Too few frames, non-finite or non-float values, another width than the file's first sample."""
+    import torch
+
+    problems = []
     n_frames = motion.shape[0]
     if n_frames < min_frames:
-        out.append(f"'motion' has {n_frames} frame(s); at least {min_frames} are needed")
+        problems.append(f"'motion' has {n_frames} frame(s); at least {min_frames} are needed")
     if not motion.is_floating_point() or not torch.isfinite(motion).all():
-        out.append("'motion' has NaN/inf or is not floating point")
+        problems.append("'motion' has NaN/inf or is not floating point")
     if motion.shape[1] != dims.setdefault("motion", motion.shape[1]):
-        out.append(f"'motion' has {motion.shape[1]} numbers per frame, the file's first sample {dims['motion']}")
-    actions = sample["actions"]
+        problems.append(f"'motion' has {motion.shape[1]} numbers per frame, the file's first sample {dims['motion']}")
+    return problems
+
+
+def _action_problems(actions: Any, n_frames: int) -> list[str]:
+    """Not an integer tensor of one id per frame, or ids outside the action vocabulary."""
+    import torch
+
     if not isinstance(actions, torch.Tensor) or actions.shape != (n_frames,) or actions.is_floating_point():
-        out.append(f"'actions' is not an integer tensor [{n_frames}] (got {_describe(actions)})")
-    elif n_frames and (actions.min() < 0 or actions.max() >= len(ACTIONS)):
-        out.append(f"'actions' has ids outside 0..{len(ACTIONS) - 1} (min {int(actions.min())}, max {int(actions.max())})")
+        return [f"'actions' is not an integer tensor [{n_frames}] (got {_describe(actions)})"]
+    if n_frames and (actions.min() < 0 or actions.max() >= len(ACTIONS)):
+        return [f"'actions' has ids outside 0..{len(ACTIONS) - 1} (min {int(actions.min())}, max {int(actions.max())})"]
+    return []
+
+
+def _per_frame_problems(sample: dict, n_frames: int) -> list[str]:
+    """The optional per-frame fields `physics` [T, 6] and `camera` [T, 3]: finite tensors of that shape when present."""
+    import torch
+
+    problems = []
     for key, width in (("physics", 6), ("camera", 3)):
         value = sample.get(key)
         if value is not None and (
             not isinstance(value, torch.Tensor) or value.shape != (n_frames, width) or not torch.isfinite(value).all()
         ):
-            out.append(f"'{key}' is not a finite tensor [{n_frames}, {width}] (got {_describe(value)})")
-    emb = sample.get("embedding")
-    if emb is not None:
-        if not isinstance(emb, torch.Tensor) or emb.ndim != 1 or not torch.isfinite(emb).all():
-            out.append(f"'embedding' is not a finite 1-D tensor (got {_describe(emb)})")
-        elif emb.shape[0] != dims.setdefault("embedding", emb.shape[0]):
-            out.append(f"'embedding' has {emb.shape[0]} dims, the file's first embedding {dims['embedding']}")
-    q = sample.get("quality_score")
-    if q is not None and not (isinstance(q, (int, float, torch.Tensor)) and 0.0 <= float(q) <= 1.0):
-        out.append(f"'quality_score' is not a number in [0, 1] (got {q!r})")
+            problems.append(f"'{key}' is not a finite tensor [{n_frames}, {width}] (got {_describe(value)})")
+    return problems
+
+
+def _embedding_problems(embedding: Any, dims: dict[str, int]) -> list[str]:
+    """The optional prompt embedding: a finite 1-D tensor of the file's first embedding's width."""
+    import torch
+
+    if embedding is None:
+        return []
+    if not isinstance(embedding, torch.Tensor) or embedding.ndim != 1 or not torch.isfinite(embedding).all():
+        return [f"'embedding' is not a finite 1-D tensor (got {_describe(embedding)})"]
+    if embedding.shape[0] != dims.setdefault("embedding", embedding.shape[0]):
+        return [f"'embedding' has {embedding.shape[0]} dims, the file's first embedding {dims['embedding']}"]
+    return []
+
+
+def _extra_field_problems(sample: dict) -> list[str]:
+    """The optional `quality_score` (a number in [0, 1]) and `source` (a string)."""
+    import torch
+
+    problems = []
+    quality = sample.get("quality_score")
+    if quality is not None and not (isinstance(quality, (int, float, torch.Tensor)) and 0.0 <= float(quality) <= 1.0):
+        problems.append(f"'quality_score' is not a number in [0, 1] (got {quality!r})")
     if "source" in sample and not isinstance(sample["source"], str):
-        out.append("'source' is not a string")
-    return out
+        problems.append("'source' is not a string")
+    return problems
 
 
 def _describe(value: Any) -> str:

@@ -35,6 +35,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Leaderboard:
+    """The board: the suite (of the top run), the ranking metric, the columns, the rows best first, and notices."""
+
     suite: dict
     by: str
     metrics: list[str]
@@ -65,19 +67,6 @@ class Leaderboard:
         return Document(f"Leaderboard: {suite.get('name')}", [Section("leaderboard", "Leaderboard", blocks)])
 
 
-def _overlap(a: list, b: list) -> bool:
-    if None in (*a[:2], *b[:2]):
-        return True
-    return a[0] <= b[1] and b[0] <= a[1]
-
-
-def _best(values: dict[str, dict], higher: bool) -> str | None:
-    defined = {k: v for k, v in values.items() if v and v.get("mean") is not None}
-    if not defined:
-        return None
-    return (max if higher else min)(defined, key=lambda k: defined[k]["mean"])
-
-
 def compare(
     run_dirs: list[str | Path], *, by: str = "action_accuracy", metrics: list[str] | None = None, force: bool = False
 ) -> Leaderboard:
@@ -96,54 +85,103 @@ def compare(
     """
     if not run_dirs:
         raise StickevalError("compare needs at least one run directory.")
-    docs = {str(d): read_results(d) for d in run_dirs}
-    suites = {(r["suite"].get("name"), r["suite"].get("hash")) for r in docs.values()}
-    notices = []
-    if len(suites) > 1:
-        described = "; ".join(f"{d}: {r['suite'].get('name')} (hash {str(r['suite'].get('hash'))[:12]})" for d, r in docs.items())
-        if not force:
-            raise SuiteMismatchError(
-                f"The runs are on different suites, so their numbers are not comparable ({described}). "
-                "Compare runs of one suite, or pass --force to rank them anyway."
-            )
-        notices.append(f"Forced: these runs are on different suites ({described}); their ranks do not compare like with like.")
-    present = list(dict.fromkeys(name for r in docs.values() for name in r["metrics"]))
-    columns = metrics or [m for m in HEADLINE if m in present]
-    for name in [by, *columns]:
-        if name not in present:
-            raise UnknownMetricError(name, present)
-    directions = {name: next(r["metrics"][name].get("higher_is_better") for r in docs.values() if name in r["metrics"]) for name in present}
-    if directions[by] is None:
-        raise UnknownMetricError(by, [m for m in present if directions[m] is not None])
-    separated = {}
-    for name in columns:
-        values = {d: r["metrics"].get(name) for d, r in docs.items()}
-        best = _best(values, bool(directions[name])) if directions[name] is not None else None
-        separated[name] = {
-            d: best is not None
-            and d != best
-            and v is not None
-            and v.get("mean") is not None
-            and not _overlap(v["ci95"], values[best]["ci95"])
-            for d, v in values.items()
-        }
-    by_values = {d: r["metrics"].get(by) or {} for d, r in docs.items()}
-    ranked = sorted(
-        (d for d in docs if by_values[d].get("mean") is not None), key=lambda d: by_values[d]["mean"], reverse=bool(directions[by])
-    )
-    order = ranked + [d for d in docs if d not in ranked]
-    entries = [
-        Entry(
-            rank=i + 1 if d in ranked else None,
-            run_dir=d,
-            variant=str(docs[d]["model"].get("variant")),
-            metrics={
-                m: {**{k: docs[d]["metrics"][m].get(k) for k in ("mean", "ci95", "n")}, "separated": separated[m][d]}
-                for m in columns
-                if m in docs[d]["metrics"]
-            },
-        )
-        for i, d in enumerate(order)
-    ]
-    first = docs[order[0]]["suite"]
+    runs = {str(d): read_results(d) for d in run_dirs}
+    notices = _check_one_suite(runs, force=force)
+    directions = _directions(runs)
+    columns = metrics or [m for m in HEADLINE if m in directions]
+    _check_metrics(by, columns, directions)
+    separated = {name: _separated(runs, name, directions[name]) for name in columns}
+    ranking = _ranking(runs, by, higher=bool(directions[by]))
+    entries = [_entry(run_dir, rank, runs[run_dir], columns, separated) for run_dir, rank in ranking]
+    first = runs[ranking[0][0]]["suite"]
     return Leaderboard(dict(first), by, columns, entries, notices)
+
+
+def _check_one_suite(runs: dict[str, dict], *, force: bool) -> list[str]:
+    """The board's notices: none when every run is on one suite (name and hash); else refuse, or with `force` say so.
+
+    Raises:
+        SuiteMismatchError: the suites differ and `force` is False.
+    """
+    suites = {(r["suite"].get("name"), r["suite"].get("hash")) for r in runs.values()}
+    if len(suites) == 1:
+        return []
+    described = "; ".join(f"{d}: {r['suite'].get('name')} (hash {str(r['suite'].get('hash'))[:12]})" for d, r in runs.items())
+    if not force:
+        raise SuiteMismatchError(
+            f"The runs are on different suites, so their numbers are not comparable ({described}). "
+            "Compare runs of one suite, or pass --force to rank them anyway."
+        )
+    return [f"Forced: these runs are on different suites ({described}); their ranks do not compare like with like."]
+
+
+def _directions(runs: dict[str, dict]) -> dict[str, bool | None]:
+    """Every metric of any run, in the order first seen, with its `higher_is_better` as the first run holding it says."""
+    directions: dict[str, bool | None] = {}
+    for run in runs.values():
+        for name, entry in run["metrics"].items():
+            directions.setdefault(name, entry.get("higher_is_better"))
+    return directions
+
+
+def _check_metrics(by: str, columns: list[str], directions: dict[str, bool | None]) -> None:
+    """Refuse a column or `by` that no run has, and a `by` that cannot rank (no direction, as diversity).
+
+    Raises:
+        UnknownMetricError: naming the metrics that would do.
+    """
+    for name in [by, *columns]:
+        if name not in directions:
+            raise UnknownMetricError(name, list(directions))
+    if directions[by] is None:
+        raise UnknownMetricError(by, [m for m, higher in directions.items() if higher is not None])
+
+
+def _separated(runs: dict[str, dict], name: str, higher: bool | None) -> dict[str, bool]:
+    """Per run, whether its 95% CI of `name` misses the best run's: never for the best run itself, a run
+    without a value, or a metric without a direction."""
+    values = {d: r["metrics"].get(name) for d, r in runs.items()}
+    best = None if higher is None else _best(values, higher)
+    if best is None:
+        return dict.fromkeys(values, False)
+    return {d: d != best and _defined(v) and not _overlap(v["ci95"], values[best]["ci95"]) for d, v in values.items()}
+
+
+def _ranking(runs: dict[str, dict], by: str, *, higher: bool) -> list[tuple[str, int | None]]:
+    """Every run with its rank by `by` (1 = best), best first; the runs without a value for it last, unranked (None)."""
+    means = {d: (r["metrics"].get(by) or {}).get("mean") for d, r in runs.items()}
+    ranked = sorted((d for d, mean in means.items() if mean is not None), key=means.__getitem__, reverse=higher)
+    return [(d, i + 1) for i, d in enumerate(ranked)] + [(d, None) for d, mean in means.items() if mean is None]
+
+
+def _entry(run_dir: str, rank: int | None, run: dict, columns: list[str], separated: dict[str, dict[str, bool]]) -> Entry:
+    """One run's row: per column it holds, the mean, CI, n and separation mark."""
+    return Entry(
+        rank=rank,
+        run_dir=run_dir,
+        variant=str(run["model"].get("variant")),
+        metrics={
+            m: {**{k: run["metrics"][m].get(k) for k in ("mean", "ci95", "n")}, "separated": separated[m][run_dir]}
+            for m in columns
+            if m in run["metrics"]
+        },
+    )
+
+
+def _defined(entry: dict | None) -> bool:
+    return entry is not None and entry.get("mean") is not None
+
+
+def _overlap(a: list, b: list) -> bool:
+    """Whether two [low, high] intervals overlap; True when a bound is missing (nothing is claimed then)."""
+    if None in (*a[:2], *b[:2]):
+        return True
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def _best(values: dict[str, dict | None], higher: bool) -> str | None:
+    """The run with the best defined mean; None when no run has one."""
+    defined = {k: v for k, v in values.items() if _defined(v)}
+    if not defined:
+        return None
+    return (max if higher else min)(defined, key=lambda k: defined[k]["mean"])

@@ -1,7 +1,7 @@
 """The training objective: the original Stick-Gen loss, term for term, and a corrected variant.
 
 `original` is `multi_task_loss` of the original `src/train/train.py` (commit 49d1d34) expression for
-expression, checked against the golden training step (reference/golden/TRAINING.md). Its defects
+expression, checked against the golden training step (tests/golden/stickgen_train_golden_v1.pt). Its defects
 stay on purpose, so that a run with it reproduces the published models:
 
 - the temporal term is the mean squared frame-to-frame change of the *prediction*: it penalises any
@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 LOSSES = ("original", "corrected")
-WEIGHT_KEYS = ("temporal", "action", "physics", "diff_physics")
 GRAVITY = -9.8  # m/s², the original's constant
 FRAME_SECONDS = 0.04  # 1 / 25 fps: the consistency term's time step
 # Gravity scale per `environment_type` (the `corrected` loss only); unknown types are 1.0, as the original's fallback.
@@ -36,15 +35,18 @@ def make_batch(data: Mapping[str, torch.Tensor], index: torch.Tensor | None = No
 
     Args:
         data: `motion` [N, T, I], `embedding` [N, E], `actions` int64 [N, T], `physics` [N, T, 6],
-            optionally `environment_types` (list of N str).
-        index: the rows to take (all when None).
+            and either `gravity_scale` [N] (`gravity_scales` of the samples' environments) or,
+            optionally, `environment_types` (list of N str).
+        index: the rows to take (all when None). With `data` and `index` on the device and
+            `gravity_scale` given, nothing is copied from or to the host.
         device: where the tensors go.
 
     Returns:
         `data` [B, T-1, I] = motion[:-1], `target` [B, T-1, I] = motion[1:], `embedding` [B, E],
         `actions` int64 [B, T-1] = actions[:-1], `physics` [B, T-1, 6] = physics[:-1] (the input frames',
         as the original), `physics_next` [B, T-1, 6] = physics[1:] (the target frames', for `corrected`),
-        `environment_types` list of B str ("earth_normal" where none is given).
+        and `gravity_scale` [B] when `data` has it, else `environment_types` list of B str
+        ("earth_normal" where none is given).
     """
     rows = slice(None) if index is None else index
     motion, physics = data["motion"][rows], data["physics"][rows]
@@ -56,10 +58,18 @@ def make_batch(data: Mapping[str, torch.Tensor], index: torch.Tensor | None = No
         "physics": physics[:, :-1],
         "physics_next": physics[:, 1:],
     }
+    if "gravity_scale" in data:
+        batch["gravity_scale"] = data["gravity_scale"][rows]
     batch = {k: v.to(device) for k, v in batch.items()}
-    envs = data.get("environment_types") or ["earth_normal"] * len(data["motion"])
-    batch["environment_types"] = [envs[i] for i in (range(len(envs)) if index is None else index.tolist())]
+    if "gravity_scale" not in batch:
+        envs = data.get("environment_types") or ["earth_normal"] * len(data["motion"])
+        batch["environment_types"] = [envs[i] for i in (range(len(envs)) if index is None else index.tolist())]
     return batch
+
+
+def gravity_scales(environment_types: list[str]) -> torch.Tensor:
+    """float32 [N]: each sample's gravity relative to Earth's (`ENVIRONMENT_GRAVITY`, 1.0 when unknown), for `corrected`."""
+    return torch.tensor([ENVIRONMENT_GRAVITY.get(env, 1.0) for env in environment_types], dtype=torch.float32)
 
 
 def physics_terms(pred: torch.Tensor, target: torch.Tensor, gravity: torch.Tensor | float) -> dict[str, torch.Tensor]:
@@ -136,8 +146,8 @@ def compute_loss(
     else:
         temporal = F.mse_loss(pred[1:] - pred[:-1], target[1:] - target[:-1])
         physics_target = batch["physics_next"]
-        scale = [ENVIRONMENT_GRAVITY.get(env, 1.0) for env in batch["environment_types"]]
-        gravity = GRAVITY * torch.tensor(scale, device=pred.device)  # (B,), broadcast over S
+        scale = batch["gravity_scale"] if "gravity_scale" in batch else gravity_scales(batch["environment_types"]).to(pred.device)
+        gravity = GRAVITY * scale  # (B,), broadcast over S
     action = F.cross_entropy(outputs["action_logits"].float().permute(1, 2, 0), actions)  # [B, A, S] vs [B, S]
     phys = physics_terms(outputs["physics"].float(), physics_target.transpose(0, 1), gravity)
     diff_physics = 0.0  # the original's DifferentiablePhysicsLoss always returns 0

@@ -45,8 +45,6 @@ class Variant:
     embedding_dim: int | None = None
     num_actions: int | None = None
     recipe: str | None = None
-    card_dataset_name: str | None = None
-    card_dataset_type: str | None = None
     base: str | None = None
     lora_rank: int | None = None
     lora_alpha: float | None = None
@@ -100,8 +98,6 @@ _KEY_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "embedding_dim": ((int,), "an integer"),
     "num_actions": ((int,), "an integer"),
     "recipe": ((str,), "a string"),
-    "card_dataset_name": ((str,), "a string"),
-    "card_dataset_type": ((str,), "a string"),
     "base": ((str,), "a string"),
     "lora_rank": ((int,), "an integer"),
     "lora_alpha": ((int, float), "a number"),

@@ -12,7 +12,7 @@ import pytest
 
 from stickeval.data import load_suite
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS
-from stickeval.evaluation import scoring
+from stickeval.evaluation import scoring, scoring_setup
 from stickeval.evaluation.baselines import CONTEXT
 from stickeval.evaluation.results import DIRECTIONS, metric_rows
 from stickeval.evaluation.scoring import score_run
@@ -158,7 +158,7 @@ def test_each_set_of_clips_gets_one_feature_pass_and_one_pass_of_each_classifier
     # row), the train split and the 5 context rows each get their features once; top-1 and top-3
     # share one pass of the time-aware classifier, and each set one pass of the static one.
     calls = {"features": 0, "classifier": 0, "time_aware": 0}
-    features, proba, classify = scoring.motion_features, ActionClassifier.predict_proba, Evaluator.classify
+    features, proba, classify = scoring_setup.motion_features, ActionClassifier.predict_proba, Evaluator.classify
 
     def counted_classify(self, *args, **kwargs):
         calls["time_aware"] += 1
@@ -172,7 +172,7 @@ def test_each_set_of_clips_gets_one_feature_pass_and_one_pass_of_each_classifier
         calls["classifier"] += 1
         return proba(self, *args, **kwargs)
 
-    monkeypatch.setattr(scoring, "motion_features", counted_features)
+    monkeypatch.setattr(scoring_setup, "motion_features", counted_features)
     monkeypatch.setattr(ActionClassifier, "predict_proba", counted_proba)
     monkeypatch.setattr(Evaluator, "classify", counted_classify)
     run, arrays = build(suite, noise=False)

@@ -31,7 +31,7 @@ def explicit_bootstrap(statistic, *arrays, n_boot, seed):
 
 
 def trace_only_fid(mu1, s1, mu2, s2):
-    """The original `compute_frechet_distance` (reference §4.1), written out here to compare against."""
+    """The original `compute_frechet_distance` (a trace-only formula, not a Fréchet distance), written out here to compare against."""
     t1, t2 = np.trace(s1), np.trace(s2)
     return max(float(np.sum((mu1 - mu2) ** 2) + t1 + t2 - 2 * np.sqrt(t1 * t2)), 0.0)
 

@@ -13,7 +13,7 @@ from stickeval.zoo.registry import _KEY_TYPES, Variant, load_zoo, resolve_varian
 from tests.fixtures.checkpoints import build_tiny_checkpoint, zoo_toml
 
 HUB_NAMES = [f"{size}{kind}" for kind in ("", "-sft", "-lora") for size in ("small", "medium", "large")]
-# reference stick-gen.md §1.5: totals with 64 actions, which the HEAD model cards also state
+# the published totals with 64 actions, as the model cards on the Hub state them
 PUBLISHED_PARAMS = {"small": 7_248_894, "medium": 20_595_646, "large": 44_619_646}
 
 
