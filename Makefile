@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run nano test bench clean
+.PHONY: run nano test lint bench bench-gpu clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,32 @@ nano: $(STAMP)
 
 # Locally the slow tests are left out (pytest's addopts); CI (CI=true, .ci/run) runs them too: torchrun
 # jobs of 2 processes, the wheel, the first steps of `make nano`, the real-track evaluator (about 4 min).
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest $(if $(CI),-m "not gpu")
 
-# CPU speed targets (pytest-benchmark; figures in docs/benchmarks.md): CLI start-up (--help < 0.5 s),
-# text encoding, generation, rendering a clip. GPU figures come from the scripts in benchmarks/.
+# ruff (configured in pyproject.toml): lint, and the formatting every file is kept in.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The CPU figures of docs/benchmarks.md (pytest-benchmark, benchmarks/cpu/): CLI start-up, text encoding,
+# generation and scoring, rendering a clip, `stickeval run nano` end to end; each test fails when its goal is missed.
 bench: $(STAMP)
-	$(BIN)/python -m pytest benchmarks --benchmark-enable -p no:cacheprovider
+	$(BIN)/python -m pytest benchmarks/cpu --benchmark-enable -p no:cacheprovider
+
+# The published GPU figures of docs/benchmarks.md (benchmarks/gpu/), on a machine with a CUDA GPU: engine
+# throughput per size, `stickeval run` of the large size end to end (cold, then warm), sft-large training.
+# GPU_PYTHON is an interpreter whose torch has CUDA (the venv holds the CPU wheel); results go to BENCH_OUT.
+GPU_PYTHON ?= python3
+BENCH_OUT ?= runs/bench-gpu
+GPU_ENV = PYTHONPATH=$(CURDIR) PYTHON=$(GPU_PYTHON)
+bench-gpu:
+	@$(GPU_PYTHON) -c "import torch; assert torch.cuda.is_available()" 2>/dev/null || { \
+	  echo "make bench-gpu: no CUDA GPU for GPU_PYTHON=$(GPU_PYTHON) (it needs a GPU and a CUDA build of torch); make bench runs the CPU figures." >&2; exit 1; }
+	$(GPU_ENV) $(GPU_PYTHON) benchmarks/gpu/engine.py --out $(BENCH_OUT)/engine.json
+	$(GPU_ENV) bash benchmarks/gpu/run_large.sh $(BENCH_OUT)/run-large --compile
+	$(GPU_ENV) $(GPU_PYTHON) benchmarks/gpu/train.py --steps 25 --skip 5 --out $(BENCH_OUT)/train-b2.json
+	$(GPU_ENV) $(GPU_PYTHON) benchmarks/gpu/train.py --steps 60 --skip 10 --set schedule.batch_size=64 --set schedule.grad_accum=2 --out $(BENCH_OUT)/train-b64.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

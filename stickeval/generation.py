@@ -1,6 +1,6 @@
 """Exact batched autoregressive generation: the original generator's procedure, many prompts at once.
 
-The procedure (reference §2.1): frame 0 is given; for t = 1..T-1 the model runs on frames [0, t)
+The procedure (the original `InferenceGenerator.generate_with_actions`): frame 0 is given; for t = 1..T-1 the model runs on frames [0, t)
 with actions [0, t) and its last position's pose becomes frame t. It is greedy and deterministic.
 Attention is bidirectional, so an earlier frame's hidden state changes when a frame is appended:
 there is no exact KV cache and every step re-encodes the prefix (cost ~ sum of prefix lengths).
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Attention without cuDNN's backend during generation: it builds an execution plan for every new
 # (batch, prefix) shape, 249 per rollout: 17.5 s for large on an H200, against 0.2 s for flash
-# attention at the same steady throughput (benchmarks/gpu_attention_backend.py, docs/benchmarks.md).
+# attention at the same steady throughput (benchmarks/experiments/attention_backend.py, docs/benchmarks.md).
 _ATTENTION_BACKENDS = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
 
 Prime = Literal["reference", "zeros"]
@@ -197,7 +197,7 @@ class CompiledStep:
     their weights, which dynamo takes as graph inputs, so all of them share one graph and the last
     layer's last-position variant a second. For large on an H200 that cut the first call from 42 s
     to 19 s on a cold cache and from 14 s to 6 s on a warm one, at the same step time
-    (benchmarks/gpu_compile_time.py, docs/benchmarks.md).
+    (benchmarks/experiments/compile_time.py, docs/benchmarks.md).
     """
 
     def __init__(self, mode: str | None = None):

@@ -1,6 +1,6 @@
 """The CLI starts without the heavy libraries: verbs import their API only when they run.
 
-Speed itself is measured in benchmarks/test_cli_startup.py (`make bench`); these tests pin the cause.
+Speed itself is measured in benchmarks/cpu/test_cli_startup.py (`make bench`); these tests pin the cause.
 """
 
 import json

@@ -1,7 +1,7 @@
 """Where a generation step's time goes on the GPU: top CUDA kernels of one step of large, and how
 much of the step's wall time the GPU is busy (the rest is launch gaps, which CUDA graphs remove).
 
-    python benchmarks/gpu_profile.py [--compile] [--whole] [--batch 1024] [--lengths 126,8]
+    PYTHONPATH=. python benchmarks/experiments/step_profile.py [--compile] [--whole] [--batch 1024] [--lengths 126,8]
 
 --compile profiles the shipped step (`generation.compiled_step`: each encoder layer compiled);
 --whole compiles the whole step instead, as before that change. The first call is at --first-length

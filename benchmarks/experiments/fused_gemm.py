@@ -1,7 +1,7 @@
 """Fusing the layer's memory-bound work into Triton GEMMs, measured on the GPU: the experiment behind
-docs/benchmarks.md's "Fusion" paragraph (issue 15), in one call of the device machine.
+the fused-GEMM lines of docs/benchmarks.md ("What was tried").
 
-    PYTHONPATH=. python benchmarks/gpu_fused.py --out $OUT/gpu_fused.json
+    PYTHONPATH=. python benchmarks/experiments/fused_gemm.py --out runs/experiments/fused_gemm.json
 
 The kernel below is a Triton GEMM with the work around it inside: SwiGLU's `silu(gate) * value`
 formed from the gate and value tiles as it loads them (a prologue), bias and residual added to
@@ -17,7 +17,9 @@ RMSNorm and SwiGLU in the epilogue of the q/k/v and gate/value GEMMs, is at comm
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -175,15 +177,15 @@ def main() -> None:
             for tile in TILES:
                 try:
                     err = float(((fused(tile).float() - ref).norm() / ref.norm()).item())
-                    row["tiles"][str(tile)] = {"ms": cuda_ms(lambda: fused(tile)), "rel_err": err}
+                    row["tiles"][str(tile)] = {"ms": cuda_ms(functools.partial(fused, tile)), "rel_err": err}
                 except triton.runtime.errors.OutOfResources as e:
                     row["tiles"][str(tile)] = {"error": str(e)[:200]}
             best = min((v["ms"], k) for k, v in row["tiles"].items() if "ms" in v)
             row["best"] = {"tile": best[1], "ms": best[0], "speedup": row["unfused_ms"] / best[0]}
             print(json.dumps(row), flush=True)
             results["ops"].append(row)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

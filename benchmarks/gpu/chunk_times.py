@@ -1,6 +1,9 @@
-"""Per-chunk generation seconds of a run directory (the first chunk of a --compile run includes compilation).
+"""Per-chunk generation seconds of a `stickeval run` directory, then the run's own timing.
 
-python benchmarks/gpu_chunk_times.py RUN_DIR
+    python benchmarks/gpu/chunk_times.py RUN_DIR
+
+Each cached chunk stores the seconds of its rows; the first chunk of a --compile run includes the
+compilation, the later ones give the steady rate.
 """
 
 import json

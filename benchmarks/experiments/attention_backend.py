@@ -1,6 +1,6 @@
 """What a new batch shape costs generation on CUDA, with and without cuDNN attention, in one call.
 
-    python benchmarks/gpu_attention_backend.py
+    PYTHONPATH=. python benchmarks/experiments/attention_backend.py
 
 For the large size (random weights, bf16, eager, 250 frames): generates a batch of a shape not
 seen before, then the same shape again; the difference is the per-shape cost (attention plans for

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Candidate nano recipes, trained side by side on one GPU and scored on the StickBench standard suite
-# (issue 11: nano's action accuracy must beat the first frame held still, 0.289 [0.263, 0.316]).
+# (the bar: nano's action accuracy must beat the first frame held still, 0.289 [0.263, 0.316]).
 # Each candidate is pretrain-nano with the overrides on its line; fp32, so that the ranking carries
 # over to the CPU build of `make nano`. Prints one Markdown row per candidate.
-#   [KEEP=models.tar] bash benchmarks/gpu_nano_sweep.sh [out_dir]   (KEEP: the trained models, before scoring)
+#   [KEEP=models.tar] bash benchmarks/experiments/nano_sweep.sh [out_dir]   (KEEP: the trained models, before scoring)
 set -uo pipefail
 OUT=${1:-runs/nano-sweep}
 PY=${PYTHON:-python}
@@ -33,7 +33,7 @@ done
 [ -n "${KEEP:-}" ] && tar -cf "$KEEP" -C "$OUT" $(cd "$OUT" && ls -d */config.json */model.safetensors */train_log.jsonl */recipe.toml 2>/dev/null)
 for name in "${!SETS[@]}"; do
   [ -f "$OUT/$name/model.safetensors" ] || continue
-  OMP_NUM_THREADS=2 PYTHONPATH=. timeout "${EVAL_TIMEOUT:-300}" $PY benchmarks/nano_quality.py --suite standard --no-baselines --models "$OUT/$name" \
+  OMP_NUM_THREADS=2 PYTHONPATH=. timeout "${EVAL_TIMEOUT:-300}" $PY benchmarks/cpu/nano_quality.py --suite standard --no-baselines --models "$OUT/$name" \
     --out "$OUT/eval" > "$OUT/$name.eval.txt" 2>&1 &
 done
 wait

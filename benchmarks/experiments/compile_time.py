@@ -1,7 +1,7 @@
-"""Where the compiled step's start-up goes, for docs/benchmarks.md (issue 15).
+"""Where the compiled step's start-up goes: per-layer against whole-step compilation, cold and warm.
 
     for phase in whole-cold whole-warm whole-mega cold warm; do
-        PYTHONPATH=. python benchmarks/gpu_compile_time.py $phase $OUT; done
+        PYTHONPATH=. python benchmarks/experiments/compile_time.py $phase OUT; done
 
 Times the first calls of the compiled generation step on the large size (random weights, bf16,
 batch 798 as in a standard-suite run) step by step, with dynamo's per-phase compile times and
@@ -9,7 +9,7 @@ graph counts. Phases, each in a fresh process: "cold" and "warm" time `generatio
 (compiled per encoder layer) on an empty inductor cache and then on the same cache directory
 again; "whole-cold", "whole-warm" and "whole-mega" time the whole step as one graph (what
 `compiled_step` did before `8488cc8`) in a directory of their own: empty (its
-`torch.compiler.save_cache_artifacts` saved to $OUT), again, and empty but pre-filled with
+`torch.compiler.save_cache_artifacts` saved to OUT), again, and empty but pre-filled with
 `load_cache_artifacts` from those artifacts (what a fresh machine would get from a shipped
 cache). Each phase also times the step at prefix 126 once compiled, the price of the graph
 boundaries.

@@ -1,6 +1,6 @@
 """Where the wall time of one `stickeval run` process goes: the spans of its phases, on every thread.
 
-    START=$(date +%s.%N) python benchmarks/run_timeline.py TIMELINE.json run MODEL --suite standard ...
+    START=$(date +%s.%N) PYTHONPATH=. python benchmarks/experiments/run_timeline.py TIMELINE.json run MODEL --suite standard ...
 
 Runs the CLI in this process with the phases below wrapped in timers (this script only: the package
 is unchanged), and writes every span (name, thread, start and end in seconds since $START, the
@@ -57,6 +57,7 @@ import stickeval.cli  # noqa: E402
 import stickeval.evaluation.cache as rollout_cache  # noqa: E402
 import stickeval.evaluation.run as evaluation  # noqa: E402
 import stickeval.evaluation.scoring as scoring  # noqa: E402
+import stickeval.evaluation.scoring_setup as scoring_setup  # noqa: E402
 import stickeval.generation as generation  # noqa: E402
 import stickeval.zoo as zoo  # noqa: E402
 from stickeval.cli import output, run  # noqa: E402
@@ -101,9 +102,6 @@ for owner, attrs in [
     (
         scoring,
         [
-            "reference_splits",
-            "load_or_fit_classifier",
-            "_load_evaluator",
             "context_families",
             "_fill_shared",
             "score_suite",
@@ -116,7 +114,8 @@ for owner, attrs in [
             "write_text_atomic",
         ],
     ),
-    (scoring.Judging, ["__init__"]),
+    (scoring_setup, ["reference_splits", "load_or_fit_classifier", "_load_evaluator"]),
+    (scoring_setup.ScoringSetup, ["__init__"]),
     (run, ["_report"]),
     (output, ["print_json"]),
 ]:

@@ -1,27 +1,27 @@
 #!/usr/bin/env bash
-# Scale-out on 2 GPUs (issue 16, DESIGN §10 goal: 2 GPUs >= 1.8x one), for docs/benchmarks.md and docs/scale-out.md.
-#   bash benchmarks/gpu_scale.sh "$OUT"          # on a machine with 2 GPUs (nvidia-h200-x2); not yet measured
-# 1. `stickeval run` of a large-size model (random weights) on the standard suite (2,394 rows) on 1 process,
-#    then 2 processes (`--nproc 2`, i.e. torchrun): generation throughput = rows / fill_seconds of run.json,
-#    end-to-end wall seconds, and the ratio; the numbers must agree. Done twice: with the default CUDA chunk
-#    (1,024 rows: 3 chunks, so 2 ranks split them 2:1 and the ideal ratio is 1.75x) and with --chunk-rows 600
-#    (4 chunks, 2:2, ideal 2x).
+# Scale-out on 2 GPUs of one host (goal: 2 GPUs >= 1.8x one); not yet measured.
+#   bash benchmarks/gpu/scale_out.sh OUT
+# 1. `stickeval run` of a large-size model (random weights, gpu/large_random.py) on the standard suite (2,394
+#    rows) on 1 process, then 2 processes (`--nproc 2`, i.e. torchrun): generation throughput = rows /
+#    fill_seconds of run.json, end-to-end wall seconds, and the ratio; the numbers must agree. Done twice: with
+#    the default CUDA chunk (1,024 rows: 3 chunks, so 2 ranks split them 2:1 and the ideal ratio is 1.75x) and
+#    with --chunk-rows 600 (4 chunks, 2:2, ideal 2x).
 # 2. sft-large training step time on 1 process (batch 2 x grad_accum 64) and on 2 (batch 2 x grad_accum 32 x 2
 #    processes: the same global batch 128), as samples/s from train_log.jsonl after 5 warm-up steps, and the ratio.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?output directory}
 steps=${STEPS:-30}
+python=${PYTHON:-python3}
+export PYTHONPATH="$(cd "$here/../.." && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$out"
 nvidia-smi -L
-python - "$out" <<'PY'
-import sys, torch
+"$python" "$here/large_random.py" /tmp/large-random
+"$python" - "$out" <<'PY'
+import sys
 from pathlib import Path
 from stickeval.data import load_suite, save_dataset, suite_to_samples
 from stickeval.text import get_encoder
-from stickeval.zoo import ModelConfig, StickFigureTransformer, save_checkpoint
-torch.manual_seed(0)
-save_checkpoint(StickFigureTransformer(ModelConfig(d_model=512, nhead=16, num_layers=10)), "/tmp/large-random",
-                metadata={"encoder": "hash"})
 suite = load_suite("standard", split="train")  # speed does not depend on the embeddings' values: hash at 1024 dims
 save_dataset(suite_to_samples(suite, get_encoder("hash", dim=1024).encode(list(suite.prompts))), Path(sys.argv[1]) / "train.pt")
 PY
@@ -29,15 +29,15 @@ PY
 run_once() {  # run_once NAME NPROC [flags]: one `stickeval run`, its wall seconds into $out/NAME.seconds
   local name=$1 nproc=$2; shift 2
   local start=$EPOCHREALTIME
-  python -m stickeval run /tmp/large-random --suite standard --no-resume --nproc "$nproc" "$@" -o "$out/$name" --json > "$out/$name.json"
-  python -c "print($EPOCHREALTIME - $start)" > "$out/$name.seconds"
+  "$python" -m stickeval run /tmp/large-random --suite standard --no-resume --nproc "$nproc" "$@" -o "$out/$name" --json > "$out/$name.json"
+  "$python" -c "print($EPOCHREALTIME - $start)" > "$out/$name.seconds"
 }
 for chunk in default 600; do
   flags=(); [ "$chunk" = default ] || flags=(--chunk-rows "$chunk")
   run_once "run-1-$chunk" 1 "${flags[@]}"
   run_once "run-2-$chunk" 2 "${flags[@]}"
 done
-python - "$out" <<'PY'
+"$python" - "$out" <<'PY'
 import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
@@ -57,13 +57,13 @@ PY
 
 train_once() {  # train_once NAME NPROC GRAD_ACCUM
   local name=$1 nproc=$2 accum=$3
-  python -m torch.distributed.run --standalone --nproc-per-node "$nproc" -m stickeval train --recipe sft-large \
+  "$python" -m torch.distributed.run --standalone --nproc-per-node "$nproc" -m stickeval train --recipe sft-large \
     --data "$out/train.pt" --set 'model.init_from=""' --set run.save_every=0 --set run.log_every=1 \
     --set schedule.grad_accum="$accum" --max-steps "$steps" -o "$out/$name" --json > "$out/$name.json"
 }
 train_once train-1 1 64
 train_once train-2 2 32
-python - "$out" <<'PY'
+"$python" - "$out" <<'PY'
 import json, statistics, sys
 from pathlib import Path
 out = Path(sys.argv[1])

@@ -1,7 +1,7 @@
 """Rendering speed: one 250-frame clip (generated | reference, 256-pixel panels) drawn and encoded as a GIF,
 on one core (goal: about a second; figure in docs/benchmarks.md).
 
-    make bench     # or: .venv/bin/python -m pytest benchmarks/test_render_speed.py --benchmark-enable
+    make bench     # or: .venv/bin/python -m pytest benchmarks/cpu/test_render_speed.py --benchmark-enable
 """
 
 import io
@@ -27,8 +27,9 @@ def test_a_250_frame_side_by_side_gif_renders_in_about_a_second(benchmark):
     rows = [Row(suite.prompts[1], (Panel(generated, "generated"), Panel(suite.motion[1], "reference", "reference")), 0.0)]
     with threadpool_limits(1):
         data = benchmark.pedantic(_render, args=(rows,), rounds=5, iterations=1, warmup_rounds=1)
-    seconds = benchmark.stats.stats.min if benchmark.stats else None
     with Image.open(io.BytesIO(data)) as gif:
         assert gif.n_frames == 250
+    if benchmark.stats is None:  # --benchmark-disable: the code ran once, untimed; the goal is checked by `make bench`
+        return
     benchmark.extra_info["gif_bytes"] = len(data)
-    assert seconds is None or seconds <= GOAL_SECONDS
+    assert benchmark.stats.stats.min <= GOAL_SECONDS

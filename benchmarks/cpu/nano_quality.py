@@ -1,15 +1,15 @@
 """Is the built-in nano really trained? nano and nano-sft against a random-weight model and trivial baselines.
 
-Issue 11's bar: on the StickBench standard suite, nano and nano-sft each beat a random-weight model of
+The bar: on the StickBench standard suite, nano and nano-sft each beat a random-weight model of
 the same size and the trivial baselines (first frame held still, the train split's mean pose, white
 noise with the train frames' mean and sd) on Fréchet distance and action accuracy with
 non-overlapping 95% CIs. The models go through `stickeval.evaluate` (clean prompts, no noise); each
 baseline's clips go through the same `score_run` as a model's rollouts, so every row is scored by the
 same functions against the same references. Prints a Markdown table (for docs/benchmarks.md) and a
 verdict per model; writes each run under --out. `--models` scores other models instead (zoo names or
-training run directories: how candidate recipes were compared, benchmarks/gpu_nano_sweep.sh).
+training run directories: how candidate recipes were compared, benchmarks/experiments/nano_sweep.sh).
 
-    OMP_NUM_THREADS=1 python benchmarks/nano_quality.py [--suite standard] [--out runs/nano-quality]
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/cpu/nano_quality.py [--suite standard] [--out runs/nano-quality]
 """
 
 from __future__ import annotations

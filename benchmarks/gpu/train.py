@@ -1,10 +1,12 @@
-"""GPU training throughput of the sft-large recipe, for docs/benchmarks.md, in one call of the device machine.
+"""Training throughput of the sft-large recipe on one GPU: the training figures of docs/benchmarks.md.
 
-    python benchmarks/gpu_train.py --steps 300 --out $OUT/gpu_train.json
+    PYTHONPATH=. python benchmarks/gpu/train.py --steps 25 --skip 5 --out runs/bench-gpu/train-b2.json
+    PYTHONPATH=. python benchmarks/gpu/train.py --steps 60 --skip 10 --set schedule.batch_size=64 --set schedule.grad_accum=2 \
+        --out runs/bench-gpu/train-b64.json
 
 Self-contained: writes the StickBench standard train split as a Stick-Gen `.pt` file in the original
-format (embeddings from the built-in hash encoder at 1024 dims: the machine has no network for
-bge-large; speed does not depend on the embeddings' values), then runs `stickeval.train.train` on
+format (embeddings from the built-in hash encoder at 1024 dims, so nothing is downloaded; speed does
+not depend on the embeddings' values), then runs `stickeval.train.train` on
 the sft-large recipe (batch 2 x grad_accum 64, bf16 autocast) from a random init for `--steps`
 optimizer steps. Prints one JSON document: samples/s after the first `--skip` steps, achieved
 TFLOP/s from an analytic FLOP count (3x the forward: forward + backward), the device's measured bf16
