@@ -8,11 +8,25 @@ what failed, the value involved, and what to do next. Attributes keep the data f
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 
 class StickevalError(Exception):
-    """An error the user can fix: the CLI prints str(e) on one line and exits 1."""
+    """An error the user can fix: the CLI prints str(e) on one line and exits 1.
+
+    Messages are composed of parts (a caller's sentence, a "Did you mean ...?" hint, a list of
+    problems joined by "; "), so `str` tidies the seams: a period after a sentence that already
+    ended ("lr?. See" or "'x'.. See") and a period before a "; " ("'x'.; y") are dropped. An
+    ellipsis ("...") is left alone.
+    """
+
+    def __str__(self) -> str:
+        return _SEAM.sub("", super().__str__())
+
+
+# a period that ends an already ended sentence ("?.", "!.", ".." but not "..."), or that precedes ";"
+_SEAM = re.compile(r"(?:(?<=[?!])|(?<=[^.]\.))\.(?=\s|$)|(?<=[^.])\.(?=;)")
 
 
 def first_line(error: BaseException) -> str:
@@ -198,7 +212,7 @@ class DeviceError(StickevalError, ValueError):
 
 
 class GenerationInputError(StickevalError, ValueError):
-    """Inputs to generation are inconsistent (counts, dims, action ids, frames, NaN)."""
+    """Inputs to generation are inconsistent (counts, dims, action ids, frames, NaN) or a prompt is blank."""
 
 
 class NonFiniteOutputError(StickevalError, FloatingPointError):
@@ -311,7 +325,7 @@ class UnknownPromptError(StickevalError, LookupError):
 
     def __init__(self, what: str, value: str, known: Iterable[str]):
         self.value, self.known = value, sorted(set(known))
-        shown = ", ".join(self.known[:8]) + (" ..." if len(self.known) > 8 else "")
+        shown = ", ".join(self.known[:8]) + (f", ... ({len(self.known)} in all)" if len(self.known) > 8 else "")
         super().__init__(f"No clip has {what} '{value}'.{_did_you_mean(value, self.known)} Known: {shown}.")
 
 

@@ -6,21 +6,23 @@ Two encoders behind one small interface (`TextEncoder`):
   64-bit integer hashes, never Python's salted `hash()`; norms from exact integer dot products). Similar strings land close; it carries no
   meaning beyond spelling, so it suits tests, the built-in `nano` variant and smoke runs.
 - `bge-large`: BAAI/bge-large-en-v1.5 through sentence-transformers (the `bge` extra), CLS
-  pooling + L2 norm: the convention of the original training data (reference §3.5).
+  pooling + L2 norm: the convention of the original training data (the original inference code
+  mean-pooled without a norm, a mismatch not copied here).
 
 `get_encoder` wraps either in a per-(encoder, dim) embedding cache, so a prompt is encoded once
-per process.
+per process, and refuses blank prompts (`check_prompts`): no model was trained on an empty text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from stickeval.errors import TextEncoderError
+from stickeval.errors import GenerationInputError, TextEncoderError
 
 BGE_REPO = "BAAI/bge-large-en-v1.5"
 BGE_DIM = 1024
@@ -173,8 +175,25 @@ def _check_bge_available() -> None:
         raise TextEncoderError(f"Text encoder bge-large is unavailable: {'; '.join(missing)}.")
 
 
+def check_prompts(prompts: Sequence[str]) -> None:
+    """Refuse empty and all-whitespace prompts: a model needs text to generate from.
+
+    Raises:
+        GenerationInputError: naming how many prompts are blank and where (the first ten indices).
+    """
+    blank = [i for i, prompt in enumerate(prompts) if not prompt.strip()]
+    if not blank:
+        return
+    if len(prompts) == 1:
+        raise GenerationInputError('The prompt is blank: give the text to generate from, e.g. "a person waves".')
+    shown = ", ".join(map(str, blank[:10])) + (" ..." if len(blank) > 10 else "")
+    raise GenerationInputError(
+        f"{len(blank)} of {len(prompts)} prompts are blank (index {shown}): give each some text to generate from, or leave them out."
+    )
+
+
 class CachedEncoder:
-    """An encoder with an embedding cache keyed by prompt: each prompt is encoded once."""
+    """An encoder with an embedding cache keyed by prompt: each prompt is encoded once; blank prompts are refused."""
 
     def __init__(self, encoder: TextEncoder):
         self.encoder = encoder
@@ -182,7 +201,12 @@ class CachedEncoder:
         self._cache: dict[str, np.ndarray] = {}
 
     def encode(self, prompts: list[str]) -> np.ndarray:
-        """Embeddings float32 [N, dim] for `prompts`, encoding only those not seen before."""
+        """Embeddings float32 [N, dim] for `prompts`, encoding only those not seen before.
+
+        Raises:
+            GenerationInputError: a prompt is blank (`check_prompts`).
+        """
+        check_prompts(prompts)
         todo = list(dict.fromkeys(p for p in prompts if p not in self._cache))
         if todo:
             self._cache.update(zip(todo, self.encoder.encode(todo)))
@@ -201,6 +225,9 @@ def get_encoder(name: str, *, dim: int = 1024) -> TextEncoder:
     Args:
         name: encoder name, as a variant's config names it.
         dim: embedding size for "hash" (any); "bge-large" is always 1024.
+
+    Returns:
+        The encoder; its `encode` refuses blank prompts (GenerationInputError).
 
     Raises:
         TextEncoderError: unknown name, a dim bge-large cannot give, or bge-large not installed/cached.

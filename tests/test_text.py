@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from stickeval.errors import TextEncoderError
+from stickeval.errors import GenerationInputError, TextEncoderError
 from stickeval.text import BGE_REPO, CachedEncoder, HashEncoder, TextEncoder, get_encoder
 
 PROMPTS = ["A person walks slowly to the left.", "Someone claps hands.", "", "Ünïcödé dances ✨"]
@@ -91,7 +91,8 @@ def test_get_encoder_returns_one_cached_encoder_per_name_and_dim():
     enc = get_encoder("hash", dim=32)
     assert isinstance(enc, TextEncoder) and (enc.name, enc.dim) == ("hash", 32)
     assert get_encoder("hash", dim=32) is enc and get_encoder("hash", dim=64) is not enc
-    np.testing.assert_array_equal(enc.encode(PROMPTS), HashEncoder(32).encode(PROMPTS))
+    written = [p for p in PROMPTS if p]  # get_encoder refuses the blank one
+    np.testing.assert_array_equal(enc.encode(written), HashEncoder(32).encode(written))
 
 
 def test_an_unknown_encoder_is_refused_with_the_known_names():
@@ -117,3 +118,12 @@ def test_a_missing_bge_large_names_the_extra_and_the_download_command():
     assert message.startswith("Text encoder bge-large is unavailable")
     assert ("pip install 'stickeval[bge]'" in message) != installed
     assert (f"hf download {BGE_REPO}" in message) != cached
+
+
+def test_get_encoder_refuses_blank_prompts_naming_where_they_are():
+    encoder = get_encoder("hash", dim=32)
+    with pytest.raises(GenerationInputError, match=r"^2 of 3 prompts are blank \(index 0, 2\): give each some text"):
+        encoder.encode(["", "a person waves", " \t"])
+    with pytest.raises(GenerationInputError, match="^The prompt is blank"):
+        encoder.encode(["   "])
+    assert encoder.encode(["a person waves"]).shape == (1, 32)

@@ -12,7 +12,8 @@ torch, numpy or huggingface_hub; `make bench` times `stickeval --help`). Shared 
 Exit codes (README "Commands"):
     0    success.
     1    a StickevalError (bad file, unknown variant, Hub failure...) or a failed check: one line
-         `Error: ...` on stderr saying what to do; STICKEVAL_DEBUG=1 shows the traceback.
+         `Error: ...` on stderr saying what to do, and nothing else (STICKEVAL_DEBUG=1 raises the
+         error instead, with its traceback; README "Commands" documents it).
     2    a usage error (unknown flag, missing or malformed argument): one line `Error: ...` naming
          the `--help` to read.
     130  interrupted (Ctrl-C); `run` says how many rollouts are cached and how to resume.
@@ -95,6 +96,8 @@ app.command("validate-metrics", epilog=_validate.EXAMPLES, cls=Command)(_validat
 
 
 def _print_error(message: str, code: int) -> None:
+    """`Error: message` as one line on stderr (a message with line breaks is joined), then exit with `code`."""
+    message = " ".join(line.strip() for line in message.splitlines() if line.strip())
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     if world_size > 1:  # a torchrun rank: say which, in its output and in torchrun's failure report
         from stickeval.distributed import record_error
@@ -102,8 +105,6 @@ def _print_error(message: str, code: int) -> None:
         message = f"rank {os.environ.get('RANK', 0)} of {world_size}: {message}"
         record_error(message)
     err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    if code == EXIT_ERROR:
-        err_console.print("[dim](set STICKEVAL_DEBUG=1 for the full traceback)[/]", highlight=False)
     sys.exit(code)
 
 

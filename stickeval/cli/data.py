@@ -8,15 +8,17 @@ from typing import Annotated
 
 import typer
 
-from stickeval.cli.options import Command, JsonOpt
+from stickeval.cli.options import MAX_SEED, Command, JsonOpt, ZooOpt
 from stickeval.cli.output import console, err_console, examples, print_fields, print_json
 from stickeval.errors import DatasetError
 
 app = typer.Typer(help="Build and inspect motion datasets.", no_args_is_help=True, rich_markup_mode=None)
 
 MAKE_EXAMPLES = examples(
-    "stickeval data make stickbench --size quick -o stickbench_quick_train.pt",
-    "stickeval data make stickbench --split test --encoder bge-large -o sb_test.pt",
+    "# embeddings for a model: its text encoder at its embedding size",
+    "stickeval data make stickbench --for nano -o sb_nano_train.pt",
+    "stickeval data make stickbench --split test --for large-sft -o sb_test.pt",
+    "stickeval data make stickbench --encoder hash --embedding-dim 512 -o sb512.pt",
     "stickeval data make stickbench --json -o sb.pt | jq .n_samples",
 )
 
@@ -34,6 +36,8 @@ PUSH_EXAMPLES = examples(
 
 SOURCES = ("stickbench",)
 SPLITS = ("train", "test")
+DEFAULT_EMBEDDING_DIM = 1024  # bge-large's, the published models'
+MAX_EMBEDDING_DIM = 65_536
 
 
 def _one_of(choices: tuple[str, ...]):
@@ -58,22 +62,52 @@ def make(
     source: Annotated[
         str, typer.Argument(metavar="SOURCE", help="What to build: stickbench.", callback=_one_of(SOURCES), show_default=False)
     ],
-    out: Annotated[Path, typer.Option("-o", "--out", help="File to write (.pt).", show_default=False)],
+    out: Annotated[Path, typer.Option("-o", "--out", help="File to write (.pt; missing folders are made).", show_default=False)],
     size: Annotated[str, typer.Option("--size", help="StickBench size: quick or standard.", callback=_size)] = "quick",
     split: Annotated[str, typer.Option("--split", help="train or test.", callback=_one_of(SPLITS))] = "train",
-    encoder: Annotated[str, typer.Option("--encoder", help="Text encoder for the embeddings: hash or bge-large.")] = "hash",
-    seed: Annotated[int | None, typer.Option("--seed", help="StickBench seed (default: the published suite's).")] = None,
+    for_: Annotated[
+        str | None,
+        typer.Option("--for", metavar="VARIANT", help="Embed for this model: its text encoder at its embedding size.", show_default=False),
+    ] = None,
+    encoder: Annotated[
+        str | None, typer.Option("--encoder", help="Text encoder: hash or bge-large (default: hash).", show_default=False)
+    ] = None,
+    embedding_dim: Annotated[
+        int | None,
+        typer.Option(
+            "--embedding-dim",
+            min=1,
+            max=MAX_EMBEDDING_DIM,
+            help="Embedding size: any for hash, 1024 for bge-large (default: 1024).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, max=MAX_SEED, help="StickBench seed (default: the published suite's, 0).")
+    ] = None,
+    zoo: ZooOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Write a StickBench split as a Stick-Gen .pt dataset (motion, actions, physics, embeddings)."""
+    """Write a StickBench split as a Stick-Gen .pt dataset (motion, actions, physics, embeddings).
+
+    The embeddings feed a model only when they come from its text encoder at its embedding size:
+    --for VARIANT takes both from the model; --encoder and --embedding-dim set them by hand.
+    """
     from stickeval._io import check_writable
     from stickeval.data import save_dataset, suite_to_samples
     from stickeval.data.stickbench import SEED, load_suite
     from stickeval.text import get_encoder
 
+    if for_ is not None and (encoder is not None or embedding_dim is not None):
+        raise typer.BadParameter(
+            "it takes the encoder and the embedding size from the model: drop --encoder/--embedding-dim, or drop --for.",
+            param_hint="'--for'",
+        )
     check_writable(out)  # before the work: a bad -o fails in a second
+    if for_ is not None:
+        encoder, embedding_dim = _encoder_of(for_, zoo)
     seed = SEED if seed is None else seed
-    text_encoder = get_encoder(encoder)
+    text_encoder = get_encoder(encoder or "hash", dim=embedding_dim or DEFAULT_EMBEDDING_DIM)
     suite = load_suite(size, split=split, seed=seed)
     err_console.print(f"Encoding {len(suite)} prompts with {text_encoder.name} ...", highlight=False, markup=False)
     save_dataset(suite_to_samples(suite, text_encoder.encode(suite.prompts)), out)
@@ -91,14 +125,47 @@ def make(
     if json_:
         print_json(summary)
     else:
-        console.print(f"Wrote {len(suite)} samples of {suite.name} ({suite.version}, {split}) to {out}", highlight=False, markup=False)
+        console.print(
+            f"Wrote {len(suite)} samples of {suite.name} ({suite.version}, {split}) to {out}, with {text_encoder.dim}-dim "
+            f"{text_encoder.name} embeddings (for models whose embedding_dim is {text_encoder.dim}).",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _encoder_of(variant: str, zoo: Path | None) -> tuple[str, int]:
+    """The text encoder and embedding size of `variant`: from its zoo entry, else from its weights.
+
+    Raises:
+        UnknownVariantError, ZooFileError: as `zoo.get_variant`.
+        TextEncoderError: the variant does not name its encoder.
+        and the errors of `zoo.load` (a variant whose zoo entry lacks them is loaded: from the cache
+        or a local directory).
+    """
+    from stickeval import zoo as zoo_api
+    from stickeval.errors import TextEncoderError
+
+    entry = zoo_api.get_variant(variant, zoo)
+    if entry.encoder is not None and entry.embedding_dim is not None:
+        return entry.encoder, entry.embedding_dim
+    loaded = zoo_api.load(variant, zoo=zoo)
+    if loaded.encoder is None:
+        raise TextEncoderError(
+            f"{variant} does not name its text encoder (no 'encoder' in its config.json or zoo entry): "
+            f"pass --encoder and --embedding-dim {loaded.config.embedding_dim} instead of --for."
+        )
+    return loaded.encoder, loaded.config.embedding_dim
 
 
 def _embeddings(info: dict) -> str:
     if not info["n_with_embedding"]:
         return "none (run encodes the prompts with the model's text encoder)"
     dims = ", ".join(map(str, info["embedding_dims"]))
-    return f"{info['n_with_embedding']}, {dims}-wide: usable only by models whose embedding_dim is {dims} (Hub variants: 1024)"
+    return (
+        f"{info['n_with_embedding']}, {dims}-wide: usable only by models whose embedding_dim is {dims} "
+        "(Hub variants: 1024, nano: 256; `stickeval data make stickbench --for VARIANT` embeds for a model)"
+    )
 
 
 @app.command("inspect", epilog=INSPECT_EXAMPLES, cls=Command)

@@ -1,7 +1,9 @@
 """Flags shared by several verbs: defined once as Annotated aliases, so they mean the same everywhere.
 
-Only typer is imported here: `stickeval --help` must not pay for torch. Values that need the
-library to check (a device, a suite) are checked by the library, which raises a StickevalError.
+Only typer is imported here: `stickeval --help` must not pay for torch. Numbers are range-checked
+here, in the option types (`min=`/`max=` or a callback), so an out-of-range value is a usage error
+(exit 2) before any work; values that need the library to check (a device, a suite) are checked by
+the library, which raises a StickevalError.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ DeviceOpt = Annotated[
     str | None, typer.Option("--device", help="torch device, e.g. cpu, cuda, cuda:1 (default: cuda if available, else cpu).")
 ]
 DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="bfloat16 or float32 (default: bfloat16 on CUDA, float32 on CPU).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
+MAX_SEED = 2**32 - 1  # seeds are unsigned 32-bit integers: what numpy's and torch's generators all accept
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed.")]
 OutOpt = Annotated[Path | None, typer.Option("-o", "--out", help="File to write.")]
 OutDirOpt = Annotated[Path | None, typer.Option("-o", "--out", help="Directory to write (default: runs/<variant>).")]
 BatchSizeOpt = Annotated[
@@ -56,3 +59,14 @@ BatchSizeOpt = Annotated[
         "--batch-size", help="Prompts per forward pass: a positive integer, or auto (the largest that fits).", callback=parse_batch_size
     ),
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--threads",
+        min=1,
+        help="CPU threads to keep busy (default: OMP_NUM_THREADS, else the CPUs this process may use, one of which torch leaves "
+        "to scoring or to other processes).",
+        show_default=False,
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Write into -o even when it holds another job's output (replaced) or other files.")]

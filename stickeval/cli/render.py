@@ -10,6 +10,8 @@ import typer
 from stickeval.cli.options import DeviceOpt, JsonOpt, RevisionOpt, SeedOpt, ZooOpt
 from stickeval.cli.output import err_console, examples, print_json
 
+MAX_STEP = 250  # stickeval.report.render.MAX_STEP (not imported here: it loads numpy)
+
 EXAMPLES = examples(
     "stickeval render runs/large-sft --prompt-id sb1-00012 -o walk.gif",
     "# the 4 worst clips by pose_mse, each beside its typo:2 rollout",
@@ -19,17 +21,26 @@ EXAMPLES = examples(
 )
 
 
+def _not_blank(prompt: str | None) -> str | None:
+    """PROMPT's check: text to generate from, not an empty or all-whitespace string (a usage error, exit 2)."""
+    if prompt is not None and not prompt.strip():
+        raise typer.BadParameter('the prompt is blank; give the text to generate from, e.g. "a person waves".')
+    return prompt
+
+
 def render(
-    target: Annotated[str, typer.Argument(help="A run directory, a .pt dataset, or (with PROMPT) a variant.")],
-    prompt: Annotated[str | None, typer.Argument(help="Text to generate from, with TARGET a variant.")] = None,
+    target: Annotated[str, typer.Argument(metavar="TARGET", help="A run directory, a .pt dataset, or (with PROMPT) a variant.")],
+    prompt: Annotated[
+        str | None, typer.Argument(metavar="PROMPT", help="Text to generate from, with TARGET a variant.", callback=_not_blank)
+    ] = None,
     prompt_id: Annotated[list[str] | None, typer.Option("--prompt-id", help="A clip by its sample id (repeatable).")] = None,
     action: Annotated[str | None, typer.Option("--action", help="Clips of this action (with a prompt: its action track).")] = None,
-    worst: Annotated[int | None, typer.Option("--worst", help="The N worst clips by --metric.")] = None,
-    best: Annotated[int | None, typer.Option("--best", help="The N best clips by --metric.")] = None,
+    worst: Annotated[int | None, typer.Option("--worst", min=1, help="The N worst clips by --metric.")] = None,
+    best: Annotated[int | None, typer.Option("--best", min=1, help="The N best clips by --metric.")] = None,
     metric: Annotated[str, typer.Option("--metric", help="The per-sample score --worst/--best rank by.")] = "pose_mse",
     noise: Annotated[str | None, typer.Option("--noise", help="Also draw the noisy prompt's rollout, KIND:LEVEL (e.g. typo:2).")] = None,
-    step: Annotated[int, typer.Option("--step", min=1, help="Keep every N-th frame (smaller files).")] = 1,
-    out: Annotated[Path, typer.Option("-o", "--out", help="Output file: .gif or .mp4 (its directory must exist).")] = Path("render.gif"),
+    step: Annotated[int, typer.Option("--step", min=1, max=MAX_STEP, help="Keep every N-th frame (smaller files).")] = 1,
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output file: .gif or .mp4 (missing folders are made).")] = Path("render.gif"),
     seed: SeedOpt = 0,
     device: DeviceOpt = None,
     revision: RevisionOpt = None,

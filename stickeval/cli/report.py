@@ -19,7 +19,7 @@ EXAMPLES = examples(
 
 
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `stickeval run`.")],
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory written by `stickeval run`.", show_default=False)],
     format: Annotated[str | None, typer.Option("--format", help="html or md (default: from -o's suffix, else html).")] = None,
     out: OutOpt = None,
     json_: JsonOpt = False,

@@ -2,7 +2,7 @@
 
 from stickeval.data import load_suite
 suite = load_suite("quick")            # StickBench test split: prompts, clips, labels, hash
-real = load_suite("real", limit=200)   # motion capture, when ../shared/realmotion is present
+real = load_suite("real", limit=200)   # motion capture, when the file of realmotion_path() is present
 """
 
 from stickeval.data.motion_npz import read_motion_npz, realmotion_path

@@ -1,7 +1,7 @@
 """Motion `.npz` files (the real-motion track's layout) read as a Suite, and where the real track lives.
 
 The loader is generic: any `.npz` with `motion` [N, T, 20|48] and `label` [N] arrays (plus optional
-per-clip arrays) works; the real motion capture of ../shared/realmotion/ is one such file.
+per-clip arrays) works; the real motion-capture track (`realmotion_path()`) is one such file.
 """
 
 from __future__ import annotations

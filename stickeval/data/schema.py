@@ -1,8 +1,8 @@
 """The stick-figure motion schemas: segment layouts (v1, v3), joints, actions, frame rate.
 
 A frame is a flat vector of line segments, each (x_start, y_start, x_end, y_end), segment-major,
-2D with y up. v1 has 5 segments (20 numbers), v3 has 12 (48 numbers). Facts from the original
-Stick-Gen repository (reference §3).
+2D with y up. v1 has 5 segments (20 numbers), v3 has 12 (48 numbers). Layouts and the 46 actions
+with their indices are the original Stick-Gen repository's (`src/data_gen/schema.py`).
 """
 
 from __future__ import annotations

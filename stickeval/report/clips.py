@@ -186,14 +186,16 @@ def prompt_rows(
     the original generator's convention).
 
     Raises:
+        GenerationInputError: the prompt is blank (checked before the model is loaded).
         UnknownPromptError: `action` is no action name.
         UnknownVariantError, HubError, CheckpointError, TextEncoderError: loading the model or its encoder.
     """
     from stickeval import zoo as zoo_api
     from stickeval.data.prompt_noise import perturb
     from stickeval.generation import generate
-    from stickeval.text import get_encoder
+    from stickeval.text import check_prompts, get_encoder
 
+    check_prompts([prompt])
     if action is not None and action not in ACTION_TO_ID:
         raise UnknownPromptError("action", action, ACTIONS)
     action = action or action_in_prompt(prompt)

@@ -19,29 +19,30 @@ import numpy as np
 
 from stickeval._io import atomic_path, check_writable
 from stickeval.data.schema import FPS
-from stickeval.errors import OutputPathError
+from stickeval.errors import GenerationInputError, OutputPathError
 from stickeval.report._deps import require
 from stickeval.report.clips import ClipInfo
 from stickeval.report.draw import DEFAULT_LAYOUT, Layout, Row, draw_frames
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")
 MACRO_BLOCK = 16  # H.264 frame sizes are padded to a multiple of this
+MAX_STEP = 250  # `step` keeps every N-th frame: at most one frame per 10 s (a GIF frame lasts at most 655 s)
 
 
 def check_output(path: str | Path, suffixes: Sequence[str]) -> Path:
     """`path` if it can be written as one of `suffixes`, checked before any work.
 
+    Missing directories above `path` are fine: they are created when the file is written, as for
+    every stickeval output (`data make -o`, `bench -o`, `run -o`), and not before, so a refused
+    command leaves nothing behind.
+
     Raises:
-        OutputPathError: an unknown suffix, a directory that does not exist, or an unwritable place.
+        OutputPathError: an unknown suffix, a directory where the file should be, an ancestor that
+            is a file, or an unwritable place.
     """
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise OutputPathError(f"Cannot write {path}: the name must end in {' or '.join(suffixes)}. Pass another -o/--out.", path=str(path))
-    if not path.parent.is_dir():
-        raise OutputPathError(
-            f"Cannot write {path}: the directory {path.parent} does not exist. Create it (mkdir -p {path.parent}) or pass another -o/--out.",
-            path=str(path),
-        )
     check_writable(path)
     return path
 
@@ -108,13 +109,17 @@ def render(rows: Sequence[Row], clips: list[ClipInfo], path: str | Path, *, layo
 
     Args:
         rows, clips: from `clips.run_rows`, `clips.dataset_rows` or `clips.prompt_rows`.
-        path: output file; its directory must exist.
+        path: output file (missing directories are created).
         layout: pixel sizes.
-        step: keep every step-th frame (the frame rate drops to match, so the clip keeps its duration).
+        step: keep every step-th frame, 1 to `MAX_STEP` (the frame rate drops to match, so the clip
+            keeps its duration).
 
     Raises:
+        GenerationInputError: `step` is out of range.
         OutputPathError, MissingDependencyError: as `save_animation`.
     """
+    if not 1 <= step <= MAX_STEP:
+        raise GenerationInputError(f"step must be 1 to {MAX_STEP} (keep every N-th frame), got {step}.")
     path = check_output(path, ANIMATION_SUFFIXES)
     start = time.perf_counter()
     frames = draw_frames(rows, layout, step=step)

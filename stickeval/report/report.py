@@ -24,6 +24,14 @@ PHYSICAL = ("segment_length_instability", "foot_skating", "ground_penetration")
 CLIP_METRIC = "pose_mse"  # best / median / worst clips are chosen by this per-sample score
 THUMBNAIL = Layout(panel=144, title=28, font_size=11)
 THUMBNAIL_STEP = 2  # thumbnails at 12.5 fps keep the page small
+# What each context row of results.json's `baselines` is, under the name results.json gives it.
+CONTEXT_ROWS = {
+    "real": "another real clip of the prompt's action",
+    "retrieval": "the train clip whose prompt is nearest",
+    "first_frame": "the first frame held still",
+    "mean_pose": "the train mean pose",
+    "white_noise": "white noise of the train frames' mean and spread",
+}
 
 
 def fmt(x: float | None) -> str:
@@ -87,8 +95,9 @@ def _metrics(results: dict) -> Section:
     context = list(rows[0].baselines) if rows else []
     if context:  # the rows that give each number its meaning, scored by the same functions
         blocks += [
-            "Context: model-free answers to the same prompts (real clips, the nearest train prompt's clip, the "
-            "first frame held still, the train mean pose, white noise), scored like the model.",
+            "Context: model-free answers to the same prompts, scored like the model. "
+            + "; ".join(f"{row}: {CONTEXT_ROWS[row]}" for row in context if row in CONTEXT_ROWS)
+            + ".",
             Table(
                 ["metric", "model", *context],
                 [[r.name, fmt(r.value), *(fmt(r.baselines[c]) for c in context)] for r in rows],
@@ -149,15 +158,16 @@ def _confusion(results: dict) -> Section:
 
 
 def _physical(results: dict) -> Section:
-    reference = results.get("reference", {})
+    """The physical scores with their CIs, beside the same reference value as the metrics table's."""
+    from stickeval.evaluation.results import metric_rows
+
+    by_name = {r.name: r for r in metric_rows(results)}
     rows = [
-        [name, estimate(results["metrics"][name]), str(results["metrics"][name].get("unit", "")), estimate(reference.get(name))]
-        for name in PHYSICAL
-        if name in results["metrics"]
+        [name, estimate(results["metrics"][name]), by_name[name].unit, fmt(by_name[name].reference)] for name in PHYSICAL if name in by_name
     ]
     if not rows:
         return Section("physical", "Physical plausibility", ["No physical scores in this results.json."])
-    return Section("physical", "Physical plausibility", [Table(["score", "mean [95% CI]", "unit", "reference"], rows)])
+    return Section("physical", "Physical plausibility", [Table(["score", "mean [95% CI]", "unit", "reference"], rows, text_columns=(0, 2))])
 
 
 def _clips(data: RunData) -> Section:
@@ -222,11 +232,11 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, *, forma
 
     Args:
         run_dir: a scored run directory.
-        output: the file to write (its directory must exist); default RUN_DIR/report.html (.md).
+        output: the file to write (missing directories are created); default RUN_DIR/report.html (.md).
         format: "html" or "md".
 
     Raises:
-        OutputPathError: the output's directory does not exist, or a suffix that is not .html/.md.
+        OutputPathError: the output cannot be written there, or a suffix that is not .html/.md.
         ResultsFileError, RunDirectoryError, MissingDependencyError: as `build_report`.
     """
     from stickeval.errors import OutputPathError

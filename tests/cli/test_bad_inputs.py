@@ -99,6 +99,19 @@ CASES = [
     ("zoo show", USAGE, "Missing argument 'NAME'"),
     ("zoo --frob", USAGE, "No such option: --frob"),
     ("score", USAGE, "Missing argument 'RUN_DIR'"),
+    # ---- numbers out of their option's range: exit 2, before any work (stickeval/cli/options.py)
+    ("run {ckpt} --seed -1", USAGE, "Invalid value for '--seed': Input should be greater than or equal to 0"),
+    ("run {ckpt} --seed 4294967296", USAGE, "Invalid value for '--seed': Input should be less than or equal to 4294967295"),
+    ("data make stickbench --seed -1 -o {root}/seed.pt", USAGE, "Invalid value for '--seed': Input should be greater than or equal to 0"),
+    ("data make stickbench --embedding-dim 0 -o {root}/dim.pt", USAGE, "Invalid value for '--embedding-dim'"),
+    ("data make stickbench --embedding-dim 100000 -o {root}/dim.pt", USAGE, "Input should be less than or equal to 65536"),
+    ("data make stickbench --for nano --embedding-dim 64 -o {root}/for.pt", USAGE, "Invalid value for '--for': it takes the encoder"),
+    ("data push stickbench me/sb --limit 0", USAGE, "Invalid value for '--limit'"),
+    ("render {root} --step 100000 -o {root}/step.gif", USAGE, "Invalid value for '--step': Input should be less than or equal to 250"),
+    ("render {root} --step 0 -o {root}/step.gif", USAGE, "Invalid value for '--step': Input should be greater than or equal to 1"),
+    ("render {root} --worst 0 -o {root}/worst.gif", USAGE, "Invalid value for '--worst'"),
+    ("render {root} --best -2 -o {root}/best.gif", USAGE, "Invalid value for '--best'"),
+    ("render {ckpt} walk --seed -5 -o {root}/seed.gif", USAGE, "Invalid value for '--seed'"),
     # ---- unknown names: exit 1 with suggestions
     ("run larg-sft", ERROR, "Unknown variant 'larg-sft'. Did you mean large-sft"),
     ("pull larg-sft", ERROR, "Unknown variant 'larg-sft'"),
@@ -115,8 +128,8 @@ CASES = [
     ("bench {ckpt} --dtype int8", ERROR, "int8"),
     ("run {ckpt} --prime random", ERROR, "--prime must be one of"),
     ("run {ckpt} --on-bad ignore", ERROR, "--on-bad must be fail or skip"),
-    ("run {ckpt} --limit 0", ERROR, "--limit must be at least 1"),
-    ("run {ckpt} --limit -5", ERROR, "--limit must be at least 1"),
+    ("run {ckpt} --limit 0", ERROR, "--limit must be at least"),
+    ("run {ckpt} --limit -5", ERROR, "--limit must be at least"),
     ("run {ckpt} --noise-prompts 1", ERROR, "--noise-prompts must be at least 2"),
     # ---- data files: exit 1
     ("run {ckpt} --data {root}/missing.pt", ERROR, "missing.pt"),
@@ -183,6 +196,8 @@ def test_bad_input_gives_one_line_and_the_documented_exit_code(run_cli, paths, c
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1, result.stderr
     assert words in errors[0]
+    assert result.stderr.splitlines()[-1] == errors[0] and "STICKEVAL_DEBUG" not in result.stderr  # the error is the last line
+    assert not errors[0].endswith(("?.", "..")) or errors[0].endswith("..."), errors[0]
     if code == USAGE:
         assert errors[0].endswith("--help`."), errors[0]  # says where to read the usage
     if out is not None and not existed:
@@ -213,3 +228,40 @@ def test_data_inspect_says_how_wide_the_embeddings_are(run_cli, paths):
     result = run_cli("data", "inspect", paths["root"] / "embed512.pt")
     assert result.exit_code == 0
     assert "512-wide: usable only by models whose embedding_dim is 512" in result.stdout
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "\t\n"])
+def test_a_blank_prompt_is_a_usage_error_before_the_model_loads(run_cli, paths, prompt):
+    out = paths["root"] / "blank.gif"
+    result = run_cli("render", "no-such-variant", prompt, "-o", out)
+    assert result.exit_code == USAGE
+    assert result.stderr.strip() == (
+        "Error: Invalid value for 'PROMPT': the prompt is blank; give the text to generate from, "
+        'e.g. "a person waves". See `stickeval render --help`.'
+    )
+    assert not out.exists()
+
+
+def test_a_refused_command_prints_its_error_on_one_line_and_nothing_else(run_cli):
+    result = run_cli("run", "larg-sft")
+    assert result.exit_code == ERROR and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Error: Unknown variant 'larg-sft'. Did you mean large-sft, nano-sft, large? Run `stickeval zoo` to list "
+        "variants, or pass an org/name repo id or a local directory."
+    ]
+
+
+def test_a_did_you_mean_hint_at_the_end_of_a_problem_list_gets_no_second_period(run_cli, tmp_path):
+    line = run_cli("train", "--recipe", "pretrain-nano", "--set", "optimizer.lrr=1", "-o", tmp_path / "t").error_line()
+    assert line.endswith("unknown key 'optimizer.lrr'. Did you mean lr? See docs/training.md for every key.")
+    assert "?." not in line and ".." not in line.replace("...", "")
+
+
+def test_composed_messages_keep_one_sentence_end_at_each_seam():
+    from stickeval.errors import RecipeError, RunDirectoryError
+
+    assert str(RecipeError("a: unknown key 'x'. Did you mean y?. See docs.")) == "a: unknown key 'x'. Did you mean y? See docs."
+    assert str(RecipeError("unknown key 'x'.; unknown key 'z'.. See docs.")) == "unknown key 'x'; unknown key 'z'. See docs."
+    assert str(RunDirectoryError("Known: a, b, ... (9 in all). Keep e.g. this... and 1.5.")) == (
+        "Known: a, b, ... (9 in all). Keep e.g. this... and 1.5."
+    )

@@ -23,11 +23,18 @@ def test_render_from_a_prompt_with_a_checkpoint(run_cli, checkpoint, tmp_path):
 
 
 def test_render_refusals_are_one_line_with_what_to_do(run_cli, run_dir, tmp_path):
-    assert "No clip has prompt id 'x-1'" in run_cli("render", run_dir, "--prompt-id", "x-1", "-o", tmp_path / "a.gif").error_line()
-    assert "does not exist. Create it" in run_cli("render", run_dir, "-o", tmp_path / "no" / "a.gif").error_line()
+    assert "No clip has prompt id 'x-1'" in run_cli("render", run_dir, "--prompt-id", "x-1", "-o", tmp_path / "no" / "a.gif").error_line()
     assert "holds no results.json" in run_cli("render", tmp_path, "-o", tmp_path / "a.gif").error_line()
     assert "Unknown noise kind 'tpyo'" in run_cli("render", run_dir, "--noise", "tpyo:1", "-o", tmp_path / "a.gif").error_line()
-    assert list(tmp_path.iterdir()) == []  # nothing written, no directory created
+    (tmp_path / "a_file").write_text("")
+    assert "a_file is a file, not a directory" in run_cli("render", run_dir, "-o", tmp_path / "a_file" / "a.gif").error_line()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]  # nothing written, no directory created
+
+
+def test_render_and_report_create_the_missing_directories_of_their_output_as_data_make_does(run_cli, run_dir, tmp_path):
+    assert run_cli("render", run_dir, "--step", "25", "-o", tmp_path / "clips" / "a.gif").exit_code == 0
+    assert run_cli("report", run_dir, "-o", tmp_path / "pages" / "new" / "r.md").exit_code == 0
+    assert (tmp_path / "clips" / "a.gif").is_file() and (tmp_path / "pages" / "new" / "r.md").is_file()
 
 
 def test_report_writes_html_and_markdown_and_reports_what_it_wrote(run_cli, run_dir, tmp_path):

@@ -93,13 +93,25 @@ def test_unknown_prompt_id_action_or_noise_is_one_clear_error(run_dir):
         Selection(worst=1, best=1)
 
 
-def test_an_output_in_a_missing_directory_or_of_another_format_is_refused_before_drawing(tmp_path):
+def test_an_output_of_another_format_or_an_out_of_range_step_is_refused_before_drawing(tmp_path):
     rows = [Row("x", (Panel(np.zeros((3, 20)), "g"),))]
-    with pytest.raises(OutputPathError, match="does not exist.*mkdir -p"):
-        render(rows, [], tmp_path / "missing" / "a.gif", layout=SMALL)
     with pytest.raises(OutputPathError, match=r"\.gif or \.mp4"):
         render(rows, [], tmp_path / "a.png", layout=SMALL)
+    with pytest.raises(GenerationInputError, match="step must be 1 to 250"):
+        render(rows, [], tmp_path / "new" / "a.gif", layout=SMALL, step=251)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_in_a_missing_directory_is_written_with_its_directories(tmp_path):
+    rows = [Row("x", (Panel(np.zeros((3, 20)), "g"),))]
+    rendered = render(rows, [], tmp_path / "new" / "sub" / "a.gif", layout=SMALL)
+    assert rendered.path == str(tmp_path / "new" / "sub" / "a.gif") and rendered.frames == 3
+
+
+def test_a_blank_prompt_is_refused_before_the_model_is_loaded():
+    for blank in ("", "  \n"):
+        with pytest.raises(GenerationInputError, match="The prompt is blank"):
+            prompt_rows("no-such-variant", blank)
 
 
 def test_a_run_directory_without_results_is_named_with_the_command_that_makes_one(tmp_path):

@@ -109,7 +109,29 @@ def test_missing_results_generations_or_output_directory_are_refused(run_dir, tm
     shutil.rmtree(copy / "generations")
     with pytest.raises(RunDirectoryError, match="missing"):
         write_report(copy)
-    with pytest.raises(OutputPathError, match="does not exist"):
-        write_report(run_dir, tmp_path / "nope" / "r.html")
     with pytest.raises(OutputPathError, match=r"\.html"):
         write_report(run_dir, tmp_path / "r.txt", format="html")
+    assert not (tmp_path / "r.txt").exists()
+
+
+def test_a_report_in_a_missing_directory_is_written_with_its_directories(run_dir, tmp_path):
+    written = write_report(run_dir, tmp_path / "new" / "r.md")
+    assert written.path == str(tmp_path / "new" / "r.md") and (tmp_path / "new" / "r.md").is_file()
+
+
+def test_the_physical_table_shows_the_same_reference_values_as_the_metrics_table(run_dir):
+    sections = {s.id: s for s in build_report(run_dir).sections}
+    metrics = {row[0]: row[5] for row in sections["metrics"].blocks[0].rows}
+    physical = sections["physical"].blocks[0]
+    assert physical.columns[3] == "reference" and len(physical.rows) == 3
+    for name, _, _, reference in physical.rows:
+        assert reference == metrics[name] and reference != "—"
+
+
+def test_the_context_rows_are_named_as_results_json_names_them(run_dir):
+    results = json.loads((run_dir / "results.json").read_text())
+    blocks = next(s for s in build_report(run_dir).sections if s.id == "metrics").blocks
+    legend = next(b for b in blocks if isinstance(b, str) and b.startswith("Context:"))
+    context = next(b for b in blocks if not isinstance(b, str) and b.columns[:2] == ["metric", "model"])
+    assert context.columns[2:] == list(results["baselines"]) and "retrieval" in context.columns
+    assert all(f"{row}: " in legend for row in results["baselines"]) and "lookup" not in legend
