@@ -40,7 +40,8 @@ def first_line(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _did_you_mean(name: str, known: Iterable[str]) -> str:
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """A " Did you mean a, b?" hint of the known names closest to `name` (empty when none is close)."""
     close = difflib.get_close_matches(name, list(known), n=3)
     return f" Did you mean {', '.join(close)}?" if close else ""
 
@@ -89,7 +90,7 @@ class ModelArgumentsError(StickevalError, TypeError):
 
     def __init__(self, problem: str, *, accepted: Iterable[str], unknown: Iterable[str] = ()):
         self.accepted, self.unknown = list(accepted), list(unknown)
-        hint = _did_you_mean(self.unknown[0], self.accepted) if self.unknown else ""
+        hint = did_you_mean(self.unknown[0], self.accepted) if self.unknown else ""
         super().__init__(
             f"{problem}{hint} Pass a ModelConfig, or the original constructor's keywords "
             f"({', '.join(self.accepted)}), not both; `causal` is set through ModelConfig."
@@ -105,7 +106,7 @@ class UnknownVariantError(StickevalError, LookupError):
     def __init__(self, name: str, known: Iterable[str]):
         self.name, self.known = name, sorted(known)
         super().__init__(
-            f"Unknown variant '{name}'.{_did_you_mean(name, self.known)} "
+            f"Unknown variant '{name}'.{did_you_mean(name, self.known)} "
             "Run `stickeval zoo` to list variants, or pass an org/name repo id or a local directory."
         )
 
@@ -114,7 +115,7 @@ class ZooFileError(StickevalError, ValueError):
     """A variants TOML file is malformed; the message lists every problem at once.
 
     Example:
-        ZooFileError: my.toml has 2 problems: tiny: unknown key 'repo' (did you mean repo_id?);
+        ZooFileError: my.toml has 2 problems: tiny: unknown key 'repo'. Did you mean repo_id, recipe?;
         tiny: n_params must be an integer, got '7M'. See docs/zoo.md for the keys.
     """
 
@@ -193,7 +194,7 @@ class UnknownSuiteError(StickevalError, LookupError):
 
     def __init__(self, name: str, known: Iterable[str]):
         self.name, self.known = name, sorted(known)
-        super().__init__(f"Unknown suite '{name}'.{_did_you_mean(name, self.known)} Available: {', '.join(self.known)}.")
+        super().__init__(f"Unknown suite '{name}'.{did_you_mean(name, self.known)} Available: {', '.join(self.known)}.")
 
 
 class SchemaMismatchError(StickevalError, ValueError):
@@ -236,7 +237,7 @@ class UnknownMetricError(StickevalError, LookupError):
 
     def __init__(self, name: str, known: Iterable[str]):
         self.name, self.known = name, sorted(known)
-        super().__init__(f"Unknown metric '{name}'.{_did_you_mean(name, self.known)} Available: {', '.join(self.known)}.")
+        super().__init__(f"Unknown metric '{name}'.{did_you_mean(name, self.known)} Available: {', '.join(self.known)}.")
 
 
 class ActionClassifierError(StickevalError, ValueError):
@@ -248,7 +249,7 @@ class PromptNoiseError(StickevalError, ValueError):
 
     def __init__(self, what: str, value: object, known: Iterable[object]):
         self.value, self.known = value, list(known)
-        hint = _did_you_mean(value, map(str, self.known)) if isinstance(value, str) else ""
+        hint = did_you_mean(value, map(str, self.known)) if isinstance(value, str) else ""
         available = ", ".join(map(str, self.known))
         super().__init__(f"Unknown noise {what} {value!r}.{hint} Available: {available}.")
 
@@ -326,7 +327,7 @@ class UnknownPromptError(StickevalError, LookupError):
     def __init__(self, what: str, value: str, known: Iterable[str]):
         self.value, self.known = value, sorted(set(known))
         shown = ", ".join(self.known[:8]) + (f", ... ({len(self.known)} in all)" if len(self.known) > 8 else "")
-        super().__init__(f"No clip has {what} '{value}'.{_did_you_mean(value, self.known)} Known: {shown}.")
+        super().__init__(f"No clip has {what} '{value}'.{did_you_mean(value, self.known)} Known: {shown}.")
 
 
 class SuiteMismatchError(StickevalError, ValueError):
@@ -356,7 +357,7 @@ class UnknownRecipeError(RecipeError, LookupError):
     def __init__(self, name: str, known: Iterable[str]):
         self.name, self.known = name, sorted(known)
         super().__init__(
-            f"Unknown recipe '{name}'.{_did_you_mean(name, self.known)} Packaged recipes: {', '.join(self.known)}; "
+            f"Unknown recipe '{name}'.{did_you_mean(name, self.known)} Packaged recipes: {', '.join(self.known)}; "
             "or pass a .toml file (`stickeval recipes cp NAME FILE` makes one)."
         )
 

@@ -8,14 +8,13 @@ every problem in it is reported at once in one `ZooFileError`.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from stickeval.data.schema import SCHEMAS, schema_for_name
-from stickeval.errors import UnknownVariantError, ZooFileError
+from stickeval.errors import UnknownVariantError, ZooFileError, did_you_mean
 from stickeval.zoo.checkpoint import WEIGHT_FILES
 from stickeval.zoo.model import ModelConfig, count_parameters
 
@@ -121,9 +120,7 @@ def _key_problems(name: str, table: object) -> list[str]:
     problems = []
     for key, value in table.items():
         if key not in _KEY_TYPES:
-            close = difflib.get_close_matches(key, list(_KEY_TYPES), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(f"{name}: unknown key '{key}'{hint}")
+            problems.append(f"{name}: unknown key '{key}'.{did_you_mean(key, _KEY_TYPES)}")
             continue
         types, described = _KEY_TYPES[key]
         if not isinstance(value, types) or isinstance(value, bool):

@@ -166,7 +166,7 @@ CASES = [
     # ---- zoo files: exit 1
     ("zoo --zoo {root}/missing.toml", ERROR, "does not exist"),
     ("zoo --zoo {root}/invalid.toml", ERROR, "is not valid TOML"),
-    ("zoo --zoo {root}/unknown_key.toml", ERROR, "unknown key 'repo' (did you mean repo_id?)"),
+    ("zoo --zoo {root}/unknown_key.toml", ERROR, "unknown key 'repo'. Did you mean repo_id, recipe?"),
     ("zoo --zoo {root}/wrong_type.toml", ERROR, "n_params must be an integer"),
     ("run {ckpt} --zoo {root}/invalid.toml", ERROR, "is not valid TOML"),
     ("pull small --zoo {root}/unknown_key.toml", ERROR, "unknown key 'repo'"),

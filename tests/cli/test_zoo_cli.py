@@ -50,7 +50,7 @@ def test_zoo_with_a_bad_zoo_file_exits_1_listing_its_problems(run_cli, tmp_path)
     bad = tmp_path / "bad.toml"
     bad.write_text('[x]\nrepo = "me/x"\n')
     line = run_cli("zoo", "--zoo", bad).error_line()
-    assert line == f"{bad} has 1 problem: x: unknown key 'repo' (did you mean repo_id?). See docs/zoo.md for the keys."
+    assert line == f"{bad} has 1 problem: x: unknown key 'repo'. Did you mean repo_id, recipe? See docs/zoo.md for the keys."
 
 
 # ---- pull

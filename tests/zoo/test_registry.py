@@ -89,7 +89,7 @@ def test_a_user_zoo_reports_every_problem_in_one_error(tmp_path):
     with pytest.raises(ZooFileError) as e:
         load_zoo(zoo)
     assert e.value.problems == [
-        "a: unknown key 'repo' (did you mean repo_id?)",
+        "a: unknown key 'repo'. Did you mean repo_id, recipe?",
         "a: n_params must be an integer, got '7M'",
         "b: weight_files must be a non-empty list of file names, got []",
         "b: d_model must be positive, got -4",
