@@ -5,7 +5,13 @@ Heavy imports (torch, the trainer) happen inside the commands, so `stickeval --h
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import math
 import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +30,8 @@ TRAIN_EXAMPLES = """Examples:
   stickeval train --recipe pretrain-small --data train.pt \\
       --set optimizer.lr=1e-4 -o runs/small
   stickeval train --recipe my.toml --data train.pt --max-steps 20 -o runs/smoke
+  # score the quick suite every 500 steps; TensorBoard beside the log
+  stickeval train --recipe pretrain-nano --eval-every 500 --log tensorboard
   # continue where it stopped
   stickeval train --resume runs/small
 """
@@ -34,6 +42,9 @@ FINETUNE_EXAMPLES = """Examples:
   stickeval finetune large --recipe sft-large --data sft.pt -o runs/large-sft
   stickeval finetune small --recipe sft-small --data sft.pt \\
       --set lora.enabled=true -o runs/small-lora
+  # the original's execution: forward passes of 2 samples
+  stickeval finetune large --recipe sft-large --data sft.pt \\
+      --set schedule.micro_batch=2
   torchrun --nproc-per-node 4 -m stickeval finetune large \\
       --recipe sft-large --data sft.pt -o runs/large-sft
 """
@@ -46,6 +57,9 @@ RECIPES_EXAMPLES = """Examples:
   stickeval recipes cp sft-large my.toml   # edit it, then --recipe my.toml
 """
 
+LOGGERS = ("tensorboard",)  # what --log adds beside train_log.jsonl
+PLAIN_EVERY_SECONDS = 30.0  # off a terminal, at most one progress line per this many seconds
+
 RecipeOpt = Annotated[str | None, typer.Option("--recipe", help="A packaged recipe name (`stickeval recipes`) or a .toml file.")]
 DataOpt = Annotated[Path | None, typer.Option("--data", help='The training .pt file (recipes with data.source = "file").')]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a recipe key: section.key=value (TOML value). Repeatable.")]
@@ -56,73 +70,79 @@ MergeOpt = Annotated[bool, typer.Option("--merge", help="With LoRA: save merged 
 InitOpt = Annotated[
     str | None, typer.Option("--init-from", help="Start from these weights: a zoo variant, repo id or checkpoint directory.")
 ]
+CompileOpt = Annotated[
+    bool | None, typer.Option("--compile/--no-compile", help="torch.compile each encoder layer (default: on CUDA, off on CPU).")
+]
+EvalEveryOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--eval-every", min=1, help="Score the model every N optimizer steps as `stickeval run` does; metrics go into train_log.jsonl."
+    ),
+]
+EvalDataOpt = Annotated[
+    Path | None, typer.Option("--eval-data", help="With --eval-every: score on this .pt dataset instead of the StickBench quick suite.")
+]
+EvalLimitOpt = Annotated[int, typer.Option("--eval-limit", min=1, help="With --eval-every: prompts scored (`stickeval run --limit`).")]
+LogOpt = Annotated[
+    list[str] | None,
+    typer.Option("--log", help="Also log to: tensorboard (events in RUN_DIR/tensorboard; pip install 'stickeval[tensorboard]')."),
+]
 
 app = typer.Typer(help="List, show and copy training recipes.", invoke_without_command=True)
 
 
-def _train(
-    recipe: str | None,
-    overrides: list[str],
-    data: Path | None,
-    out: Path | None,
-    resume: Path | None,
-    max_steps: int | None,
-    merge: bool,
-    device: str | None,
-    dtype: str | None,
-    zoo: Path | None,
-    json_: bool,
-) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+@dataclass(frozen=True)
+class RunOptions:
+    """The options `train` and `finetune` share beyond the recipe."""
 
+    data: Path | None = None
+    out: Path | None = None
+    max_steps: int | None = None
+    merge: bool = False
+    device: str | None = None
+    dtype: str | None = None
+    zoo: Path | None = None
+    json_: bool = False
+    compile: bool | None = None
+    eval_every: int | None = None
+    eval_data: Path | None = None
+    eval_limit: int = 64
+    log: tuple[str, ...] = ()
+
+
+def _train(recipe: str | None, overrides: list[str], resume: Path | None, options: RunOptions) -> None:
     from stickeval.device import current_rank
     from stickeval.train import load_recipe, train
     from stickeval.train.output import RECIPE_FILE
 
-    if resume is not None and out is not None and out != resume:
+    if resume is not None and options.out is not None and options.out != resume:
         raise typer.BadParameter(
             "--resume continues in its own directory; drop -o/--out, or drop --resume to start a new run.", param_hint="--out"
         )
     if recipe is None and resume is None:
         raise typer.BadParameter("give --recipe NAME|FILE (see `stickeval recipes`), or --resume DIR.", param_hint="--recipe")
+    unknown = [name for name in options.log if name not in LOGGERS]
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: --log takes {', '.join(LOGGERS)}.", param_hint="--log")
     resolved = load_recipe(recipe if recipe is not None else resume / RECIPE_FILE, overrides)
-    out = resume or out or Path("runs") / resolved.name
-    show = current_rank().is_main and not json_
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err_console, disable=not show) as progress:
-        task = progress.add_task(resolved.name, total=None, status="")
-
-        def on_event(event) -> None:
-            v = event.values
-            if event.kind == "step":
-                speed = f"{v['samples_per_s']:.1f} samples/s" if v.get("samples_per_s") else ""
-                progress.update(
-                    task, completed=event.step, total=event.total_steps, status=f"loss {v['loss']:.4g}  lr {v['lr']:.2e}  {speed}"
-                )
-            elif event.kind == "epoch" and v["val_loss"] is not None:
-                progress.console.print(f"epoch {event.epoch}: val loss {v['val_loss']:.4g} (step {event.step})", highlight=False)
-            elif event.kind == "start":
-                progress.update(task, completed=event.step, total=event.total_steps)
-                progress.console.print(
-                    f"{v['n_train']} training and {v['n_val']} validation samples, {v['steps_per_epoch']} steps per epoch", highlight=False
-                )
-
+    out = resume or options.out or Path("runs") / resolved.name
+    evaluator = _evaluator(out, resolved.data.encoder, options) if options.eval_every else None
+    show = current_rank().is_main and not options.json_
+    with _progress(resolved.name, show) as on_event:
         result = train(
             resolved,
             out,
-            data_path=data,
+            data_path=options.data,
             resume=resume is not None,
-            max_steps=max_steps,
-            merge=merge,
-            device=device,
-            dtype=dtype,
-            zoo=zoo,
+            max_steps=options.max_steps,
+            merge=options.merge,
+            device=options.device,
+            dtype=options.dtype,
+            zoo=options.zoo,
+            compile=options.compile,
+            evaluator=evaluator,
+            eval_every=options.eval_every,
+            tensorboard="tensorboard" in options.log,
             callback=on_event,
         )
     if not current_rank().is_main:
@@ -136,8 +156,10 @@ def _train(
         "n_val": result.n_val,
         "last_loss": result.last_loss,
         "val_losses": result.val_losses,
+        "micro_batch": result.micro_batch,
+        "compiled": result.compiled,
     }
-    if json_:
+    if options.json_:
         print_json(summary)
         return
     _print_curation(result.curation)
@@ -148,6 +170,109 @@ def _train(
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _evaluator(out: Path, encoder: str, options: RunOptions):
+    """The `--eval-every` scorer: `stickeval run`'s own evaluation (`evaluate`) of the model on the quick
+    suite (or `--eval-data`), first `--eval-limit` prompts, results in RUN_DIR/evals/step-N; it returns
+    the headline metrics with their 95% CIs for train_log.jsonl."""
+    from stickeval.evaluation.run import RunSettings, evaluate
+    from stickeval.report.compare import HEADLINE
+    from stickeval.zoo import LoadedModel, Provenance, count_parameters
+    from stickeval.zoo.checkpoint import schema_name
+
+    settings = RunSettings(
+        suite=str(options.eval_data.resolve()) if options.eval_data else "quick",
+        limit=options.eval_limit,
+        device=options.device,
+        dtype=options.dtype,
+    )
+
+    def score(model, step: int) -> dict | None:
+        c = model.config
+        provenance = Provenance(f"{out} at step {step}", "local", None, None, None, out, out / "model.safetensors")
+        loaded = LoadedModel(model, c, provenance, encoder, schema_name(c.input_dim) or f"{c.input_dim}-dim", count_parameters(c))
+        results = evaluate(loaded, settings, out / "evals" / f"step-{step}")
+        if results is None:  # a torchrun rank other than 0
+            return None
+        metrics = results["metrics"]
+        return {name: {k: metrics[name][k] for k in ("mean", "ci95", "n")} for name in HEADLINE if name in metrics}
+
+    return score
+
+
+def _status(values: dict) -> str:
+    """A logged step in one line: loss, lr, speed, share of the peak, time left."""
+    parts = [f"loss {values['loss']:.4g}", f"lr {values['lr']:.2e}"]
+    if values.get("samples_per_s"):
+        parts.append(f"{values['samples_per_s']:,.1f} samples/s, {values['tflops']:,.1f} TFLOP/s")
+        if values.get("fraction_of_peak") is not None:
+            parts[-1] += f" ({values['fraction_of_peak']:.0%} of peak)"
+        parts.append(f"ETA {datetime.timedelta(seconds=round(values['eta_s']))}")
+    return "  ".join(parts)
+
+
+def _describe(event) -> str | None:
+    """The line an event prints above the bar (or in the log), None for events shown only in the bar."""
+    v = event.values
+    if event.kind == "start":
+        peak = f", measured peak {v['peak_tflops']:,.0f} TFLOP/s" if v["peak_tflops"] else ""
+        return (
+            f"{v['n_train']} training and {v['n_val']} validation samples, {v['steps_per_epoch']} steps per epoch; "
+            f"global batch {v['global_batch']} in forward passes of {v['micro_batch']}"
+            f"{' (compiled)' if v['compiled'] else ''} on {v['device']}{peak}"
+        )
+    if event.kind == "epoch" and v["val_loss"] is not None:
+        return f"epoch {event.epoch}: val loss {v['val_loss']:.4g} (step {event.step})"
+    if event.kind == "eval":
+        scores = ", ".join(
+            f"{name} {e['mean']:.4g} [{e['ci95'][0]:.4g}, {e['ci95'][1]:.4g}]" for name, e in v.items() if e["mean"] is not None
+        )
+        return f"step {event.step} eval: {scores}"
+    return None
+
+
+@contextlib.contextmanager
+def _progress(name: str, show: bool) -> Iterator[Callable]:
+    """A callback for the trainer's events: a live bar on a terminal; elsewhere (CI logs, pipes) plain
+    lines, a logged step at most every `PLAIN_EVERY_SECONDS` (and the last one), so a log shows the run advancing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    def say(line: str) -> None:
+        err_console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    if not show:
+        yield lambda event: None
+    elif err_console.is_terminal:
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"))
+        with Progress(*columns, console=err_console) as bar:
+            task = bar.add_task(name, total=None, status="")
+
+            def on_bar(event) -> None:
+                bar.update(task, completed=event.step, total=event.total_steps)
+                if event.kind == "step":
+                    bar.update(task, status=_status(event.values))
+                line = _describe(event)
+                if line:
+                    bar.console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+            yield on_bar
+    else:
+        shown = {"at": -math.inf, "end": None}  # when the last step line was printed; the step this run stops at
+
+        def on_line(event) -> None:
+            if event.kind == "start":
+                shown["end"] = event.values["end_step"]
+            if event.kind == "step":
+                now = time.monotonic()
+                if now - shown["at"] >= PLAIN_EVERY_SECONDS or event.step == shown["end"]:
+                    shown["at"] = now
+                    say(f"step {event.step}/{event.total_steps}: {_status(event.values)}")
+            line = _describe(event)
+            if line:
+                say(line)
+
+        yield on_line
 
 
 def _print_curation(curation: dict) -> None:
@@ -168,6 +293,11 @@ def train_command(
     resume: ResumeOpt = None,
     max_steps: MaxStepsOpt = None,
     merge: MergeOpt = False,
+    compile: CompileOpt = None,
+    eval_every: EvalEveryOpt = None,
+    eval_data: EvalDataOpt = None,
+    eval_limit: EvalLimitOpt = 64,
+    log: LogOpt = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     zoo: ZooOpt = None,
@@ -175,7 +305,10 @@ def train_command(
 ) -> None:
     """Train a model by a recipe (from scratch unless the recipe or --init-from names weights); works under torchrun."""
     overrides = list(set_ or []) + ([f'model.init_from="{init_from}"'] if init_from else [])
-    _train(recipe, overrides, data, out, resume, max_steps, merge, device, dtype, zoo, json_)
+    options = RunOptions(
+        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ())
+    )
+    _train(recipe, overrides, resume, options)
 
 
 def finetune_command(
@@ -189,6 +322,11 @@ def finetune_command(
     out: OutDirOpt = None,
     max_steps: MaxStepsOpt = None,
     merge: MergeOpt = False,
+    compile: CompileOpt = None,
+    eval_every: EvalEveryOpt = None,
+    eval_data: EvalDataOpt = None,
+    eval_limit: EvalLimitOpt = 64,
+    log: LogOpt = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     zoo: ZooOpt = None,
@@ -197,7 +335,10 @@ def finetune_command(
     """Fine-tune VARIANT by a recipe (its architecture must match the recipe's); resume with `stickeval train --resume DIR`."""
     if recipe is None:
         raise typer.BadParameter("give --recipe NAME|FILE, e.g. --recipe sft-large (see `stickeval recipes`).", param_hint="--recipe")
-    _train(recipe, [*(set_ or []), f'model.init_from="{variant}"'], data, out, None, max_steps, merge, device, dtype, zoo, json_)
+    options = RunOptions(
+        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ())
+    )
+    _train(recipe, [*(set_ or []), f'model.init_from="{variant}"'], None, options)
 
 
 @app.callback()

@@ -7,9 +7,10 @@ result = train(recipe, "runs/large-sft", data_path="sft_data_embedded.pt")
 
 from stickeval.train.objective import compute_loss, make_batch
 from stickeval.train.recipe import Recipe, list_recipes, load_recipe, recipe_path
-from stickeval.train.trainer import TrainEvent, TrainResult, train
+from stickeval.train.trainer import Evaluator, TrainEvent, TrainResult, train
 
 __all__ = [
+    "Evaluator",
     "Recipe",
     "TrainEvent",
     "TrainResult",

@@ -1,7 +1,7 @@
 """Which samples train: length, quality filter and action-stratified balancing, with a record of why.
 
-Reference §5.4: the original SFT curation filters on a combined quality score and caps each
-dominant action's bucket. The published card says "quality score >= 0.5" and "action-stratified
+The original SFT curation filters on a combined quality score (>= 0.8, 0.85 for large) and caps
+each dominant action's bucket at a fraction of the candidates. The published card says "quality score >= 0.5" and "action-stratified
 balance"; stickeval implements both as written here and reports every sample kept or dropped.
 
 Stratified balancing: samples are grouped by their dominant action (the most frequent per-frame

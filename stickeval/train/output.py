@@ -1,14 +1,16 @@
 """What a training run writes: the run directory beside the model the zoo loads.
 
 `recipe.toml` (the resolved recipe: `--recipe` on it reproduces the run), `train_log.jsonl` (one
-JSON object per logged step and per epoch), `training.json` (data source and hash, curation table,
-steps), and at the end the model: `save_checkpoint`'s files, or with LoRA the base weights plus
+JSON object per logged step, epoch and evaluation), optionally the same numbers as TensorBoard
+events under `tensorboard/`, `training.json` (data source and hash, curation table, steps, how the
+step ran), and at the end the model: `save_checkpoint`'s files, or with LoRA the base weights plus
 adapters under the keys the zoo merges (`--merge` folds them in instead). Only rank 0 writes.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from safetensors.torch import save_file as save_safetensors
@@ -16,7 +18,7 @@ from torch import nn
 
 from stickeval._io import atomic_path, write_text_atomic
 from stickeval.data.schema import ACTIONS
-from stickeval.errors import CheckpointWriteError, first_line
+from stickeval.errors import CheckpointWriteError, MissingDependencyError, first_line
 from stickeval.train.dataset import TrainingData
 from stickeval.train.recipe import Recipe
 from stickeval.version import __version__
@@ -25,18 +27,30 @@ from stickeval.zoo.checkpoint import CONFIG_FILE, save_checkpoint, schema_name
 LOG_FILE = "train_log.jsonl"
 RECIPE_FILE = "recipe.toml"
 SUMMARY_FILE = "training.json"
+TENSORBOARD_DIR = "tensorboard"
 
 
 class RunWriter:
-    """Writes a run directory; every method is a no-op when `enabled` is False (ranks other than 0)."""
+    """Writes a run directory; every method is a no-op when `enabled` is False (ranks other than 0).
 
-    def __init__(self, directory: Path, recipe: Recipe, *, enabled: bool = True):
-        self.directory, self.recipe, self.enabled = directory, recipe, enabled
+    With `tensorboard`, every number of train_log.jsonl is also an event (`tensorboard_scalars`).
+    """
+
+    def __init__(self, directory: Path, recipe: Recipe, *, enabled: bool = True, tensorboard: bool = False):
+        self.directory, self.recipe, self.enabled, self.tensorboard = directory, recipe, enabled, tensorboard
+        self._events = None  # the TensorBoard SummaryWriter, once started
 
     def start(self, data: TrainingData, *, resumed_at: int | None) -> None:
-        """Write the recipe; on a resume, drop log lines past the checkpoint's step (they are redone)."""
+        """Write the recipe; on a resume, drop log lines (and TensorBoard events) past the checkpoint's step (they are redone).
+
+        Raises:
+            MissingDependencyError: `tensorboard` was asked for and the package is not installed.
+            CheckpointWriteError: the directory cannot be written.
+        """
         if not self.enabled:
             return
+        if self.tensorboard:
+            self._events = _event_writer(self.directory / TENSORBOARD_DIR, purge_step=None if resumed_at is None else resumed_at + 1)
         self._guard(lambda: write_text_atomic(self.directory / RECIPE_FILE, self.recipe.to_toml()))
         path = self.directory / LOG_FILE
         if resumed_at is None:
@@ -46,13 +60,24 @@ class RunWriter:
             self._guard(lambda: write_text_atomic(path, "".join(f"{line}\n" for line in kept)))
 
     def log(self, entry: dict) -> None:
-        """Append one line to train_log.jsonl (one write per line)."""
-        if self.enabled:
-            line = json.dumps(entry) + "\n"
-            self._guard(lambda: _append(self.directory / LOG_FILE, line))
+        """Append one line to train_log.jsonl (one write per line), and its numbers as TensorBoard events."""
+        if not self.enabled:
+            return
+        line = json.dumps(entry) + "\n"
+        self._guard(lambda: _append(self.directory / LOG_FILE, line))
+        if self._events is not None:
+            for tag, value in tensorboard_scalars(entry):
+                self._events.add_scalar(tag, value, entry["step"])
 
-    def finish(self, model: nn.Module, data: TrainingData, *, steps: int, total_steps: int, merge: bool) -> None:
-        """Write the trained model (plain, merged or base + adapters) and training.json."""
+    def close(self) -> None:
+        """Flush and close the TensorBoard events (a no-op without them)."""
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+
+    def finish(self, model: nn.Module, data: TrainingData, *, steps: int, total_steps: int, merge: bool, execution: dict) -> None:
+        """Write the trained model (plain, merged or base + adapters) and training.json (`execution`: how
+        the step ran, e.g. the micro-batch found, compilation, the device and its measured peak)."""
         if not self.enabled:
             return
         from stickeval.train import lora
@@ -85,6 +110,7 @@ class RunWriter:
             "n_val": data.n_val,
             "curation": data.curation.to_dict(),
             "lora": "adapters" if adapted and not merge else ("merged" if adapted else None),
+            "execution": execution,
         }
         self._guard(lambda: write_text_atomic(self.directory / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n"))
 
@@ -96,6 +122,32 @@ class RunWriter:
                 f"Could not write into {self.directory} ({first_line(e)}); files already there are intact. "
                 "Free disk space (or fix permissions), then continue with --resume."
             ) from e
+
+
+def tensorboard_scalars(entry: dict) -> Iterator[tuple[str, float]]:
+    """The TensorBoard tags and values of one train_log.jsonl entry: `train/<key>` for each number of
+    a step (loss terms, lr, grad_norm, speed), `val/loss` for an epoch's validation loss, and
+    `eval/<metric>` for each evaluated metric's mean. Absent values (None) are left out."""
+    for key, value in entry.items():
+        if key == "eval":
+            yield from ((f"eval/{metric}", e["mean"]) for metric, e in value.items() if e.get("mean") is not None)
+        elif key == "val_loss" and value is not None:
+            yield "val/loss", value
+        elif key not in ("step", "epoch", "val_loss") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield f"train/{key}", value
+
+
+def _event_writer(directory: Path, *, purge_step: int | None):
+    """torch's TensorBoard SummaryWriter on `directory`, dropping events from `purge_step` on (a resume redoes them).
+
+    Raises:
+        MissingDependencyError: the `tensorboard` package is not installed.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:
+        raise MissingDependencyError("tensorboard", "--log tensorboard", "tensorboard") from e
+    return SummaryWriter(str(directory), purge_step=purge_step)
 
 
 def _append(path: Path, line: str) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stickeval.errors import RecipeError, UnknownRecipeError
-from stickeval.errors import _did_you_mean as did_you_mean
+from stickeval.errors import RecipeError, UnknownRecipeError, did_you_mean
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
@@ -52,7 +52,7 @@ class DataSection:
 
 @dataclass(frozen=True)
 class CurationSection:
-    """Which samples train (reference §5.4)."""
+    """Which samples train (`stickeval.train.curation`)."""
 
     min_quality: float = 0.0  # drop samples whose quality_score is below this
     missing_quality: str = "keep"  # "keep" or "drop" samples without a quality_score
@@ -91,18 +91,25 @@ class OptimizerSection:
 
 @dataclass(frozen=True)
 class ScheduleSection:
-    """Epochs, batches and the learning-rate schedule (warmup then cosine to min_lr_ratio, per optimizer step)."""
+    """Epochs, batches and the learning-rate schedule (warmup then cosine to min_lr_ratio, per optimizer step).
+
+    The global batch is `batch_size x grad_accum` samples per process: the loss is normalised by it
+    (each micro-batch's loss weighted by its share), whatever `micro_batch` the step is computed in.
+    """
 
     epochs: int = 1
     batch_size: int = 2  # per process; the global batch is batch_size x grad_accum x processes
     grad_accum: int = 1
+    # samples per forward/backward pass: how the global batch is computed, not what it is (the same
+    # gradient up to float rounding); "auto" = the largest that fits GPU memory, batch_size on CPU
+    micro_batch: int | str = "auto"
     warmup_fraction: float = 0.0  # share of all optimizer steps spent warming up linearly
     min_lr_ratio: float = 0.0  # the cosine ends at lr x this
 
 
 @dataclass(frozen=True)
 class LoraSection:
-    """LoRA adapters (reference §5.5); when enabled only the adapters train."""
+    """LoRA adapters (`stickeval.train.lora`); when enabled only the adapters train."""
 
     enabled: bool = False
     rank: int = 8
@@ -306,6 +313,8 @@ def _type_ok(value: object, expected: object) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if expected is str:
         return isinstance(value, str)
+    if isinstance(expected, types.UnionType):  # int | str
+        return any(_type_ok(value, option) for option in typing.get_args(expected))
     inner = typing.get_args(expected)[0]  # list[float] / list[str]
     return isinstance(value, list) and all(_type_ok(v, inner) for v in value)
 
@@ -314,6 +323,8 @@ def _type_name(expected: object) -> str:
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
     if expected in names:
         return names[expected]
+    if isinstance(expected, types.UnionType):
+        return " or ".join(_type_name(option) for option in typing.get_args(expected))
     return f"a list of {_type_name(typing.get_args(expected)[0]).removeprefix('a ').removeprefix('an ')}s"
 
 
@@ -360,6 +371,9 @@ def _rules(r: Recipe) -> list[str]:
         out.append(f"objective.input_noise must be >= 0 (0: no noise), got {r.objective.input_noise}")
     if r.optimizer.weight_decay < 0:
         out.append(f"optimizer.weight_decay must be >= 0, got {r.optimizer.weight_decay}")
+    micro = r.schedule.micro_batch
+    if micro != "auto" and not (isinstance(micro, int) and micro > 0):
+        out.append(f'schedule.micro_batch must be "auto" or a positive integer, got {micro!r}')
     if r.run.save_every < 0:
         out.append(f"run.save_every must be >= 0 (0: only at the end), got {r.run.save_every}")
     if r.lora.enabled and not r.lora.target_modules:

@@ -1,11 +1,12 @@
 """The resumable training state: one dict on disk, written atomically, enough for a bit-identical resume.
 
-Keys (STYLE "State on disk"): `model` (the unwrapped module's state_dict, adapters included),
-`optimizer`, `scheduler`, `step` (optimizer steps done), `epoch` and `position` (micro-batches of
-that epoch already consumed: the data position), `rng` (python, numpy, torch, cuda), `recipe` (the
-resolved recipe), `world_size` (the torchrun processes that wrote it: the data position counts each
-process's micro-batches, so a resume needs as many), `stickeval_version`. Every value is a tensor, number, string, list or dict, so the
-file loads with `weights_only=True`.
+Keys: `model` (the unwrapped module's state_dict, adapters included), `optimizer`, `scheduler`,
+`step` (optimizer steps done), `epoch` and `position` (batches of `schedule.batch_size` of that epoch
+already consumed: the data position), `rng` (python, numpy, torch, cuda), `recipe` (the resolved
+recipe), `world_size` (the torchrun processes that wrote it: the data position counts each process's
+batches, so a resume needs as many), `micro_batch` (the samples per forward pass the run resolved:
+"auto" is probed once, and a resume computes its steps the same way), `stickeval_version`. Every
+value is a tensor, number, string, list or dict, so the file loads with `weights_only=True`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class TrainState:
     rng: dict
     recipe: dict
     world_size: int = 1
+    micro_batch: int | None = None  # None: written before micro-batches were recorded (resolved again)
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "stickeval_version": __version__}

@@ -1,20 +1,27 @@
 """The training loop: `train(recipe, out_dir)` from scratch, from a checkpoint, or resumed, on one device or under torchrun.
 
-One optimizer step = `grad_accum` micro-batches of `batch_size` samples per process; gradients
-are averaged over them (and over processes by DistributedDataParallel, synchronised only on the
-last micro-batch), clipped to `max_grad_norm`, then AdamW steps and the schedule advances. The
-learning rate is set per optimizer step: linear warmup over `warmup_fraction` of all steps, then a
-cosine to `min_lr_ratio` (the original stepped a LambdaLR once per *epoch*: warmup (e+1)/W, then a
-cosine over epochs; per-step is the same curve without the plateaus).
+One optimizer step trains on the global batch of `batch_size x grad_accum` samples per process:
+each loss term is a mean over samples, and a forward/backward pass of c samples enters the gradient
+as its loss x c / global batch, so the step's gradient is that of the mean over the global batch
+however it is cut. The passes take `schedule.micro_batch` samples each (`execution.py`: on CUDA by
+default the largest that fits); micro-batch = batch_size is the original's execution, `loss /
+grad_accum` per batch. Gradients are averaged over processes by DistributedDataParallel
+(synchronised only on the last pass), clipped to `max_grad_norm`, then AdamW steps and the schedule
+advances. The learning rate is set per optimizer step: linear warmup over `warmup_fraction` of all
+steps, then a cosine to `min_lr_ratio` (the original stepped a LambdaLR once per *epoch*: warmup
+(e+1)/W, then a cosine over epochs; per-step is the same curve without the plateaus).
 
 The data order is a DistributedSampler permutation seeded by (seed, epoch), so a run's batches
 depend on the seed alone, and each process of a torchrun job takes its own shard of the same
 permutation: two processes of batch b see exactly the samples one process of batch 2b sees.
-Incomplete batches at the end of an epoch are dropped (every micro-batch has the same size, so
-averaging micro-batch means is averaging over samples).
+Samples that do not fill a last `batch_size` batch of an epoch are dropped; an epoch's last step may
+hold fewer than `grad_accum` batches, and its gradient is still divided by the full global batch, as
+the original divides every batch's loss by `grad_accum`.
 
-Checkpoints (`state.py`) hold everything a step depends on; resuming restores them after the model
-is built, so a resumed run on CPU reproduces the uninterrupted one bit for bit.
+On the device nothing waits for the host inside a step: the data is copied there once, losses are
+summed there and read once per logged step. Checkpoints (`state.py`) hold everything a step depends
+on; resuming restores them after the model is built, so a resumed run on CPU reproduces the
+uninterrupted one bit for bit.
 """
 
 from __future__ import annotations
@@ -26,31 +33,42 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import nn
 
-from stickeval.device import current_rank, resolve_device, resolve_dtype
+from stickeval.device import current_rank, device_name, resolve_device, resolve_dtype
 from stickeval.distributed import Group, process_group
 from stickeval.errors import TrainStateError
 from stickeval.train import output
 from stickeval.train.dataset import TrainingData, prepare_data
+from stickeval.train.execution import (
+    autocast,
+    compile_layers,
+    device_split,
+    inference_copy,
+    measured_peak_tflops,
+    resolve_micro_batch,
+)
 from stickeval.train.objective import compute_loss, make_batch
 from stickeval.train.recipe import Recipe, recipe_from_dict
+from stickeval.train.speed import step_rates, training_flops_per_sample
 from stickeval.train.state import TrainState, capture_rng, load_state, restore_rng, save_state
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 # Modules the objective never reads (no camera or partner input; pooled heads outside the loss): frozen,
-# so DistributedDataParallel does not wait for gradients that never come. AdamW skipped them anyway
-# (their .grad stays None in the original too: golden `params_without_grad`).
+# so DistributedDataParallel does not wait for gradients that never come. The original's AdamW skipped
+# them anyway: their .grad stays None there too.
 UNUSED_MODULES = ("camera_projection", "partner_projection", "position_decoder", "velocity_decoder", "environment_decoder")
 
 
 @dataclass(frozen=True)
 class TrainEvent:
-    """What the trainer reports to its callback: a logged step, a finished epoch, or a saved checkpoint."""
+    """What the trainer reports to its callback: the start, a logged step, a finished epoch, an
+    evaluation, or a saved checkpoint."""
 
-    kind: str  # "start", "step", "epoch", "checkpoint"
+    kind: str  # "start", "step", "epoch", "eval", "checkpoint"
     step: int
     total_steps: int
     epoch: int
@@ -69,6 +87,25 @@ class TrainResult:
     last_loss: float | None
     val_losses: list[float]
     curation: dict
+    micro_batch: int  # samples per forward/backward pass, as resolved
+    compiled: bool
+
+
+class Evaluator(Protocol):
+    """Scores the model during training (`train(..., evaluator=..., eval_every=N)`).
+
+    The caller builds it (the CLI, from `stickeval.evaluation`), so that training never depends on
+    the evaluation code. It is called on every process of a torchrun job at the same steps.
+    """
+
+    def __call__(self, model: StickFigureTransformer, step: int) -> dict | None:
+        """Score `model`: a plain CPU copy in eval mode with the weights `stickeval run` would load
+        from the run directory now.
+
+        Returns:
+            {metric: {"mean", "ci95", "n"}} to log (rank 0); None on the other ranks.
+        """
+        ...
 
 
 def lr_factor(step: int, total_steps: int, warmup_fraction: float, min_lr_ratio: float) -> float:
@@ -82,39 +119,67 @@ def lr_factor(step: int, total_steps: int, warmup_fraction: float, min_lr_ratio:
 
 @dataclass(frozen=True)
 class StepResult:
-    losses: dict[str, float]  # each term averaged over the micro-batches
-    grad_norm: float  # total L2 norm before clipping
+    """One optimizer step's numbers, left on the device until `read` (which waits for it)."""
+
+    loss_sums: dict[str, torch.Tensor]  # each term summed over the step's samples
+    samples: int
+    grad_norm_tensor: torch.Tensor  # total L2 norm before clipping
+
+    def read(self) -> tuple[dict[str, float], float]:
+        """(each loss term averaged over the step's samples, the gradient norm), as Python floats."""
+        values = torch.stack([*self.loss_sums.values(), self.grad_norm_tensor.to(torch.float32)]).tolist()
+        return {k: v / self.samples for k, v in zip(self.loss_sums, values)}, values[-1]
 
 
 def train_step(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
-    batches: list[dict],
+    micro_batches: list[dict],
     weights: dict[str, float],
     *,
+    global_batch: int | None = None,
     loss: str = "original",
     scheduled_sampling: float = 0.0,
     max_grad_norm: float = 1.0,
     autocast_dtype: torch.dtype | None = None,
 ) -> StepResult:
-    """One optimizer step over micro-batches, as the original: zero_grad, (total / n).backward() per
-    micro-batch, clip_grad_norm_, step. Under DDP only the last micro-batch synchronises gradients."""
+    """One optimizer step, as the original: zero_grad, backward per micro-batch, clip_grad_norm_, step.
+
+    A micro-batch of c samples backpropagates total / (global_batch / c): with micro-batches of the
+    recipe's batch_size that is the original's `total / grad_accum`, and any other cut of the same
+    samples gives the same gradient up to float rounding. Under DDP only the last micro-batch
+    synchronises gradients. Nothing here waits for the device.
+
+    Args:
+        model: the model (or its DistributedDataParallel wrapper), in training mode.
+        optimizer: over the trainable parameters.
+        micro_batches: `make_batch` batches, on the model's device.
+        weights: the objective's weights (`Recipe.loss_weights`).
+        global_batch: the samples the loss is normalised by; default the samples given (a step with
+            fewer, an epoch's last, keeps the recipe's global batch as divisor).
+        loss, scheduled_sampling: as `compute_loss`.
+        max_grad_norm: clipping threshold.
+        autocast_dtype: bf16 autocast on CUDA, None for the weights' dtype.
+    """
     optimizer.zero_grad(set_to_none=True)
-    sums: dict[str, float] = {}
-    device_type = batches[0]["data"].device.type
-    for i, batch in enumerate(batches):
-        sync = i == len(batches) - 1 or not hasattr(model, "no_sync")
+    samples = sum(len(batch["data"]) for batch in micro_batches)
+    global_batch = global_batch or samples
+    sums: dict[str, torch.Tensor] = {}
+    device_type = micro_batches[0]["data"].device.type
+    for i, batch in enumerate(micro_batches):
+        sync = i == len(micro_batches) - 1 or not hasattr(model, "no_sync")
+        n = len(batch["data"])
         with model.no_sync() if not sync else contextlib.nullcontext():
-            autocast = torch.autocast(device_type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-            with autocast:
+            with autocast(device_type, autocast_dtype):
                 terms = compute_loss(model, batch, weights, loss=loss, scheduled_sampling=scheduled_sampling)
-            (terms["total"] / len(batches)).backward()
+            (terms["total"] / (global_batch / n)).backward()
         for k, v in terms.items():
-            sums[k] = sums.get(k, 0.0) + float(v.detach())
+            weighted = v.detach() * n
+            sums[k] = sums[k] + weighted if k in sums else weighted
     params = [p for p in model.parameters() if p.requires_grad]
-    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, max_grad_norm))
+    grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
     optimizer.step()
-    return StepResult({k: v / len(batches) for k, v in sums.items()}, grad_norm)
+    return StepResult(sums, samples, grad_norm)
 
 
 def build_model(recipe: Recipe, *, zoo: str | Path | None = None, weights: bool = True) -> StickFigureTransformer:
@@ -177,21 +242,22 @@ def _check_processes(state: TrainState, directory: Path) -> None:
 
 
 @torch.no_grad()
-def validation_loss(model: nn.Module, data: dict, recipe: Recipe, device: torch.device, autocast_dtype: torch.dtype | None) -> float | None:
-    """Mean `total` over the validation set in eval mode (None when it is empty); restores train mode."""
+def validation_loss(model: nn.Module, data: dict, recipe: Recipe, *, batch_size: int, autocast_dtype: torch.dtype | None) -> float | None:
+    """Mean `total` over the validation set (`device_split` tensors) in eval mode, in batches of
+    `batch_size`; None when it is empty. Restores train mode."""
     n = len(data["motion"])
     if n == 0:
         return None
+    device = data["motion"].device
     was_training = model.training
     model.eval()
-    total, b = 0.0, recipe.schedule.batch_size
-    for start in range(0, n, b):
-        batch = make_batch(data, torch.arange(start, min(start + b, n)), device)
-        autocast = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-        with autocast:
-            total += float(compute_loss(model, batch, recipe.loss_weights(), loss=recipe.objective.loss)["total"]) * len(batch["data"])
+    total = torch.zeros((), device=device)
+    for start in range(0, n, batch_size):
+        batch = make_batch(data, torch.arange(start, min(start + batch_size, n), device=device), device)
+        with autocast(device.type, autocast_dtype):
+            total += compute_loss(model, batch, recipe.loss_weights(), loss=recipe.objective.loss)["total"] * len(batch["data"])
     model.train(was_training)
-    return total / n
+    return float(total) / n
 
 
 def _check_resume(state: TrainState, recipe: Recipe, directory: Path) -> None:
@@ -222,6 +288,10 @@ def train(
     device: str | None = None,
     dtype: str | None = None,
     zoo: str | Path | None = None,
+    compile: bool | None = None,
+    evaluator: Evaluator | None = None,
+    eval_every: int | None = None,
+    tensorboard: bool = False,
     callback: Callable[[TrainEvent], None] | None = None,
 ) -> TrainResult:
     """Train a model by a recipe and write a directory the zoo loads.
@@ -229,18 +299,24 @@ def train(
     Args:
         recipe: the validated recipe.
         out_dir: the run directory: model.safetensors, config.json, pytorch_model.bin (or LoRA adapters),
-            recipe.toml, training.json (data hash, curation), train_log.jsonl, train_state.pt.
+            recipe.toml, training.json (data hash, curation, how the step ran), train_log.jsonl,
+            train_state.pt, and with `tensorboard` the event files under tensorboard/.
         data_path: the .pt file (overrides `data.path`).
         resume: continue the run in `out_dir` from its train_state.pt (same recipe), bit for bit.
         max_steps: stop after this many optimizer steps in all (the schedule still spans every epoch).
         merge: with LoRA, save merged weights instead of base + adapters.
         device, dtype: as `stickeval.device`; bfloat16 on CUDA means bf16 autocast over fp32 weights.
         zoo: extra variants for `model.init_from`.
-        callback: receives a TrainEvent per logged step, epoch and checkpoint (rank 0 only).
+        compile: compile each encoder layer (`execution.compile_layers`); default on CUDA only.
+        evaluator: scores the model every `eval_every` optimizer steps; its metrics go into train_log.jsonl.
+        eval_every: optimizer steps between evaluations (with `evaluator`).
+        tensorboard: also write every logged number as TensorBoard events (the `tensorboard` package).
+        callback: receives a TrainEvent at the start, per logged step, epoch, evaluation and checkpoint (rank 0 only).
 
     Raises:
         RecipeError, DatasetError, TrainStateError (also: a resume with another number of torchrun processes),
-        CheckpointWriteError, DistributedError (another rank failed or hung), and the zoo's errors for `init_from`.
+        CheckpointWriteError, DistributedError (another rank failed or hung), MissingDependencyError
+        (`tensorboard` without the package), and the zoo's errors for `init_from`.
     """
     out_dir = Path(out_dir)
     dev = resolve_device(device)
@@ -261,151 +337,250 @@ def train(
             lo = recipe.lora
             add_adapters(model, rank=lo.rank, alpha=lo.alpha, dropout=lo.dropout, target_modules=lo.target_modules)
         model.to(dev)
-        return _run(
+        loop = _Loop(
             recipe,
             model,
             data,
             out_dir,
             job,
             state=state,
-            max_steps=max_steps,
-            merge=merge,
-            device=dev,
             autocast_dtype=autocast_dtype,
-            callback=callback,
+            compile=dev.type == "cuda" if compile is None else compile,
+            writer=output.RunWriter(out_dir, recipe, enabled=job.rank.is_main, tensorboard=tensorboard),
+            evaluator=evaluator if eval_every else None,
+            eval_every=eval_every if evaluator is not None else None,
+            callback=callback if job.rank.is_main else None,
+        )
+        return loop.run(max_steps=max_steps, merge=merge)
+
+
+class _Loop:
+    """One run's optimizer, schedule, data and position (epoch, batches of it consumed, steps),
+    and the loop over them: `run` calls one method per step of the loop."""
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        model: StickFigureTransformer,
+        data: TrainingData,
+        out_dir: Path,
+        job: Group,
+        *,
+        state: TrainState | None,
+        autocast_dtype: torch.dtype | None,
+        compile: bool,
+        writer: output.RunWriter,
+        evaluator: Evaluator | None,
+        eval_every: int | None,
+        callback: Callable[[TrainEvent], None] | None,
+    ):
+        from torch.utils.data import DistributedSampler
+
+        rank, s, o = job.rank, recipe.schedule, recipe.optimizer
+        self.recipe, self.model, self.data, self.out_dir, self.job = recipe, model, data, out_dir, job
+        self.device = next(model.parameters()).device
+        self.autocast_dtype, self.compiled, self.writer, self.callback = autocast_dtype, compile, writer, callback
+        self.evaluator, self.eval_every = evaluator, eval_every
+        self.sampler = DistributedSampler(
+            range(data.n_train), num_replicas=rank.world_size, rank=rank.rank, shuffle=True, seed=recipe.run.seed, drop_last=True
+        )
+        self.n_batches = len(self.sampler) // s.batch_size
+        if self.n_batches == 0:
+            raise TrainStateError(
+                f"{data.n_train} training samples make no batch of {s.batch_size} per process on {rank.world_size} process(es). "
+                "Lower schedule.batch_size, or add data."
+            )
+        self.steps_per_epoch = math.ceil(self.n_batches / s.grad_accum)
+        self.total_steps = self.steps_per_epoch * s.epochs
+        self.global_batch = s.batch_size * s.grad_accum  # per process
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        fused = True if self.device.type == "cuda" else None  # one kernel for the whole AdamW update
+        self.optimizer = torch.optim.AdamW(trainable, lr=o.lr, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay, fused=fused)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: lr_factor(step, self.total_steps, s.warmup_fraction, s.min_lr_ratio)
+        )
+        self.step, self.epoch, self.position = 0, 0, 0
+        if state is not None:
+            model.load_state_dict(state.model)
+            self.optimizer.load_state_dict(state.optimizer)
+            self.scheduler.load_state_dict(state.scheduler)
+            self.step, self.epoch, self.position = state.step, state.epoch, state.position
+        self.train_data, self.val_data = device_split(data.train, self.device), device_split(data.val, self.device)
+        found = state.micro_batch if state is not None else None  # "auto" is probed once per run
+        self.micro_batch = found or int(job.all_reduce([resolve_micro_batch(model, self.train_data, recipe, autocast_dtype)], op="min")[0])
+        if compile:
+            compile_layers(model)
+        self.ddp: nn.Module = model
+        if rank.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.flops_per_sample = training_flops_per_sample(
+            model.config, recipe.data.n_frames, self_fed=recipe.objective.scheduled_sampling > 0
+        )
+        peak = measured_peak_tflops(self.device, autocast_dtype)
+        self.peak_tflops = peak * rank.world_size if peak else None
+        self.last_loss: float | None = None
+        self.val_losses: list[float | None] = []
+        self.lr = self.optimizer.param_groups[0]["lr"]  # of the step being taken
+        self.end_step = self.total_steps
+        self.window_start, self.window_samples = time.perf_counter(), 0  # since the last logged step
+        writer.start(data, resumed_at=self.step if state is not None else None)
+        if state is not None:
+            restore_rng(state.rng)  # last: building the model and adapters drew from the RNG
+
+    def run(self, *, max_steps: int | None, merge: bool) -> TrainResult:
+        """Train until the last epoch ends or `max_steps`, checkpoint, write the model."""
+        self.end_step = self.total_steps if max_steps is None else min(max_steps, self.total_steps)
+        self._emit("start", self._start_values())
+        self.model.train()
+        self.window_start = time.perf_counter()
+        try:
+            while self.epoch < self.recipe.schedule.epochs and self.step < self.end_step:
+                self._run_epoch()
+            self._checkpoint()
+            self._finish(merge)
+        finally:
+            self.writer.close()
+        d = self.data
+        return TrainResult(
+            self.out_dir,
+            self.step,
+            self.total_steps,
+            d.n_train,
+            d.n_val,
+            self.last_loss,
+            self.val_losses,
+            d.curation.to_dict(),
+            self.micro_batch,
+            self.compiled,
         )
 
+    def _start_values(self) -> dict:
+        world = self.job.rank.world_size
+        return {
+            "n_train": self.data.n_train,
+            "n_val": self.data.n_val,
+            "steps_per_epoch": self.steps_per_epoch,
+            "end_step": self.end_step,  # where this invocation stops: the last step, or max_steps
+            "global_batch": self.global_batch * world,
+            "micro_batch": self.micro_batch,
+            "compiled": self.compiled,
+            "device": device_name(self.device),
+            "processes": world,
+            "flops_per_sample": self.flops_per_sample,
+            "peak_tflops": self.peak_tflops,
+        }
 
-def _run(
-    recipe: Recipe,
-    model: StickFigureTransformer,
-    data: TrainingData,
-    out_dir: Path,
-    job: Group,
-    *,
-    state: TrainState | None,
-    max_steps: int | None,
-    merge: bool,
-    device: torch.device,
-    autocast_dtype: torch.dtype | None,
-    callback: Callable[[TrainEvent], None] | None,
-) -> TrainResult:
-    from torch.utils.data import DistributedSampler
+    def _run_epoch(self) -> None:
+        """The rest of the current epoch's steps (all of them unless resumed mid-epoch or stopped)."""
+        r = self.recipe.run
+        self.sampler.set_epoch(self.epoch)
+        order = torch.tensor(list(self.sampler), device=self.device)  # the epoch's sample order, copied once
+        while self.position < self.n_batches and self.step < self.end_step:
+            result = self._optimizer_step(order)
+            if self.step % r.log_every == 0 or self.step == self.end_step or self.position >= self.n_batches:
+                self._log_step(result)
+            if self.eval_every and self.step % self.eval_every == 0:
+                self._evaluate()
+            if r.save_every and self.step % r.save_every == 0 and self.step < self.end_step:
+                self._checkpoint()
+        if self.position >= self.n_batches:
+            self._end_epoch()
 
-    rank = job.rank
-    s, o = recipe.schedule, recipe.optimizer
-    sampler = DistributedSampler(
-        range(data.n_train), num_replicas=rank.world_size, rank=rank.rank, shuffle=True, seed=recipe.run.seed, drop_last=True
-    )
-    n_batches = len(sampler) // s.batch_size
-    if n_batches == 0:
-        raise TrainStateError(
-            f"{data.n_train} training samples make no batch of {s.batch_size} per process on {rank.world_size} process(es). "
-            "Lower schedule.batch_size, or add data."
+    def _optimizer_step(self, order: torch.Tensor) -> StepResult:
+        """The next `grad_accum` batches (fewer at an epoch's end) in micro-batches: one optimizer step."""
+        s, objective = self.recipe.schedule, self.recipe.objective
+        accumulated = min(s.grad_accum, self.n_batches - self.position)
+        rows = order[self.position * s.batch_size : (self.position + accumulated) * s.batch_size]
+        batches = [make_batch(self.train_data, chunk, self.device) for chunk in rows.split(self.micro_batch)]
+        if objective.input_noise:  # drawn from the saved RNG streams: a resume stays bit-identical
+            for batch in batches:
+                batch["data"] = batch["data"] + objective.input_noise * torch.randn_like(batch["data"])
+        self.lr = self.optimizer.param_groups[0]["lr"]
+        result = train_step(
+            self.ddp,
+            self.optimizer,
+            batches,
+            self.recipe.loss_weights(),
+            global_batch=self.global_batch,
+            loss=objective.loss,
+            scheduled_sampling=objective.scheduled_sampling,
+            max_grad_norm=self.recipe.optimizer.max_grad_norm,
+            autocast_dtype=self.autocast_dtype,
         )
-    steps_per_epoch = math.ceil(n_batches / s.grad_accum)
-    total_steps = steps_per_epoch * s.epochs
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=o.lr, betas=tuple(o.betas), eps=o.eps, weight_decay=o.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total_steps, s.warmup_fraction, s.min_lr_ratio))
-    step, epoch, position = 0, 0, 0
-    if state is not None:
-        model.load_state_dict(state.model)
-        optimizer.load_state_dict(state.optimizer)
-        scheduler.load_state_dict(state.scheduler)
-        step, epoch, position = state.step, state.epoch, state.position
-    ddp = model
-    if rank.distributed:
-        from torch.nn.parallel import DistributedDataParallel
+        self.scheduler.step()
+        self.position += accumulated
+        self.step += 1
+        self.window_samples += len(rows) * self.job.rank.world_size
+        return result
 
-        ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    writer = output.RunWriter(out_dir, recipe, enabled=rank.is_main)
-    writer.start(data, resumed_at=step if state is not None else None)
-    if state is not None:
-        restore_rng(state.rng)  # last: building the model and adapters drew from the RNG
+    def _log_step(self, result: StepResult) -> None:
+        """Read the step's numbers (the one wait for the device), add the speed since the last logged step, log them."""
+        losses, grad_norm = result.read()
+        losses = _all_mean(self.job, losses)
+        now = time.perf_counter()
+        remaining = (self.end_step - self.step) * self.global_batch * self.job.rank.world_size
+        values = {
+            "lr": self.lr,
+            "loss": losses["total"],
+            **{k: v for k, v in losses.items() if k != "total"},
+            "grad_norm": grad_norm,
+            **step_rates(self.window_samples, now - self.window_start, self.flops_per_sample, self.peak_tflops, remaining),
+        }
+        self.writer.log({"step": self.step, "epoch": self.epoch, **values})
+        self._emit("step", values)
+        self.last_loss = losses["total"]
+        self.window_start, self.window_samples = time.perf_counter(), 0
 
-    def emit(kind: str, values: dict) -> None:
-        if callback is not None and rank.is_main:
-            callback(TrainEvent(kind, step, total_steps, epoch, values))
+    def _end_epoch(self) -> None:
+        val = validation_loss(self.model, self.val_data, self.recipe, batch_size=self.micro_batch, autocast_dtype=self.autocast_dtype)
+        self.val_losses.append(val)
+        self.writer.log({"step": self.step, "epoch": self.epoch, "val_loss": val})
+        self._emit("epoch", {"val_loss": val})
+        self.epoch, self.position = self.epoch + 1, 0
 
-    def checkpoint() -> None:
-        if rank.is_main:
-            save_state(
-                TrainState(
-                    model.state_dict(),
-                    optimizer.state_dict(),
-                    scheduler.state_dict(),
-                    step,
-                    epoch,
-                    position,
-                    capture_rng(),
-                    recipe.to_dict(),
-                    rank.world_size,
-                ),
-                out_dir,
-            )
-            emit("checkpoint", {"path": str(out_dir)})
+    def _evaluate(self) -> None:
+        """Score an inference copy of the model; the random states and the speed window are left as they were."""
+        started, rng = time.perf_counter(), capture_rng()
+        metrics = self.evaluator(inference_copy(self.model, self.recipe), self.step)
+        restore_rng(rng)
+        if metrics is not None:
+            self.writer.log({"step": self.step, "epoch": self.epoch, "eval": metrics})
+            self._emit("eval", metrics)
+        self.window_start += time.perf_counter() - started
 
-    emit("start", {"n_train": data.n_train, "n_val": data.n_val, "steps_per_epoch": steps_per_epoch})
-    weights, last_loss, val_losses = recipe.loss_weights(), None, []
-    stop = max_steps is not None and step >= max_steps
-    window_start, window_samples = time.perf_counter(), 0
-    model.train()
-    while epoch < s.epochs and not stop:
-        sampler.set_epoch(epoch)
-        order = torch.tensor(list(sampler))
-        while position < n_batches and not stop:
-            group = range(position, min(position + s.grad_accum, n_batches))
-            batches = [make_batch(data.train, order[i * s.batch_size : (i + 1) * s.batch_size], device) for i in group]
-            if recipe.objective.input_noise:  # drawn from the saved RNG streams: a resume stays bit-identical
-                for batch in batches:
-                    batch["data"] = batch["data"] + recipe.objective.input_noise * torch.randn_like(batch["data"])
-            lr = optimizer.param_groups[0]["lr"]
-            result = train_step(
-                ddp,
-                optimizer,
-                batches,
-                weights,
-                loss=recipe.objective.loss,
-                scheduled_sampling=recipe.objective.scheduled_sampling,
-                max_grad_norm=o.max_grad_norm,
-                autocast_dtype=autocast_dtype,
-            )
-            scheduler.step()
-            position += len(group)
-            step += 1
-            window_samples += len(group) * s.batch_size * rank.world_size
-            stop = max_steps is not None and step >= max_steps
-            if step % recipe.run.log_every == 0 or stop or position >= n_batches:
-                losses = _all_mean(job, result.losses)
-                elapsed = time.perf_counter() - window_start
-                values = {
-                    "lr": lr,
-                    "loss": losses["total"],
-                    **{k: v for k, v in losses.items() if k != "total"},
-                    "grad_norm": result.grad_norm,
-                    "samples_per_s": window_samples / elapsed if elapsed > 0 else None,
-                }
-                writer.log({"step": step, "epoch": epoch, **values})
-                emit("step", values)
-                last_loss = losses["total"]
-                window_start, window_samples = time.perf_counter(), 0
-            if recipe.run.save_every and step % recipe.run.save_every == 0 and not stop:
-                checkpoint()
-        if position >= n_batches:
-            val = validation_loss(model, data.val, recipe, device, autocast_dtype)
-            val_losses.append(val)
-            writer.log({"step": step, "epoch": epoch, "val_loss": val})
-            emit("epoch", {"val_loss": val})
-            epoch, position = epoch + 1, 0
-    checkpoint()
-    if rank.is_main:
-        writer.finish(model, data, steps=step, total_steps=total_steps, merge=merge)
-    if rank.distributed:
-        # Release DDP (its reducer holds the group's gloo work) while the group lives, and leave the group
-        # together once rank 0 has written the model: without this a rank intermittently aborted at exit
-        # ("terminate called without an active exception"; 3 of about 10 two-process test runs, 0 of 16 after).
-        del ddp
-        gc.collect()
-        job.barrier("saving the model")
-    return TrainResult(out_dir, step, total_steps, data.n_train, data.n_val, last_loss, val_losses, data.curation.to_dict())
+    def _checkpoint(self) -> None:
+        if not self.job.rank.is_main:
+            return
+        state = TrainState(
+            self.model.state_dict(),
+            self.optimizer.state_dict(),
+            self.scheduler.state_dict(),
+            self.step,
+            self.epoch,
+            self.position,
+            capture_rng(),
+            self.recipe.to_dict(),
+            self.job.rank.world_size,
+            self.micro_batch,
+        )
+        save_state(state, self.out_dir)
+        self._emit("checkpoint", {"path": str(self.out_dir)})
+
+    def _finish(self, merge: bool) -> None:
+        """Rank 0 writes the model and training.json; then every rank leaves together."""
+        if self.job.rank.is_main:
+            execution = {k: v for k, v in self._start_values().items() if k not in ("n_train", "n_val", "steps_per_epoch", "end_step")}
+            self.writer.finish(self.model, self.data, steps=self.step, total_steps=self.total_steps, merge=merge, execution=execution)
+        if self.job.rank.distributed:
+            # Release DDP (its reducer holds the group's gloo work) while the group lives, and leave the group
+            # together once rank 0 has written the model: without this a rank intermittently aborted at exit
+            # ("terminate called without an active exception"; 3 of about 10 two-process test runs, 0 of 16 after).
+            self.ddp = self.model
+            gc.collect()
+            self.job.barrier("saving the model")
+
+    def _emit(self, kind: str, values: dict) -> None:
+        if self.callback is not None:
+            self.callback(TrainEvent(kind, self.step, self.total_steps, self.epoch, values))

@@ -70,6 +70,15 @@ def test_bad_set_is_refused_naming_the_key(override, named):
         load_recipe("sft-large", [override])
 
 
+def test_micro_batch_is_auto_or_a_positive_integer_and_leaves_the_global_batch_alone():
+    r = load_recipe("sft-large", ["schedule.micro_batch=16"])
+    assert (r.schedule.micro_batch, r.schedule.batch_size * r.schedule.grad_accum) == (16, 128)
+    assert load_recipe("sft-large").schedule.micro_batch == "auto"
+    for bad, named in [("0", 'must be "auto" or a positive integer'), ('"big"', "got 'big'"), ("1.5", "an integer or a string")]:
+        with pytest.raises(RecipeError, match=named):
+            load_recipe("sft-large", [f"schedule.micro_batch={bad}"])
+
+
 def test_unknown_recipe_suggests_a_close_name():
     with pytest.raises(UnknownRecipeError, match="Did you mean sft-large"):
         load_recipe("sft-lrge")

@@ -1,5 +1,6 @@
 """`stickeval train/finetune` on bad input: one line, exit 1, nothing half-written."""
 
+import json
 import subprocess
 import sys
 
@@ -19,6 +20,50 @@ def test_train_cli_runs_and_prints_the_curation_table(run_cli, tmp_path, tiny_pt
     result = run_cli("train", "--recipe", "pretrain-nano", *FILE, "--set", "schedule.epochs=1", "--data", tiny_pt, "-o", tmp_path / "run")
     assert result.exit_code == 0, result.stderr
     assert "curation" in result.stdout and "quality" in result.stdout and "stickeval run" in result.stdout
+
+
+def test_train_cli_off_a_terminal_prints_progress_lines_with_speed_and_eta(run_cli, tmp_path):
+    result = run_cli("train", "--recipe", "pretrain-nano", *SETS, "--max-steps", "2", "-o", tmp_path / "run")
+    assert result.exit_code == 0, result.stderr
+    assert "global batch 8 in forward passes of 8" in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("step ")]
+    assert lines[0].startswith("step 1/28: loss ") and "samples/s" in lines[0] and "TFLOP/s" in lines[0] and "ETA " in lines[0]
+    assert lines[-1].startswith("step 2/28: ")  # the last step always
+
+
+def test_eval_every_logs_the_numbers_stickeval_run_gives_on_the_same_weights(run_cli, tmp_path, tiny_pt):
+    out = tmp_path / "run"
+    trained = run_cli(
+        "train",
+        "--recipe",
+        "pretrain-nano",
+        *SETS,
+        "--max-steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--eval-data",
+        tiny_pt,
+        "--eval-limit",
+        "6",
+        "-o",
+        out,
+    )
+    assert trained.exit_code == 0, trained.stderr
+    assert "step 2 eval: " in trained.stderr
+    evals = [line for line in map(json.loads, (out / "train_log.jsonl").read_text().splitlines()) if "eval" in line]
+    assert [line["step"] for line in evals] == [2]
+    logged = evals[0]["eval"]
+    assert {"action_accuracy", "pose_mse", "frechet_distance"} <= set(logged)
+    scored = run_cli("run", out, "--data", tiny_pt, "--limit", "6", "--json", "-o", tmp_path / "check")
+    assert scored.exit_code == 0, scored.stderr
+    metrics = json.loads(scored.stdout)["metrics"]
+    assert {name: metrics[name]["mean"] for name in logged} == {name: e["mean"] for name, e in logged.items()}
+    assert {name: metrics[name]["ci95"] for name in logged} == {name: e["ci95"] for name, e in logged.items()}
+    assert (out / "evals" / "step-2" / "results.json").is_file()
+    plain = run_cli("train", "--recipe", "pretrain-nano", *SETS, "--max-steps", "2", "-o", tmp_path / "plain")
+    assert plain.exit_code == 0, plain.stderr
+    assert (tmp_path / "plain" / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()  # evaluating changed nothing
 
 
 def test_no_sample_passing_the_quality_filter_names_the_key_and_writes_nothing(run_cli, tmp_path):
