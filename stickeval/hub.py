@@ -422,7 +422,8 @@ def upload_texts(
     """Commit text files ({path in repo: text}) in one commit (optionally as a pull request) with `HfApi.create_commit`.
 
     Not `metadata_update`/`ModelCard.push_to_hub`: their YAML validation ignores the endpoint on
-    huggingface_hub <= 2.0 (reference hub-protocol.md C3); `create_commit` validates at the endpoint.
+    huggingface_hub <= 2.0 (`RepoCard.validate` posts to a hard-coded huggingface.co);
+    `create_commit` validates at the endpoint.
 
     Args:
         parent_commit: the commit the files were read from; the Hub refuses the commit if main moved since.

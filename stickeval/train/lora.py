@@ -1,16 +1,17 @@
 """LoRA adapters as a parametrization of each targeted Linear's weight.
 
-The original (reference §5.5) wraps a Linear's `forward`: y = W x + b + (alpha/r) B A drop(x). The
-stickeval model reads `layer.weight` directly in its fused q/k/v and SwiGLU gate/value projections,
-so a forward wrapper would be bypassed and its adapters would silently get no gradient. Here the
-adapter is a `torch.nn.utils.parametrize` parametrization of the weight itself:
+The original (`src/model/lora.py`) and peft's LoRA layers wrap a Linear's `forward`:
+y = W x + b + (alpha/r) B A drop(x); the model calls such a wrapper like any module. Here the
+adapter is instead a `torch.nn.utils.parametrize` parametrization of the weight itself:
 
     layer.weight  ==  W + (alpha / r) · B · drop(A)
 
-so every read of `.weight`, fused or not, sees the adapted matrix, and every targeted matrix gets a
-gradient. Dropout (when `dropout > 0`) acts on A's entries during training rather than on the input:
-the adapter lives in weight space. A is Kaiming-uniform (a = √5) [r, in], B zeros [out, r], as the
-original, so a fresh adapter leaves the model unchanged.
+so an adapted layer stays an nn.Linear (the model keeps running q/k/v and SwiGLU gate/value as one
+matmul) and, on the same A, B, rank and alpha, its outputs and gradients are peft's. Only dropout
+differs (when `dropout > 0`, in training): it acts on A's entries rather than on the input, as the
+adapter lives in weight space. A is Kaiming-uniform (a = √5) [r, in], B zeros [out, r], as the
+original, so a fresh adapter leaves the model unchanged; both take the dtype and device of the
+weight they adapt.
 
 Saved adapters use the keys the zoo merges (`<name>.weight`, `<name>.lora_A`, `<name>.lora_B`, with
 `lora_config` in config.json), so `stickeval run` on the directory loads base + adapters merged.
@@ -64,7 +65,7 @@ def add_adapters(model: nn.Module, *, rank: int, alpha: float, dropout: float, t
     for name in names:
         layer = model.get_submodule(name)
         adapter = LoRA(layer.out_features, layer.in_features, rank=rank, alpha=alpha, dropout=dropout)
-        parametrize.register_parametrization(layer, "weight", adapter.to(layer.weight.device))
+        parametrize.register_parametrization(layer, "weight", adapter.to(device=layer.weight.device, dtype=layer.weight.dtype))
     return names
 
 

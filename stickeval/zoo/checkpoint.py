@@ -1,6 +1,6 @@
 """Checkpoint formats: read any Stick-Gen weights file into a model, write the stickeval format.
 
-Stick-Gen weights reach users in several shapes (reference §5-6): a bare state_dict, a full
+Stick-Gen weights reach users in several shapes (the original trainers and upload scripts): a bare state_dict, a full
 training dict holding `model_state_dict`, safetensors with or without `config.json`, and
 LoRA-wrapped keys. None of the original files stores the architecture, so every hyperparameter is
 read back from tensor shapes. Pickles are always opened with `weights_only=True`.
@@ -24,6 +24,7 @@ from stickeval._io import atomic_path, write_text_atomic
 from stickeval.data.schema import SCHEMAS
 from stickeval.errors import CheckpointError, StateDictMismatchError, first_line
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
+from stickeval.zoo.peft_adapters import PEFT_WEIGHT_FILES, from_peft_keys, is_peft_weights, read_peft_config
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,10 @@ class RawCheckpoint:
     """A state_dict as read from disk, with what was learned about its container."""
 
     path: Path
-    format: str  # "safetensors", "state_dict" or "training_dict"
+    format: str  # "safetensors", "state_dict", "training_dict" or "peft" (a peft adapter directory, keys mapped to the zoo's)
     state_dict: dict[str, torch.Tensor]
     config_json: dict | None = None  # config.json beside the weights, when present
-    lora_config: dict | None = None  # `lora_config` of a training dict, when present
+    lora_config: dict | None = None  # `lora_config` of a training dict, or rank and alpha of a peft adapter_config.json
     extra_keys: list[str] = field(default_factory=list)  # other keys of a training dict (optimizer, epoch...)
 
     @property
@@ -55,13 +56,15 @@ class RawCheckpoint:
 
 
 def resolve_weights_file(path: str | Path) -> Path:
-    """A weights file itself, or the preferred weights file inside a directory."""
+    """A weights file itself, or the preferred weights file inside a directory (a peft adapter directory's last)."""
     path = Path(path)
     if path.is_dir():
-        for name in WEIGHT_FILES:
+        for name in (*WEIGHT_FILES, *PEFT_WEIGHT_FILES):
             if (path / name).is_file():
                 return path / name
-        raise CheckpointError(f"{path} holds no weights file (looked for {', '.join(WEIGHT_FILES)}).", path=str(path))
+        raise CheckpointError(
+            f"{path} holds no weights file (looked for {', '.join((*WEIGHT_FILES, *PEFT_WEIGHT_FILES))}).", path=str(path)
+        )
     if not path.exists():
         raise CheckpointError(f"{path} does not exist. Pass a weights file or a checkpoint directory.", path=str(path))
     return path
@@ -72,7 +75,8 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
 
     Raises:
         CheckpointError: the file is missing, truncated, not a checkpoint, or a pickle that would
-            run code (refused, never executed); the config.json beside it is not a JSON object.
+            run code (refused, never executed); the config.json beside it is not a JSON object; a peft
+            adapter file whose adapter_config.json is missing or asks for more than a LoRA weight merge.
     """
     path = resolve_weights_file(path)
     if path.suffix == ".safetensors":
@@ -99,6 +103,9 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
             "Save the weights with save_checkpoint, or torch.save(model.state_dict(), path).",
             path=str(path),
         )
+    if is_peft_weights(path):
+        peft = read_peft_config(path.parent)
+        return RawCheckpoint(path, "peft", from_peft_keys(obj, path), None, {"rank": peft.rank, "alpha": peft.alpha})
     return RawCheckpoint(path, fmt, _strip_wrappers(obj), read_config_json(path.parent), lora_config, extra)
 
 
@@ -211,7 +218,7 @@ def merge_lora(state_dict: dict[str, torch.Tensor], *, alpha: float | None, rank
 
 
 def infer_config(state_dict: dict[str, torch.Tensor], *, causal: bool = False) -> ModelConfig:
-    """Every hyperparameter from tensor shapes (reference §1.4); `causal` is not in the weights.
+    """Every hyperparameter from tensor shapes (head_dim = 2 x len(inv_freq)); `causal` is not in the weights.
 
     Raises:
         CheckpointError: a key the inference needs is missing.
@@ -276,25 +283,28 @@ def load_checkpoint(
 
     Args:
         path: a weights file (.safetensors, .bin, .pth, .pt) or a directory holding one
-            (model.safetensors preferred, then pytorch_model.bin; config.json beside it is read).
+            (model.safetensors preferred, then pytorch_model.bin; config.json beside it is read), or
+            a directory written by peft's `save_pretrained` (LoRA adapters, merged into `base`).
         base: a checkpoint the LoRA adapters in `path` apply to, when `path` holds adapters only.
         lora_alpha, lora_rank: LoRA scaling when neither file has a `lora_config`.
         map_location: device to place the weights on.
 
     Returns:
-        (model, config), the config inferred from tensor shapes (+ `causal` from config.json).
+        (model, config), the config inferred from tensor shapes (+ `causal` from config.json, the base's
+        when `path` has none).
 
     Raises:
         CheckpointError: unreadable, truncated or unsafe file; LoRA adapters without alpha.
         StateDictMismatchError: keys or shapes do not fit the architecture.
     """
     raw = read_checkpoint(path)
-    state_dict = raw.state_dict
+    state_dict, config_json = raw.state_dict, raw.config_json
     lora_config = raw.lora_config or (raw.config_json or {}).get("lora_config")
     if base is not None:
         base_raw = read_checkpoint(base)
         state_dict = {**base_raw.state_dict, **state_dict}
         lora_config = lora_config or base_raw.lora_config
+        config_json = config_json or base_raw.config_json  # a peft adapter directory has no config.json
     if raw.lora_keys or (base is not None):
         lora_config = lora_config or {}
         alpha = lora_alpha if lora_alpha is not None else lora_config.get("alpha", lora_config.get("lora_alpha"))
@@ -303,7 +313,7 @@ def load_checkpoint(
     if raw.image_keys:
         log.warning("%s: ignoring %d image-conditioning tensors (stickeval evaluates the text path)", raw.path, len(raw.image_keys))
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith(_IMAGE_PREFIXES)}
-    causal = bool((raw.config_json or {}).get("causal", False))
+    causal = bool((config_json or {}).get("causal", False))
     config = infer_config(state_dict, causal=causal)
     with torch.device("meta"):
         model = StickFigureTransformer(config)

@@ -3,7 +3,9 @@
 `pull` downloads into the standard HF cache and checks that the weights load with the architecture
 and parameter count the zoo entry declares; `load` reads from the cache (no request when cached,
 so it works with HF_HUB_OFFLINE=1); `push` uploads a directory written by `save_checkpoint`. LoRA
-variants fetch their base too and are merged at load time. Every result carries one `Provenance`.
+variants fetch their base too and are merged at load time: the zoo entry's `base`, or for a peft
+adapter directory the `base_model_name_or_path` of its adapter_config.json. Every result carries one
+`Provenance`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from stickeval.errors import (
     CheckpointError,
     HubError,
     ParameterCountError,
+    UnknownVariantError,
     WeightsNotBuiltError,
 )
 from stickeval.hub import PushResult
@@ -31,6 +34,7 @@ from stickeval.zoo.checkpoint import (
     schema_name,
 )
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
+from stickeval.zoo.peft_adapters import PEFT_CONFIG_FILE, is_peft_weights, read_peft_config
 from stickeval.zoo.provenance import Provenance
 from stickeval.zoo.registry import REPO_ID, Variant, resolve_variant
 
@@ -75,12 +79,52 @@ class LoadedModel:
 
 
 def _locate(variant: Variant, revision: str | None, *, zoo: str | Path | None, force: bool, cached_only: bool) -> Provenance:
-    """Find a variant's weights (and its LoRA base's): in the package, a local path, or the HF cache (fetching if needed)."""
+    """Find a variant's weights (and its LoRA base's, named by the zoo entry or by a peft adapter_config.json):
+    in the package, a local path, or the HF cache (fetching if needed)."""
     found = _files(variant, revision, force=force, cached_only=cached_only)
-    if variant.is_lora:
-        base = _locate(resolve_variant(variant.base, zoo), None, zoo=zoo, force=force, cached_only=cached_only)
-        found = replace(found, base=base)
+    base = variant.base or _peft_base(found.weights)
+    if base is not None:
+        found = replace(found, base=_locate(_base_variant(base, found.weights, zoo), None, zoo=zoo, force=force, cached_only=cached_only))
     return found
+
+
+def _peft_base(weights: Path) -> str | None:
+    """The base model a peft adapter directory names; None for other weights.
+
+    Raises:
+        CheckpointError: the adapter_config.json names no base model (peft records the wrapped model's
+            `name_or_path`, which `load` sets and a model built by hand lacks).
+    """
+    if not is_peft_weights(weights):
+        return None
+    base = read_peft_config(weights.parent).base
+    if base is None:
+        config = weights.parent / PEFT_CONFIG_FILE
+        raise CheckpointError(
+            f"{config} names no base model (base_model_name_or_path is null). Set it to the zoo name or checkpoint "
+            'directory the adapters were trained on, or load them through a --zoo entry with `base = "<variant>"`.',
+            path=str(config),
+        )
+    return base
+
+
+def _base_variant(base: str, weights: Path, zoo: str | Path | None) -> Variant:
+    """The variant of a LoRA base named by a zoo entry or a peft adapter_config.json.
+
+    Raises:
+        UnknownVariantError: a zoo entry's base is unknown (the zoo file's check names it first).
+        CheckpointError: the base a peft adapter_config.json names is neither a zoo name, a path nor a repo id.
+    """
+    try:
+        return resolve_variant(base, zoo)
+    except UnknownVariantError:
+        if not is_peft_weights(weights):
+            raise
+        raise CheckpointError(
+            f"{weights.parent / PEFT_CONFIG_FILE} names base model '{base}', which is not a zoo name, checkpoint path or repo id. "
+            'Fix its base_model_name_or_path, or load the adapters through a --zoo entry with `base = "<variant>"`.',
+            path=str(weights.parent / PEFT_CONFIG_FILE),
+        ) from None
 
 
 def _files(variant: Variant, revision: str | None, *, force: bool, cached_only: bool) -> Provenance:
@@ -96,7 +140,7 @@ def _files(variant: Variant, revision: str | None, *, force: bool, cached_only: 
     revision = revision or variant.revision
     found = hub.cached_snapshot(variant.repo_id, revision, variant.weight_files) if cached_only and not force else None
     if found is None:
-        companions = (CONFIG_FILE, hub.CARD_FILE)
+        companions = (CONFIG_FILE, PEFT_CONFIG_FILE, hub.CARD_FILE)
         found = hub.fetch(variant.repo_id, revision, variant.weight_files, companions=companions, name=variant.name, force=force)
     return Provenance(variant.name, "hub", variant.repo_id, revision, found.commit_sha, found.path, found.weights)
 
@@ -182,7 +226,7 @@ def pull(
     variant = resolve_variant(name, zoo)
     found = _locate(variant, revision, zoo=zoo, force=force, cached_only=False)
     if found.base is not None:  # the base must load on its own too
-        _load(resolve_variant(variant.base, zoo), found.base, device="cpu", strict=strict)
+        _load(resolve_variant(found.base.variant, zoo), found.base, device="cpu", strict=strict)
     _, config = _load(variant, found, device="cpu", strict=strict)
     return PulledModel(found, n_params=count_parameters(config), expected_n_params=variant.n_params)
 
@@ -207,14 +251,23 @@ def load(name: str, *, revision: str | None = None, zoo: str | Path | None = Non
     variant = resolve_variant(name, zoo)
     found = _locate(variant, revision, zoo=zoo, force=False, cached_only=True)
     model, config = _load(variant, found, device=device, strict=False)
+    model.name_or_path = variant.path if variant.source == "local" else variant.name
     return LoadedModel(
         model=model,
         config=config,
         provenance=found,
-        encoder=variant.encoder or (read_config_json(found.path) or {}).get("encoder"),
+        encoder=_encoder(variant, found, zoo),
         schema=_schema_label(config),
         n_params=count_parameters(config),
     )
+
+
+def _encoder(variant: Variant, found: Provenance, zoo: str | Path | None) -> str | None:
+    """The text encoder a model expects: its zoo entry's, its config.json's, else (adapters) its base's."""
+    encoder = variant.encoder or (read_config_json(found.path) or {}).get("encoder")
+    if encoder is None and found.base is not None:
+        encoder = resolve_variant(found.base.variant, zoo).encoder or (read_config_json(found.base.path) or {}).get("encoder")
+    return encoder
 
 
 def describe_variant(variant: Variant) -> dict:

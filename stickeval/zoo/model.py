@@ -12,6 +12,12 @@ the original is wrong or slow, never in the function it computes:
   attention hit the fused scaled-dot-product kernels;
 - `causal=True` (stored in config.json, not a parameter) applies a causal mask, for models trained
   with a causal objective; the original is always bidirectional.
+
+Projections that share an input (q/k/v, SwiGLU gate/value) run as one matmul over their
+concatenated weights, but only while every one of them is a plain `nn.Linear` that nothing observes;
+a forward or backward hook on any of them, or a wrapper in its place (a LoRA layer, a quantised
+Linear), makes the model call each module, so the hook fires once per call and the wrapper takes
+effect. RoPE runs in float32 for float32 and lower precisions, and in float64 for a float64 model.
 """
 
 from __future__ import annotations
@@ -50,9 +56,9 @@ class ModelConfig:
         return asdict(self)
 
 
-# The original constructor's keyword arguments and defaults (reference stick-gen.md §1.2, commit 59ba90a),
-# so the published cards' `StickFigureTransformer(input_dim=20, d_model=512, ...)` runs unchanged. The
-# class default num_actions=60 differs from ModelConfig's 64 (what the published configs use).
+# The original constructor's keyword arguments and defaults (stick-gen at commit 59ba90a), so the
+# published cards' `StickFigureTransformer(input_dim=20, d_model=512, ...)` runs unchanged. The class
+# default num_actions=60 differs from ModelConfig's 64 (what the published configs use).
 ORIGINAL_DEFAULTS: dict[str, Any] = {
     "input_dim": 20,
     "d_model": 384,
@@ -108,27 +114,59 @@ class RotaryEmbedding(nn.Module):
         inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
         self.register_buffer("inv_freq", inv_freq, persistent=True)
 
-    def tables(self, seq_len: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin of shape (seq_len, head_dim) in float32, on `device`."""
-        t = torch.arange(seq_len, device=device, dtype=torch.float32)
-        freqs = torch.outer(t, self.inv_freq.to(device=device, dtype=torch.float32))
+    def tables(self, seq_len: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin of shape (seq_len, head_dim) on `device`, in `rope_dtype(dtype)`."""
+        compute = rope_dtype(dtype)
+        t = torch.arange(seq_len, device=device, dtype=compute)
+        freqs = torch.outer(t, self.inv_freq.to(device=device, dtype=compute))
         emb = torch.cat((freqs, freqs), dim=-1)
         return emb.cos(), emb.sin()
 
 
+def rope_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The precision RoPE is computed in for activations of `dtype`: float64 for float64, else float32.
+
+    Never lower than float32: in bfloat16 an angle near 200 radians rounds to a whole radian, so a
+    half-precision model rotates in float32 and rounds the result once.
+    """
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate (B, H, S, hd) by the tables (S, hd); computed in float32 like the original, returned in x's dtype."""
-    xf = x.float()
-    x1, x2 = xf.chunk(2, dim=-1)
+    """Rotate (B, H, S, hd) by the tables (S, hd), computed in the tables' dtype, returned in x's dtype."""
+    xr = x.to(cos.dtype)
+    x1, x2 = xr.chunk(2, dim=-1)
     rotated = torch.cat((-x2, x1), dim=-1)
-    return (xf * cos + rotated * sin).to(x.dtype)
+    return (xr * cos + rotated * sin).to(x.dtype)
 
 
-def _fused_linear(x: torch.Tensor, *layers: nn.Linear) -> tuple[torch.Tensor, ...]:
-    """Apply several Linear layers to the same input with one matmul; outputs split back per layer."""
+def _hooks_on_every_module() -> bool:
+    """Whether a global module hook is registered (`torch.nn.modules.module.register_module_forward_hook` and kin)."""
+    m = torch.nn.modules.module
+    return bool(m._global_forward_hooks or m._global_forward_pre_hooks or m._global_backward_hooks or m._global_backward_pre_hooks)
+
+
+def _is_plain_linear(layer: nn.Module) -> bool:
+    """Whether calling `layer` computes F.linear(x, layer.weight, layer.bias) and nothing else: an nn.Linear
+    (or a subclass that keeps its forward, as a parametrized one) with no hook of its own."""
+    return type(layer).forward is nn.Linear.forward and not (
+        layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks or layer._backward_pre_hooks
+    )
+
+
+def _project(x: torch.Tensor, *layers: nn.Module) -> tuple[torch.Tensor, ...]:
+    """Apply each layer to the same input `x`, one output per layer.
+
+    When every layer is a plain, unobserved Linear, one matmul over their concatenated weights (the
+    weights stay separate modules and state_dict entries; the copy costs ~3 D^2 numbers per call,
+    the activations S x B x D). Otherwise each module is called, so its hooks fire and a wrapper
+    that replaced it (LoRA, quantisation) computes its own output.
+    """
+    if _hooks_on_every_module() or not all(_is_plain_linear(layer) for layer in layers):
+        return tuple(layer(x) for layer in layers)
     weight = torch.cat([layer.weight for layer in layers])
     bias = None if layers[0].bias is None else torch.cat([layer.bias for layer in layers])
-    return F.linear(x, weight, bias).split([layer.out_features for layer in layers], dim=-1)
+    return F.linear(x, weight, bias).split([layer.weight.shape[0] for layer in layers], dim=-1)
 
 
 class KVCache:
@@ -176,18 +214,16 @@ class RoPEMultiheadAttention(nn.Module):
         """
         B, S, D = x.shape
         H, hd = self.nhead, D // self.nhead
-        # One matmul for the projections that share an input (the weights stay separate in the
-        # state_dict; concatenating them costs ~3 D^2 numbers, the activations cost S x B x D).
         if last_only:
             q = self.q_proj(x[:, -1:])
-            k, v = _fused_linear(x, self.k_proj, self.v_proj)
+            k, v = _project(x, self.k_proj, self.v_proj)
         else:
-            q, k, v = _fused_linear(x, self.q_proj, self.k_proj, self.v_proj)
+            q, k, v = _project(x, self.q_proj, self.k_proj, self.v_proj)
         Sq = q.shape[1]
         q = q.view(B, Sq, H, hd).transpose(1, 2)  # (B, H, Sq, hd)
         k = k.view(B, S, H, hd).transpose(1, 2)  # (B, H, S, hd)
         v = v.view(B, S, H, hd).transpose(1, 2)
-        cos, sin = self.rope.tables(start + S, x.device)
+        cos, sin = self.rope.tables(start + S, x.device, x.dtype)
         q = apply_rope(q, cos[start + S - Sq :], sin[start + S - Sq :])
         k = apply_rope(k, cos[start:], sin[start:])
         if cache is not None:
@@ -217,7 +253,7 @@ class SwiGLU(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, value = _fused_linear(x, self.gate_proj, self.value_proj)
+        gate, value = _project(x, self.gate_proj, self.value_proj)
         return self.output_proj(self.dropout(F.silu(gate) * value))
 
 
@@ -285,6 +321,7 @@ class StickFigureTransformer(nn.Module):
         super().__init__()
         config = _config_from_arguments(config, original_kwargs)
         self.config = config
+        self.name_or_path: str | None = None  # what `zoo.load` loaded; peft records it as its adapters' base model
         D, p = config.d_model, config.dropout
         self.text_projection = nn.Sequential(
             nn.Linear(config.embedding_dim, 2 * D),

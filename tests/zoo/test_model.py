@@ -1,7 +1,10 @@
 """StickFigureTransformer: numerically the original, plus the fixes it documents."""
 
+import math
+
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from stickeval.zoo.checkpoint import load_checkpoint, save_checkpoint
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
@@ -95,6 +98,82 @@ def test_rope_tables_follow_the_module_dtype():
         out64 = model.double()(motion.double(), text.double())
     assert out64.dtype == torch.float64
     assert torch.allclose(out32.double(), out64, atol=1e-4)
+
+
+def reference_forward_float64(state_dict: dict, config: ModelConfig, motion, text, actions) -> torch.Tensor:
+    """The original's pose output written out with float64 tensor arithmetic from a state_dict, sequence-first throughout."""
+    w = {k: v.double() for k, v in state_dict.items()}
+    D, H = config.d_model, config.nhead
+    hd = D // H
+
+    def linear(x, name, bias=True):
+        return x @ w[f"{name}.weight"].T + (w[f"{name}.bias"] if bias else 0.0)
+
+    def layer_norm(x, name):
+        centred = x - x.mean(-1, keepdim=True)
+        return centred / torch.sqrt(centred.pow(2).mean(-1, keepdim=True) + 1e-5) * w[f"{name}.weight"] + w[f"{name}.bias"]
+
+    def rms_norm(x, name):
+        return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * w[f"{name}.weight"]
+
+    def gelu(x):
+        return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+    def rope(x, inv_freq):  # x: (S, B, H, hd)
+        angles = torch.arange(x.shape[0], dtype=torch.float64)[:, None] * inv_freq[None, :]
+        cos, sin = torch.cat((angles, angles), -1).cos()[:, None, None], torch.cat((angles, angles), -1).sin()[:, None, None]
+        x1, x2 = x[..., : hd // 2], x[..., hd // 2 :]
+        return x * cos + torch.cat((-x2, x1), -1) * sin
+
+    m = layer_norm(linear(gelu(linear(motion, "motion_embedding.0")), "motion_embedding.2"), "motion_embedding.3")
+    m = m + layer_norm(linear(w["action_embedding.weight"][actions], "action_projection.0"), "action_projection.1")
+    t = layer_norm(linear(gelu(linear(text, "text_projection.0")), "text_projection.3"), "text_projection.4")
+    x = torch.cat([t[None], m])  # (S + 1, B, D): the text token at position 0
+    S, B = x.shape[:2]
+    for i in range(config.num_layers):
+        p = f"transformer_encoder.layers.{i}"
+        h = rms_norm(x, f"{p}.norm1")
+        inv_freq = w[f"{p}.self_attn.rope.inv_freq"]
+        q = rope(linear(h, f"{p}.self_attn.q_proj").view(S, B, H, hd), inv_freq)
+        k = rope(linear(h, f"{p}.self_attn.k_proj").view(S, B, H, hd), inv_freq)
+        v = linear(h, f"{p}.self_attn.v_proj").view(S, B, H, hd)
+        scores = torch.einsum("sbhd,tbhd->bhst", q, k) / math.sqrt(hd)
+        attended = torch.einsum("bhst,tbhd->sbhd", scores.softmax(-1), v).reshape(S, B, D)
+        x = x + linear(attended, f"{p}.self_attn.out_proj")
+        h = rms_norm(x, f"{p}.norm2")
+        gate, value = linear(h, f"{p}.ffn.gate_proj", bias=False), linear(h, f"{p}.ffn.value_proj", bias=False)
+        x = x + linear(gate * torch.sigmoid(gate) * value, f"{p}.ffn.output_proj", bias=False)
+    return linear(gelu(linear(x[1:], "pose_decoder.0")), "pose_decoder.3")
+
+
+class FloatingDtypes(TorchFunctionMode):
+    """Records the dtype of every floating-point tensor that a torch function returns."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[torch.dtype] = set()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for value in out if isinstance(out, tuple | list) else (out,):
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                self.seen.add(value.dtype)
+        return out
+
+
+def test_a_float64_model_computes_in_float64_throughout_and_matches_a_float64_reference_to_1e_12():
+    model = tiny().double()
+    torch.manual_seed(3)
+    motion, text, actions = (
+        torch.randn(10, 2, 20, dtype=torch.float64),
+        torch.randn(2, 1024, dtype=torch.float64),
+        torch.randint(0, 64, (10, 2)),
+    )
+    with torch.no_grad(), FloatingDtypes() as dtypes:
+        pose = model(motion, text, action_sequence=actions)
+    expected = reference_forward_float64(model.state_dict(), model.config, motion, text, actions)
+    assert dtypes.seen == {torch.float64}
+    assert (pose - expected).abs().max() < 1e-12
 
 
 @pytest.mark.gpu
