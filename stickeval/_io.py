@@ -42,12 +42,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         tmp_path.unlink(missing_ok=True)
 
 
-def check_writable(path: str | os.PathLike, *, directory: bool = False) -> None:
+def check_writable(path: str | os.PathLike, *, directory: bool = False, given_as: str = "-o/--out") -> None:
     """Check, before any work, that `path` can be written as a file (or, with `directory`, as a directory).
 
     Long commands call this first, so a bad `-o` fails in a second instead of after the work. It
     creates nothing: it probes the nearest existing ancestor with a temporary file and removes it
-    (a real write, because `os.access` says yes to root even on a read-only mount).
+    (a real write, because `os.access` says yes to root even on a read-only mount). `given_as` is
+    the option or argument the messages tell the user to change.
 
     Raises:
         OutputPathError: the path is a directory where a file is wanted (or the reverse), an
@@ -56,17 +57,17 @@ def check_writable(path: str | os.PathLike, *, directory: bool = False) -> None:
     path = Path(path)
     if path.exists() and path.is_dir() != directory:
         wanted, found = ("a directory", "a file") if directory else ("a file name", "a directory")
-        raise OutputPathError(f"Cannot write {path}: it is {found}. Pass {wanted} to -o/--out.", path=str(path))
+        raise OutputPathError(f"Cannot write {path}: it is {found}. Pass {wanted} to {given_as}.", path=str(path))
     existing = path if path.is_dir() else path.parent
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
-        raise OutputPathError(f"Cannot write {path}: {existing} is a file, not a directory. Pass another -o/--out.", path=str(path))
+        raise OutputPathError(f"Cannot write {path}: {existing} is a file, not a directory. Pass another {given_as}.", path=str(path))
     try:
         fd, probe = tempfile.mkstemp(prefix=".stickeval-probe-", dir=existing)
     except OSError as e:
         raise OutputPathError(
-            f"Cannot write {path}: {existing} is not writable ({e.strerror}). Pass another -o/--out.", path=str(path)
+            f"Cannot write {path}: {existing} is not writable ({e.strerror}). Pass another {given_as}.", path=str(path)
         ) from e
     os.close(fd)
     os.unlink(probe)

@@ -80,6 +80,24 @@ class StateDictMismatchError(CheckpointError):
         super().__init__(message, path=path)
 
 
+class NonFiniteWeightsError(CheckpointError):
+    """A checkpoint holds NaN or inf weights: a model that generates NaN.
+
+    Example:
+        NonFiniteWeightsError: runs/nano/model.safetensors holds NaN or inf in 40 of 64 tensors (action_embedding.weight,
+        ...). It cannot generate; use an earlier checkpoint, or train again with a lower optimizer.lr.
+    """
+
+    def __init__(self, path: str, keys: list[str], n_tensors: int):
+        self.keys = keys
+        shown = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
+        super().__init__(
+            f"{path} holds NaN or inf in {len(keys)} of {n_tensors} tensors ({shown}). "
+            "It cannot generate; use an earlier checkpoint, or train again with a lower optimizer.lr.",
+            path=path,
+        )
+
+
 class ModelArgumentsError(StickevalError, TypeError):
     """StickFigureTransformer got a ModelConfig and keywords together, an unknown keyword, or a bad positional.
 
@@ -148,6 +166,14 @@ class WeightsNotBuiltError(StickevalError, FileNotFoundError):
             f"{name} weights are not built yet: in a stickeval checkout, `make nano` trains them (recipe pretrain-nano) "
             f"into {directory}. Meanwhile use a Hub variant, e.g. `stickeval pull small`."
         )
+
+
+class NoRevisionsError(StickevalError, ValueError):
+    """A revision was given for a variant that has none: a built-in one or a local checkpoint.
+
+    Example:
+        NoRevisionsError: nano is built into stickeval and has no revisions; drop --revision.
+    """
 
 
 class ParameterCountError(StickevalError, ValueError):
@@ -369,6 +395,29 @@ class TrainStateError(StickevalError, ValueError):
 
 class CheckpointWriteError(StickevalError, OSError):
     """Writing a checkpoint failed (full disk, permissions); the previous checkpoint is left intact."""
+
+
+class TrainingDivergedError(StickevalError, FloatingPointError):
+    """The loss, the gradient norm or the weights became NaN or inf: training stops and saves nothing
+    from that point on, so the last checkpoint on disk is the last good one.
+
+    Example:
+        TrainingDivergedError: Training diverged by step 3: loss nan, gradient norm nan. Nothing was saved from
+        it: runs/nano has no checkpoint yet (run.save_every = 500). Lower optimizer.lr (now 1e+30) or
+        optimizer.max_grad_norm, then train again with another -o or --force.
+    """
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the run stopped after a completed optimizer step and saved a checkpoint
+    there, so the CLI can say how to resume.
+
+    A KeyboardInterrupt (not a StickevalError): the user stopped the run, nothing is wrong with it.
+    """
+
+    def __init__(self, step: int, end_step: int, out_dir: str):
+        self.step, self.end_step, self.out_dir = step, end_step, out_dir
+        super().__init__(f"interrupted at step {step} of {end_step}; the checkpoint in {out_dir} resumes it")
 
 
 class EvaluatorError(StickevalError, ValueError):

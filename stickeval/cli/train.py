@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import math
+import shlex
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -18,8 +19,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from stickeval.cli.options import DeviceOpt, DtypeOpt, JsonOpt, ZooOpt
+from stickeval.cli.options import DeviceOpt, DtypeOpt, ForceOpt, JsonOpt, ZooOpt
 from stickeval.cli.output import console, err_console, print_json
+from stickeval.errors import TrainingInterrupted
 
 # Help epilogs; "\b" keeps click from re-wrapping the example lines.
 TRAIN_EXAMPLES = """Examples:
@@ -32,8 +34,10 @@ TRAIN_EXAMPLES = """Examples:
   stickeval train --recipe my.toml --data train.pt --max-steps 20 -o runs/smoke
   # score the quick suite every 500 steps; TensorBoard beside the log
   stickeval train --recipe pretrain-nano --eval-every 500 --log tensorboard
-  # continue where it stopped
+  # continue where it stopped (Ctrl-C saves the last step and prints this line)
   stickeval train --resume runs/small
+  # start over in a directory that holds a run
+  stickeval train --recipe pretrain-nano -o runs/nano --force
 """
 
 FINETUNE_EXAMPLES = """Examples:
@@ -108,17 +112,23 @@ class RunOptions:
     eval_data: Path | None = None
     eval_limit: int = 64
     log: tuple[str, ...] = ()
+    force: bool = False
 
 
 def _train(recipe: str | None, overrides: list[str], resume: Path | None, options: RunOptions) -> None:
     from stickeval.device import current_rank
     from stickeval.train import load_recipe, train
     from stickeval.train.output import RECIPE_FILE
+    from stickeval.train.state import check_resumable
 
     if resume is not None and options.out is not None and options.out != resume:
         raise typer.BadParameter(
             "--resume continues in its own directory; drop -o/--out, or drop --resume to start a new run.", param_hint="--out"
         )
+    if resume is not None and options.force:
+        raise typer.BadParameter("--resume continues the run, --force replaces it; pass one of them.", param_hint="--force")
+    if resume is not None:
+        check_resumable(resume)
     if recipe is None and resume is None:
         raise typer.BadParameter("give --recipe NAME|FILE (see `stickeval recipes`), or --resume DIR.", param_hint="--recipe")
     unknown = [name for name in options.log if name not in LOGGERS]
@@ -128,23 +138,34 @@ def _train(recipe: str | None, overrides: list[str], resume: Path | None, option
     out = resume or options.out or Path("runs") / resolved.name
     evaluator = _evaluator(out, resolved.data.encoder, options) if options.eval_every else None
     show = current_rank().is_main and not options.json_
-    with _progress(resolved.name, show) as on_event:
-        result = train(
-            resolved,
-            out,
-            data_path=options.data,
-            resume=resume is not None,
-            max_steps=options.max_steps,
-            merge=options.merge,
-            device=options.device,
-            dtype=options.dtype,
-            zoo=options.zoo,
-            compile=options.compile,
-            evaluator=evaluator,
-            eval_every=options.eval_every,
-            tensorboard="tensorboard" in options.log,
-            callback=on_event,
+    try:
+        with _progress(resolved.name, show) as on_event:
+            result = train(
+                resolved,
+                out,
+                data_path=options.data,
+                resume=resume is not None,
+                force=options.force,
+                max_steps=options.max_steps,
+                merge=options.merge,
+                device=options.device,
+                dtype=options.dtype,
+                zoo=options.zoo,
+                compile=options.compile,
+                evaluator=evaluator,
+                eval_every=options.eval_every,
+                tensorboard="tensorboard" in options.log,
+                callback=on_event,
+            )
+    except TrainingInterrupted as e:
+        err_console.print(
+            f"Interrupted at step {e.step} of {e.end_step}; saved a checkpoint of it in {e.out_dir}. "
+            f"Resume with: {_resume_command(out, options)}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
         )
+        raise typer.Exit(130) from None
     if not current_rank().is_main:
         return
     summary = {
@@ -172,12 +193,37 @@ def _train(recipe: str | None, overrides: list[str], resume: Path | None, option
     )
 
 
+def _resume_command(out: Path, options: RunOptions) -> str:
+    """The command line that continues the run in `out`: --resume and the options given that are not in its recipe."""
+    args = ["stickeval", "train", "--resume", str(out)]
+    valued = {
+        "--data": options.data,
+        "--max-steps": options.max_steps,
+        "--device": options.device,
+        "--dtype": options.dtype,
+        "--zoo": options.zoo,
+        "--eval-every": options.eval_every,
+        "--eval-data": options.eval_data,
+        "--eval-limit": options.eval_limit if options.eval_limit != RunOptions.eval_limit else None,
+    }
+    args += [part for flag, value in valued.items() if value is not None for part in (flag, str(value))]
+    args += [part for name in options.log for part in ("--log", name)]
+    if options.merge:
+        args.append("--merge")
+    if options.compile is not None:
+        args.append("--compile" if options.compile else "--no-compile")
+    if options.json_:
+        args.append("--json")
+    return shlex.join(args)
+
+
 def _evaluator(out: Path, encoder: str, options: RunOptions):
     """The `--eval-every` scorer: `stickeval run`'s own evaluation (`evaluate`) of the model on the quick
     suite (or `--eval-data`), first `--eval-limit` prompts, results in RUN_DIR/evals/step-N; it returns
     the headline metrics with their 95% CIs for train_log.jsonl."""
     from stickeval.evaluation.run import RunSettings, evaluate
     from stickeval.report.compare import HEADLINE
+    from stickeval.train.output import EVALS_DIR
     from stickeval.zoo import LoadedModel, Provenance, count_parameters
     from stickeval.zoo.checkpoint import schema_name
 
@@ -192,7 +238,7 @@ def _evaluator(out: Path, encoder: str, options: RunOptions):
         c = model.config
         provenance = Provenance(f"{out} at step {step}", "local", None, None, None, out, out / "model.safetensors")
         loaded = LoadedModel(model, c, provenance, encoder, schema_name(c.input_dim) or f"{c.input_dim}-dim", count_parameters(c))
-        results = evaluate(loaded, settings, out / "evals" / f"step-{step}")
+        results = evaluate(loaded, settings, out / EVALS_DIR / f"step-{step}")
         if results is None:  # a torchrun rank other than 0
             return None
         metrics = results["metrics"]
@@ -217,10 +263,11 @@ def _describe(event) -> str | None:
     v = event.values
     if event.kind == "start":
         peak = f", measured peak {v['peak_tflops']:,.0f} TFLOP/s" if v["peak_tflops"] else ""
+        stop = f"; stopping at step {event.end_step} of {event.total_steps} (--max-steps)" if event.end_step < event.total_steps else ""
         return (
             f"{v['n_train']} training and {v['n_val']} validation samples, {v['steps_per_epoch']} steps per epoch; "
             f"global batch {v['global_batch']} in forward passes of {v['micro_batch']}"
-            f"{' (compiled)' if v['compiled'] else ''} on {v['device']}{peak}"
+            f"{' (compiled)' if v['compiled'] else ''} on {v['device']}{peak}{stop}"
         )
     if event.kind == "epoch" and v["val_loss"] is not None:
         return f"epoch {event.epoch}: val loss {v['val_loss']:.4g} (step {event.step})"
@@ -249,7 +296,7 @@ def _progress(name: str, show: bool) -> Iterator[Callable]:
             task = bar.add_task(name, total=None, status="")
 
             def on_bar(event) -> None:
-                bar.update(task, completed=event.step, total=event.total_steps)
+                bar.update(task, completed=event.step, total=event.end_step)
                 if event.kind == "step":
                     bar.update(task, status=_status(event.values))
                 line = _describe(event)
@@ -258,16 +305,14 @@ def _progress(name: str, show: bool) -> Iterator[Callable]:
 
             yield on_bar
     else:
-        shown = {"at": -math.inf, "end": None}  # when the last step line was printed; the step this run stops at
+        shown = {"at": -math.inf}  # when the last step line was printed
 
         def on_line(event) -> None:
-            if event.kind == "start":
-                shown["end"] = event.values["end_step"]
             if event.kind == "step":
                 now = time.monotonic()
-                if now - shown["at"] >= PLAIN_EVERY_SECONDS or event.step == shown["end"]:
+                if now - shown["at"] >= PLAIN_EVERY_SECONDS or event.step == event.end_step:
                     shown["at"] = now
-                    say(f"step {event.step}/{event.total_steps}: {_status(event.values)}")
+                    say(f"step {event.step}/{event.end_step}: {_status(event.values)}")
             line = _describe(event)
             if line:
                 say(line)
@@ -298,6 +343,7 @@ def train_command(
     eval_data: EvalDataOpt = None,
     eval_limit: EvalLimitOpt = 64,
     log: LogOpt = None,
+    force: ForceOpt = False,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     zoo: ZooOpt = None,
@@ -306,7 +352,7 @@ def train_command(
     """Train a model by a recipe (from scratch unless the recipe or --init-from names weights); works under torchrun."""
     overrides = list(set_ or []) + ([f'model.init_from="{init_from}"'] if init_from else [])
     options = RunOptions(
-        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ())
+        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ()), force
     )
     _train(recipe, overrides, resume, options)
 
@@ -327,6 +373,7 @@ def finetune_command(
     eval_data: EvalDataOpt = None,
     eval_limit: EvalLimitOpt = 64,
     log: LogOpt = None,
+    force: ForceOpt = False,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     zoo: ZooOpt = None,
@@ -336,7 +383,7 @@ def finetune_command(
     if recipe is None:
         raise typer.BadParameter("give --recipe NAME|FILE, e.g. --recipe sft-large (see `stickeval recipes`).", param_hint="--recipe")
     options = RunOptions(
-        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ())
+        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ()), force
     )
     _train(recipe, [*(set_ or []), f'model.init_from="{variant}"'], None, options)
 
@@ -375,13 +422,13 @@ def cp(
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
 ) -> None:
     """Copy a recipe to FILE, to edit and pass with --recipe FILE."""
+    from stickeval._io import atomic_path, check_writable
     from stickeval.train import recipe_path
 
     source = recipe_path(name)
+    check_writable(file, given_as="FILE")  # a directory, a path under a file, a read-only directory: one line
     if file.exists() and not force:
         raise typer.BadParameter(f"{file} exists; pass --force to overwrite it, or choose another FILE.", param_hint="FILE")
-    from stickeval._io import atomic_path
-
     with atomic_path(file) as tmp:
         shutil.copyfile(source, tmp)
     err_console.print(f"Copied {source.name} to {file}; train with `stickeval train --recipe {file}`.", highlight=False)

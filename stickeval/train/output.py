@@ -5,29 +5,68 @@ JSON object per logged step, epoch and evaluation), optionally the same numbers 
 events under `tensorboard/`, `training.json` (data source and hash, curation table, steps, how the
 step ran), and at the end the model: `save_checkpoint`'s files, or with LoRA the base weights plus
 adapters under the keys the zoo merges (`--merge` folds them in instead). Only rank 0 writes.
+
+A new run claims its directory first (`claim_run_directory`): a directory holding another run, or
+other files, is refused unless the caller forces it, so a run never silently replaces another.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 from safetensors.torch import save_file as save_safetensors
 from torch import nn
 
-from stickeval._io import atomic_path, write_text_atomic
+from stickeval._io import atomic_path, check_writable, write_text_atomic
 from stickeval.data.schema import ACTIONS
 from stickeval.errors import CheckpointWriteError, MissingDependencyError, first_line
+from stickeval.output_dir import check_output_dir
 from stickeval.train.dataset import TrainingData
 from stickeval.train.recipe import Recipe
+from stickeval.train.state import STATE_FILE
 from stickeval.version import __version__
-from stickeval.zoo.checkpoint import CONFIG_FILE, save_checkpoint, schema_name
+from stickeval.zoo.checkpoint import CONFIG_FILE, WEIGHT_FILES, save_checkpoint, schema_name
 
 LOG_FILE = "train_log.jsonl"
-RECIPE_FILE = "recipe.toml"
+RECIPE_FILE = "recipe.toml"  # written first: the file that marks a directory as a training run
 SUMMARY_FILE = "training.json"
 TENSORBOARD_DIR = "tensorboard"
+EVALS_DIR = "evals"  # `--eval-every` results, one run directory per evaluated step
+# Everything a training run writes into its directory: what a new run started with `force` replaces.
+RUN_OUTPUTS = (RECIPE_FILE, LOG_FILE, SUMMARY_FILE, STATE_FILE, TENSORBOARD_DIR, EVALS_DIR, CONFIG_FILE, *WEIGHT_FILES)
+
+
+def claim_run_directory(directory: Path, *, force: bool) -> bool:
+    """Check, before any work, that a new run may write into `directory` (`output_dir.check_output_dir`).
+
+    A new or empty directory is used. One that holds a training run (its recipe.toml) is refused,
+    whatever its recipe, since starting over would discard it: the message names --resume when the
+    run has a checkpoint to continue from. Other files are refused too. `force` takes the directory anyway.
+
+    Returns:
+        True when the directory holds a training run that `force` replaces (`RunWriter.start` removes
+        its `RUN_OUTPUTS` once the new run's data and model are ready).
+
+    Raises:
+        OutputPathError: `directory` is a file or not writable; or, without `force`, it holds a run or other files.
+    """
+
+    def existing_run(recipe_file: Path) -> str:
+        try:
+            name = tomllib.loads(recipe_file.read_text(encoding="utf-8")).get("name")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            name = None
+        recipe = f" of {name}" if isinstance(name, str) else ""
+        if not (directory / STATE_FILE).is_file():
+            return f"a training run{recipe} that saved no checkpoint"
+        return f"a training run{recipe} (continue it with `stickeval train --resume {directory}`)"
+
+    check_writable(directory, directory=True)
+    return check_output_dir(directory, marker=RECIPE_FILE, what="training run", other_job=existing_run, force=force)
 
 
 class RunWriter:
@@ -40,8 +79,13 @@ class RunWriter:
         self.directory, self.recipe, self.enabled, self.tensorboard = directory, recipe, enabled, tensorboard
         self._events = None  # the TensorBoard SummaryWriter, once started
 
-    def start(self, data: TrainingData, *, resumed_at: int | None) -> None:
+    def start(self, data: TrainingData, *, resumed_at: int | None, replace: bool = False) -> None:
         """Write the recipe; on a resume, drop log lines (and TensorBoard events) past the checkpoint's step (they are redone).
+
+        Args:
+            data: the run's data.
+            resumed_at: the step of the checkpoint resumed from; None for a new run.
+            replace: first remove the files of the run the directory holds (`claim_run_directory` with force).
 
         Raises:
             MissingDependencyError: `tensorboard` was asked for and the package is not installed.
@@ -49,6 +93,8 @@ class RunWriter:
         """
         if not self.enabled:
             return
+        if replace:
+            self._guard(lambda: _remove(self.directory, RUN_OUTPUTS))
         if self.tensorboard:
             self._events = _event_writer(self.directory / TENSORBOARD_DIR, purge_step=None if resumed_at is None else resumed_at + 1)
         self._guard(lambda: write_text_atomic(self.directory / RECIPE_FILE, self.recipe.to_toml()))
@@ -148,6 +194,12 @@ def _event_writer(directory: Path, *, purge_step: int | None):
     except ImportError as e:
         raise MissingDependencyError("tensorboard", "--log tensorboard", "tensorboard") from e
     return SummaryWriter(str(directory), purge_step=purge_step)
+
+
+def _remove(directory: Path, names: tuple[str, ...]) -> None:
+    for name in names:
+        path = directory / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def _append(path: Path, line: str) -> None:

@@ -273,9 +273,9 @@ def recipe_from_dict(doc: dict, *, source: str = "recipe", problems: list[str] |
                 problems.append(f"{key}: expected a [{key}] table, got {type(value).__name__}")
         else:
             problems.append(f"unknown section '{key}'.{did_you_mean(key, [*SECTIONS, 'name', 'description'])}")
-    if not problems:
-        recipe = Recipe(**kwargs)  # type: ignore[arg-type]
-        problems += _rules(recipe)
+    # the range rules run on every key that passed (the others at their defaults), so that one pass reports every problem
+    recipe = Recipe(**{"name": "", **kwargs})  # type: ignore[arg-type]
+    problems += _rules(recipe)
     if problems:
         raise RecipeError(
             f"{source} has {len(problems)} problem(s): " + "; ".join(problems) + ". See docs/training.md for every key.",

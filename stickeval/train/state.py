@@ -94,17 +94,30 @@ def save_state(state: TrainState, directory: str | Path) -> Path:
     return path
 
 
+def check_resumable(directory: str | Path) -> None:
+    """Check that `directory` holds a run to resume, without reading it.
+
+    Raises:
+        TrainStateError: the directory does not exist, is a file, or has no state file.
+    """
+    directory = Path(directory)
+    fix = "Pass the output directory of an earlier `stickeval train` run."
+    if not directory.exists():
+        raise TrainStateError(f"{directory} does not exist: there is no run to resume there. {fix}")
+    if not directory.is_dir():
+        raise TrainStateError(f"{directory} is a file, not a run directory. {fix}")
+    if not (directory / STATE_FILE).is_file():
+        raise TrainStateError(f"{directory} has no {STATE_FILE} to resume from. {fix}")
+
+
 def load_state(directory: str | Path) -> TrainState:
     """Read a run directory's `train_state.pt`.
 
     Raises:
-        TrainStateError: the directory has no state file, or it is unreadable.
+        TrainStateError: as `check_resumable`, or the state file is unreadable.
     """
+    check_resumable(directory)
     path = Path(directory) / STATE_FILE
-    if not path.is_file():
-        raise TrainStateError(
-            f"{directory} has no {STATE_FILE} to resume from. Pass the output directory of an earlier `stickeval train` run."
-        )
     try:
         doc = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a truncated or foreign file

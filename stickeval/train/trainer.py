@@ -22,6 +22,12 @@ On the device nothing waits for the host inside a step: the data is copied there
 summed there and read once per logged step. Checkpoints (`state.py`) hold everything a step depends
 on; resuming restores them after the model is built, so a resumed run on CPU reproduces the
 uninterrupted one bit for bit.
+
+A run stops early in two ways, each leaving a checkpoint to resume or fall back on. Ctrl-C ends it
+after the optimizer step in progress, with a checkpoint of that step (`interrupt.py`; one process
+only). A NaN or inf loss or gradient norm, read at a logged step, or NaN/inf weights, checked before
+every save, end it with TrainingDivergedError before anything non-finite is written: the last
+checkpoint on disk is the last good one.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from torch import nn
 
 from stickeval.device import current_rank, device_name, resolve_device, resolve_dtype
 from stickeval.distributed import Group, process_group
-from stickeval.errors import TrainStateError
+from stickeval.errors import TrainingDivergedError, TrainingInterrupted, TrainStateError
 from stickeval.train import output
 from stickeval.train.dataset import TrainingData, prepare_data
 from stickeval.train.execution import (
@@ -51,10 +57,12 @@ from stickeval.train.execution import (
     measured_peak_tflops,
     resolve_micro_batch,
 )
+from stickeval.train.interrupt import StopRequest
 from stickeval.train.objective import compute_loss, make_batch
 from stickeval.train.recipe import Recipe, recipe_from_dict
 from stickeval.train.speed import step_rates, training_flops_per_sample
-from stickeval.train.state import TrainState, capture_rng, load_state, restore_rng, save_state
+from stickeval.train.state import STATE_FILE, TrainState, capture_rng, load_state, restore_rng, save_state
+from stickeval.zoo.checkpoint import non_finite_keys
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
 # Modules the objective never reads (no camera or partner input; pooled heads outside the loss): frozen,
@@ -69,8 +77,9 @@ class TrainEvent:
     evaluation, or a saved checkpoint."""
 
     kind: str  # "start", "step", "epoch", "eval", "checkpoint"
-    step: int
-    total_steps: int
+    step: int  # optimizer steps done
+    end_step: int  # where this invocation stops: the schedule's last step, or max_steps
+    total_steps: int  # the schedule's steps over every epoch
     epoch: int
     values: dict = field(default_factory=dict)
 
@@ -283,6 +292,7 @@ def train(
     *,
     data_path: str | Path | None = None,
     resume: bool = False,
+    force: bool = False,
     max_steps: int | None = None,
     merge: bool = False,
     device: str | None = None,
@@ -303,6 +313,9 @@ def train(
             train_state.pt, and with `tensorboard` the event files under tensorboard/.
         data_path: the .pt file (overrides `data.path`).
         resume: continue the run in `out_dir` from its train_state.pt (same recipe), bit for bit.
+        force: start a new run in `out_dir` even when it holds another run (whose files are replaced,
+            `output.RUN_OUTPUTS`) or other files (kept); without it, such a directory is refused
+            before any work (`output.claim_run_directory`).
         max_steps: stop after this many optimizer steps in all (the schedule still spans every epoch).
         merge: with LoRA, save merged weights instead of base + adapters.
         device, dtype: as `stickeval.device`; bfloat16 on CUDA means bf16 autocast over fp32 weights.
@@ -314,11 +327,16 @@ def train(
         callback: receives a TrainEvent at the start, per logged step, epoch, evaluation and checkpoint (rank 0 only).
 
     Raises:
+        OutputPathError: (a new run) `out_dir` is a file, not writable, or holds another run or other
+            files and `force` is not given; checked first.
         RecipeError, DatasetError, TrainStateError (also: a resume with another number of torchrun processes),
+        TrainingDivergedError (NaN/inf loss, gradient norm or weights; nothing non-finite is saved),
+        TrainingInterrupted (Ctrl-C on one process: a checkpoint of the last completed step was saved),
         CheckpointWriteError, DistributedError (another rank failed or hung), MissingDependencyError
         (`tensorboard` without the package), and the zoo's errors for `init_from`.
     """
     out_dir = Path(out_dir)
+    replace = False if resume else output.claim_run_directory(out_dir, force=force)
     dev = resolve_device(device)
     autocast_dtype = torch.bfloat16 if dev.type == "cuda" and resolve_dtype(dtype, dev) == torch.bfloat16 else None
     state = load_state(out_dir) if resume else None
@@ -344,6 +362,7 @@ def train(
             out_dir,
             job,
             state=state,
+            replace=replace,
             autocast_dtype=autocast_dtype,
             compile=dev.type == "cuda" if compile is None else compile,
             writer=output.RunWriter(out_dir, recipe, enabled=job.rank.is_main, tensorboard=tensorboard),
@@ -367,6 +386,7 @@ class _Loop:
         job: Group,
         *,
         state: TrainState | None,
+        replace: bool,
         autocast_dtype: torch.dtype | None,
         compile: bool,
         writer: output.RunWriter,
@@ -400,11 +420,13 @@ class _Loop:
             self.optimizer, lambda step: lr_factor(step, self.total_steps, s.warmup_fraction, s.min_lr_ratio)
         )
         self.step, self.epoch, self.position = 0, 0, 0
+        self.saved_step: int | None = None  # the step of the checkpoint on disk, the last good one
         if state is not None:
             model.load_state_dict(state.model)
             self.optimizer.load_state_dict(state.optimizer)
             self.scheduler.load_state_dict(state.scheduler)
             self.step, self.epoch, self.position = state.step, state.epoch, state.position
+            self.saved_step = state.step
         self.train_data, self.val_data = device_split(data.train, self.device), device_split(data.val, self.device)
         found = state.micro_batch if state is not None else None  # "auto" is probed once per run
         self.micro_batch = found or int(job.all_reduce([resolve_micro_batch(model, self.train_data, recipe, autocast_dtype)], op="min")[0])
@@ -425,21 +447,26 @@ class _Loop:
         self.lr = self.optimizer.param_groups[0]["lr"]  # of the step being taken
         self.end_step = self.total_steps
         self.window_start, self.window_samples = time.perf_counter(), 0  # since the last logged step
-        writer.start(data, resumed_at=self.step if state is not None else None)
+        self.stop = StopRequest(enabled=not rank.distributed)
+        writer.start(data, resumed_at=self.step if state is not None else None, replace=replace)
         if state is not None:
             restore_rng(state.rng)  # last: building the model and adapters drew from the RNG
 
     def run(self, *, max_steps: int | None, merge: bool) -> TrainResult:
-        """Train until the last epoch ends or `max_steps`, checkpoint, write the model."""
+        """Train until the last epoch ends or `max_steps`, checkpoint, write the model; on Ctrl-C,
+        checkpoint the last completed step and raise TrainingInterrupted."""
         self.end_step = self.total_steps if max_steps is None else min(max_steps, self.total_steps)
         self._emit("start", self._start_values())
         self.model.train()
         self.window_start = time.perf_counter()
         try:
-            while self.epoch < self.recipe.schedule.epochs and self.step < self.end_step:
-                self._run_epoch()
-            self._checkpoint()
-            self._finish(merge)
+            with self.stop:
+                while self._steps_left() and not self.stop.requested:
+                    self._run_epoch()
+                self._checkpoint()
+                if self._steps_left():  # stopped by Ctrl-C
+                    raise TrainingInterrupted(self.step, self.end_step, str(self.out_dir))
+                self._finish(merge)
         finally:
             self.writer.close()
         d = self.data
@@ -456,13 +483,15 @@ class _Loop:
             self.compiled,
         )
 
+    def _steps_left(self) -> bool:
+        return self.epoch < self.recipe.schedule.epochs and self.step < self.end_step
+
     def _start_values(self) -> dict:
         world = self.job.rank.world_size
         return {
             "n_train": self.data.n_train,
             "n_val": self.data.n_val,
             "steps_per_epoch": self.steps_per_epoch,
-            "end_step": self.end_step,  # where this invocation stops: the last step, or max_steps
             "global_batch": self.global_batch * world,
             "micro_batch": self.micro_batch,
             "compiled": self.compiled,
@@ -477,11 +506,11 @@ class _Loop:
         r = self.recipe.run
         self.sampler.set_epoch(self.epoch)
         order = torch.tensor(list(self.sampler), device=self.device)  # the epoch's sample order, copied once
-        while self.position < self.n_batches and self.step < self.end_step:
+        while self.position < self.n_batches and self.step < self.end_step and not self.stop.requested:
             result = self._optimizer_step(order)
             if self.step % r.log_every == 0 or self.step == self.end_step or self.position >= self.n_batches:
                 self._log_step(result)
-            if self.eval_every and self.step % self.eval_every == 0:
+            if self.eval_every and self.step % self.eval_every == 0 and not self.stop.requested:
                 self._evaluate()
             if r.save_every and self.step % r.save_every == 0 and self.step < self.end_step:
                 self._checkpoint()
@@ -516,9 +545,15 @@ class _Loop:
         return result
 
     def _log_step(self, result: StepResult) -> None:
-        """Read the step's numbers (the one wait for the device), add the speed since the last logged step, log them."""
+        """Read the step's numbers (the one wait for the device), add the speed since the last logged step, log them.
+
+        Raises:
+            TrainingDivergedError: the loss or the gradient norm is NaN or inf (nothing is logged or saved).
+        """
         losses, grad_norm = result.read()
         losses = _all_mean(self.job, losses)
+        if not (math.isfinite(losses["total"]) and math.isfinite(grad_norm)):
+            raise self._diverged(f"loss {losses['total']:.4g}, gradient norm {grad_norm:.4g}")
         now = time.perf_counter()
         remaining = (self.end_step - self.step) * self.global_batch * self.job.rank.world_size
         values = {
@@ -541,37 +576,65 @@ class _Loop:
         self.epoch, self.position = self.epoch + 1, 0
 
     def _evaluate(self) -> None:
-        """Score an inference copy of the model; the random states and the speed window are left as they were."""
+        """Score an inference copy of the model; the random states and the speed window are left as they were.
+        Ctrl-C stops an evaluation at once (it changes nothing a checkpoint holds): the run then stops at this step."""
         started, rng = time.perf_counter(), capture_rng()
-        metrics = self.evaluator(inference_copy(self.model, self.recipe), self.step)
-        restore_rng(rng)
+        try:
+            with self.stop.interruptible():
+                metrics = self.evaluator(inference_copy(self.model, self.recipe), self.step)
+        except KeyboardInterrupt:
+            if not self.stop.requested:
+                raise
+            metrics = None
+        finally:
+            restore_rng(rng)
         if metrics is not None:
             self.writer.log({"step": self.step, "epoch": self.epoch, "eval": metrics})
             self._emit("eval", metrics)
         self.window_start += time.perf_counter() - started
 
     def _checkpoint(self) -> None:
-        if not self.job.rank.is_main:
-            return
-        state = TrainState(
-            self.model.state_dict(),
-            self.optimizer.state_dict(),
-            self.scheduler.state_dict(),
-            self.step,
-            self.epoch,
-            self.position,
-            capture_rng(),
-            self.recipe.to_dict(),
-            self.job.rank.world_size,
-            self.micro_batch,
+        """Save the resumable state (rank 0), once every rank has checked that the weights are finite.
+
+        Raises:
+            TrainingDivergedError: a weight is NaN or inf; nothing is saved.
+        """
+        non_finite = non_finite_keys(self.model.state_dict())
+        if non_finite:
+            shown = ", ".join(non_finite[:3]) + (", ..." if len(non_finite) > 3 else "")
+            raise self._diverged(f"{len(non_finite)} weight tensor(s) hold NaN or inf ({shown})")
+        if self.job.rank.is_main:
+            state = TrainState(
+                self.model.state_dict(),
+                self.optimizer.state_dict(),
+                self.scheduler.state_dict(),
+                self.step,
+                self.epoch,
+                self.position,
+                capture_rng(),
+                self.recipe.to_dict(),
+                self.job.rank.world_size,
+                self.micro_batch,
+            )
+            save_state(state, self.out_dir)
+            self._emit("checkpoint", {"path": str(self.out_dir)})
+        self.saved_step = self.step
+
+    def _diverged(self, what: str) -> TrainingDivergedError:
+        """The error that stops a run whose numbers became NaN or inf, saying which checkpoint is left."""
+        if self.saved_step is None:
+            kept = f"{self.out_dir} has no checkpoint yet (run.save_every = {self.recipe.run.save_every})"
+        else:
+            kept = f"{self.out_dir / STATE_FILE} still holds step {self.saved_step}"
+        return TrainingDivergedError(
+            f"Training diverged by step {self.step}: {what}. Nothing was saved from it: {kept}. Lower optimizer.lr "
+            f"(now {self.recipe.optimizer.lr:g}) or optimizer.max_grad_norm, then train again with another -o or --force."
         )
-        save_state(state, self.out_dir)
-        self._emit("checkpoint", {"path": str(self.out_dir)})
 
     def _finish(self, merge: bool) -> None:
         """Rank 0 writes the model and training.json; then every rank leaves together."""
         if self.job.rank.is_main:
-            execution = {k: v for k, v in self._start_values().items() if k not in ("n_train", "n_val", "steps_per_epoch", "end_step")}
+            execution = {k: v for k, v in self._start_values().items() if k not in ("n_train", "n_val", "steps_per_epoch")}
             self.writer.finish(self.model, self.data, steps=self.step, total_steps=self.total_steps, merge=merge, execution=execution)
         if self.job.rank.distributed:
             # Release DDP (its reducer holds the group's gloo work) while the group lives, and leave the group
@@ -583,4 +646,4 @@ class _Loop:
 
     def _emit(self, kind: str, values: dict) -> None:
         if self.callback is not None:
-            self.callback(TrainEvent(kind, self.step, self.total_steps, self.epoch, values))
+            self.callback(TrainEvent(kind, self.step, self.end_step, self.total_steps, self.epoch, values))

@@ -12,6 +12,7 @@ import json
 import logging
 import pickle
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,23 @@ CONFIG_FILE = "config.json"
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # added by DistributedDataParallel and torch.compile
 _IMAGE_PREFIXES = ("image_encoder.", "fusion_module.")  # optional image conditioning (original HEAD)
 _LAYER_KEY = re.compile(r"^transformer_encoder\.layers\.(\d+)\.")
+# Where each width shows in the weights, as (key, dimension): the value most of them agree on is taken (the
+# first key breaks a tie), so that one wrong-shaped tensor is named as such instead of redefining the model.
+_WIDTH_SOURCES = {
+    "d_model": (
+        ("motion_embedding.2.weight", 0),
+        ("motion_embedding.3.weight", 0),
+        ("text_projection.3.weight", 0),
+        ("action_projection.0.weight", 0),
+        ("pose_decoder.0.weight", 1),
+    ),
+    "input_dim": (("motion_embedding.0.weight", 1),),
+    "output_dim": (("pose_decoder.3.weight", 0),),
+    "embedding_dim": (("text_projection.0.weight", 1),),
+    "num_actions": (("action_embedding.weight", 0), ("action_predictor.3.weight", 0)),
+}
+_INV_FREQ = "transformer_encoder.layers.0.self_attn.rope.inv_freq"  # head_dim / 2 frequencies: the head size
+_ARCHITECTURE = ("input_dim", "d_model", "nhead", "num_layers", "output_dim", "embedding_dim", "num_actions")
 
 
 @dataclass
@@ -105,7 +123,8 @@ def read_checkpoint(path: str | Path) -> RawCheckpoint:
         )
     if is_peft_weights(path):
         peft = read_peft_config(path.parent)
-        return RawCheckpoint(path, "peft", from_peft_keys(obj, path), None, {"rank": peft.rank, "alpha": peft.alpha})
+        lora_config = {"rank": peft.rank, "alpha": peft.alpha, "base": peft.base}
+        return RawCheckpoint(path, "peft", from_peft_keys(obj, path), None, lora_config)
     return RawCheckpoint(path, fmt, _strip_wrappers(obj), read_config_json(path.parent), lora_config, extra)
 
 
@@ -217,58 +236,125 @@ def merge_lora(state_dict: dict[str, torch.Tensor], *, alpha: float | None, rank
     return out
 
 
-def infer_config(state_dict: dict[str, torch.Tensor], *, causal: bool = False) -> ModelConfig:
-    """Every hyperparameter from tensor shapes (head_dim = 2 x len(inv_freq)); `causal` is not in the weights.
+def infer_config(state_dict: dict[str, torch.Tensor], config_json: dict | None = None, *, path: str | None = None) -> ModelConfig:
+    """The architecture a state_dict holds, read from its tensor shapes and checked against every tensor.
+
+    Each width is the value most of the tensors carrying it agree on, the head size is 2 x
+    len(rope.inv_freq), the layer count the highest layer index + 1. The model those give must be
+    possible (every width positive, d_model a multiple of the head size), and every key and shape of
+    it must be in the state_dict: `load_checkpoint` and `describe_checkpoint` both rely on this one
+    check, so a damaged file is refused by both, naming its keys, before any model is built from it.
+    `dropout` and `causal` are not in the weights: they come from config.json (defaults without it).
+
+    Args:
+        state_dict: the weights (LoRA adapters merged, image-conditioning tensors removed).
+        config_json: the config.json beside the weights, if any.
+        path: the file, to name in errors.
 
     Raises:
-        CheckpointError: a key the inference needs is missing.
+        StateDictMismatchError: a key the inference needs is missing; the shapes give an impossible
+            model; or keys are missing, unexpected or of another shape than that model's (named, with
+            the shapes expected).
     """
-    try:
-        d_model = state_dict["motion_embedding.2.weight"].shape[0]
-        head_dim = 2 * state_dict["transformer_encoder.layers.0.self_attn.rope.inv_freq"].shape[0]
-        return ModelConfig(
-            input_dim=state_dict["motion_embedding.0.weight"].shape[1],
-            d_model=d_model,
-            nhead=d_model // head_dim,
-            num_layers=len({int(m.group(1)) for k in state_dict if (m := _LAYER_KEY.match(k))}),
-            output_dim=state_dict["pose_decoder.3.weight"].shape[0],
-            embedding_dim=state_dict["text_projection.0.weight"].shape[1],
-            num_actions=state_dict["action_embedding.weight"].shape[0],
-            causal=causal,
+    where = f"{path}: " if path else ""
+    widths = {name: _width(state_dict, name, path=path) for name in _WIDTH_SOURCES}
+    if _INV_FREQ not in state_dict:
+        raise _not_stick_gen(_INV_FREQ, path)
+    inv_freq = state_dict[_INV_FREQ]
+    head_dim = 2 * inv_freq.shape[0] if inv_freq.dim() == 1 else 0
+    problems = [f"{name} {value} (from {key} {list(state_dict[key].shape)})" for name, (value, key) in widths.items() if value < 1]
+    d_model, d_model_key = widths["d_model"]
+    if head_dim < 2 or d_model % head_dim:
+        problems.append(
+            f"d_model {d_model} (from {d_model_key} {list(state_dict[d_model_key].shape)}) is not a multiple of the head size "
+            f"{head_dim} (2 x the length of {_INV_FREQ} {list(inv_freq.shape)})"
         )
-    except KeyError as e:
+    if problems:
         raise StateDictMismatchError(
-            f"Not a Stick-Gen state_dict: key {e.args[0]} is missing, so the architecture cannot be inferred.",
-            missing_keys=[e.args[0]],
-        ) from None
+            f"{where}The weights give an impossible model: {'; '.join(problems)}. "
+            "The file is damaged or not a Stick-Gen checkpoint: re-download or re-save it.",
+            path=path,
+        )
+    config = ModelConfig(
+        **{name: value for name, (value, _) in widths.items()},
+        nhead=d_model // head_dim,
+        num_layers=1 + max(int(m.group(1)) for k in state_dict if (m := _LAYER_KEY.match(k))),
+        **_unshaped_settings(config_json),
+    )
+    _check_keys_and_shapes(state_dict, config, where=where, path=path)
+    return config
 
 
-def load_state_dict_strict(model: StickFigureTransformer, state_dict: dict[str, torch.Tensor], *, path: str | None = None) -> None:
-    """Load with every key and shape checked first; the error names the first offenders and the counts."""
-    expected = model.state_dict()
+def _width(state_dict: dict[str, torch.Tensor], name: str, *, path: str | None) -> tuple[int, str]:
+    """The value of width `name` most of its source tensors agree on, and the first key giving it."""
+    found = [(t.shape[dim], key) for key, dim in _WIDTH_SOURCES[name] if (t := state_dict.get(key)) is not None and t.dim() > dim]
+    if not found:
+        raise _not_stick_gen(_WIDTH_SOURCES[name][0][0], path)
+    votes = Counter(value for value, _ in found)
+    return next((value, key) for value, key in found if votes[value] == max(votes.values()))
+
+
+def _not_stick_gen(key: str, path: str | None) -> StateDictMismatchError:
+    where = f"{path}: " if path else ""
+    return StateDictMismatchError(
+        f"{where}Not a Stick-Gen state_dict: key {key} is missing, so the architecture cannot be inferred.", missing_keys=[key], path=path
+    )
+
+
+def _unshaped_settings(config_json: dict | None) -> dict:
+    """`dropout` and `causal` from config.json: the settings no tensor shape shows (none without a config.json)."""
+    document = config_json or {}
+    settings = {"causal": bool(document.get("causal", False))}
+    dropout = document.get("dropout")
+    if isinstance(dropout, int | float) and not isinstance(dropout, bool) and 0 <= dropout < 1:
+        settings["dropout"] = float(dropout)
+    return settings
+
+
+def _check_keys_and_shapes(state_dict: dict[str, torch.Tensor], config: ModelConfig, *, where: str, path: str | None) -> None:
+    """Every key and shape of the model `config` describes, against the state_dict.
+
+    Raises:
+        StateDictMismatchError: naming the first offenders of each kind, with the shapes expected.
+    """
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in StickFigureTransformer(config).state_dict().items()}
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     mismatched = [
-        (k, tuple(state_dict[k].shape), tuple(v.shape)) for k, v in expected.items() if k in state_dict and state_dict[k].shape != v.shape
+        (k, tuple(state_dict[k].shape), shape) for k, shape in expected.items() if k in state_dict and state_dict[k].shape != shape
     ]
-    if missing or unexpected or mismatched:
-        parts = []
-        if mismatched:
-            shown = "; ".join(f"{k}: checkpoint {list(a)} vs model {list(b)}" for k, a, b in mismatched[:3])
-            parts.append(f"{len(mismatched)} shape mismatch(es) ({shown})")
-        if missing:
-            parts.append(f"{len(missing)} missing key(s) ({', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s) ({', '.join(unexpected[:3])})")
-        where = f"{path}: " if path else ""
-        raise StateDictMismatchError(
-            f"{where}state_dict does not fit the model: " + "; ".join(parts) + ".",
-            missing_keys=missing,
-            unexpected_keys=unexpected,
-            shape_mismatches=mismatched,
-            path=path,
-        )
-    model.load_state_dict(state_dict, strict=True)
+    if not (missing or unexpected or mismatched):
+        return
+    parts = []
+    if mismatched:
+        shown = "; ".join(f"{k}: checkpoint {list(a)}, expected {list(b)}" for k, a, b in mismatched[:3])
+        parts.append(f"{len(mismatched)} shape mismatch(es) ({shown})")
+    if missing:
+        parts.append(f"{len(missing)} missing key(s) ({', '.join(missing[:3])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s) ({', '.join(unexpected[:3])})")
+    c = config
+    raise StateDictMismatchError(
+        f"{where}state_dict does not fit the architecture most of its tensors give (d_model {c.d_model}, nhead {c.nhead}, "
+        f"num_layers {c.num_layers}, input_dim {c.input_dim}, num_actions {c.num_actions}): " + "; ".join(parts) + ".",
+        missing_keys=missing,
+        unexpected_keys=unexpected,
+        shape_mismatches=mismatched,
+        path=path,
+    )
+
+
+def non_finite_keys(state_dict: dict[str, torch.Tensor]) -> list[str]:
+    """The keys of the floating-point tensors that hold NaN or inf, in state_dict order.
+
+    One wait for the device in all, so the trainer can check its weights before each save.
+    """
+    floating = [(key, value) for key, value in state_dict.items() if value.is_floating_point()]
+    if not floating:
+        return []
+    finite = torch.stack([torch.isfinite(value).all() for _, value in floating]).tolist()
+    return [key for (key, _), ok in zip(floating, finite) if not ok]
 
 
 def load_checkpoint(
@@ -290,12 +376,12 @@ def load_checkpoint(
         map_location: device to place the weights on.
 
     Returns:
-        (model, config), the config inferred from tensor shapes (+ `causal` from config.json, the base's
-        when `path` has none).
+        (model, config), the config inferred from tensor shapes (+ `dropout` and `causal` from config.json,
+        the base's when `path` has none).
 
     Raises:
         CheckpointError: unreadable, truncated or unsafe file; LoRA adapters without alpha.
-        StateDictMismatchError: keys or shapes do not fit the architecture.
+        StateDictMismatchError: keys or shapes do not fit one architecture (`infer_config`).
     """
     raw = read_checkpoint(path)
     state_dict, config_json = raw.state_dict, raw.config_json
@@ -313,12 +399,11 @@ def load_checkpoint(
     if raw.image_keys:
         log.warning("%s: ignoring %d image-conditioning tensors (stickeval evaluates the text path)", raw.path, len(raw.image_keys))
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith(_IMAGE_PREFIXES)}
-    causal = bool((config_json or {}).get("causal", False))
-    config = infer_config(state_dict, causal=causal)
+    config = infer_config(state_dict, config_json, path=str(raw.path))
     with torch.device("meta"):
         model = StickFigureTransformer(config)
     model = model.to_empty(device=map_location)
-    load_state_dict_strict(model, state_dict, path=str(raw.path))
+    model.load_state_dict(state_dict, strict=True)  # keys and shapes were checked by infer_config
     return model.eval(), config
 
 
@@ -349,24 +434,74 @@ def save_checkpoint(model: StickFigureTransformer, directory: str | Path, *, met
 
 
 def describe_checkpoint(path: str | Path) -> dict:
-    """What a checkpoint holds, without merging or loading it: format, inferred config, schema,
-    parameter count, LoRA and image-conditioning keys, other training-dict keys.
+    """What a checkpoint holds, without merging or loading it: format, architecture, schema, parameter
+    count, LoRA adapters, image-conditioning keys, other training-dict keys, and NaN/inf tensors.
+
+    The architecture is `infer_config`'s (the check `load_checkpoint` makes), with config.json's
+    `dropout` and `causal`. A file of LoRA adapters alone holds no architecture: config.json's, when it
+    records one, is shown (`config_source`), and the adapters' base is the one their config names
+    (peft's `base_model_name_or_path`, or the `init_from` of a stickeval run).
+
+    Returns:
+        {"path", "format", "config" (None when unknown), "config_source" ("weights", "config.json" or
+        None), "schema", "n_params" (None for adapters alone), "lora_keys", "lora_params",
+        "lora_config", "adapters" (None, or {"rank", "alpha", "modules", "targets", "base"}),
+        "image_conditioning_keys", "training_dict_keys", "n_tensors", "non_finite" (keys holding NaN/inf)}.
 
     Raises:
         CheckpointError / StateDictMismatchError: as `read_checkpoint` and `infer_config`.
     """
     raw = read_checkpoint(path)
-    plain = {k.replace(".base_layer.", "."): v for k, v in raw.state_dict.items() if ".lora_" not in k}
-    config = infer_config(plain, causal=bool((raw.config_json or {}).get("causal", False)))
+    plain = {
+        k.replace(".base_layer.", "."): v for k, v in raw.state_dict.items() if ".lora_" not in k and not k.startswith(_IMAGE_PREFIXES)
+    }
+    if plain:
+        config, source = infer_config(plain, raw.config_json, path=str(raw.path)), "weights"
+    else:
+        config = _recorded_config(raw.config_json)
+        source = "config.json" if config else None
     return {
         "path": str(raw.path),
         "format": raw.format,
-        "config": config.to_dict(),
-        "schema": schema_name(config.input_dim),
-        "n_params": sum(v.numel() for k, v in plain.items() if not k.endswith("inv_freq") and not k.startswith(_IMAGE_PREFIXES)),
+        "config": config.to_dict() if config else None,
+        "config_source": source,
+        "schema": schema_name(config.input_dim) if config else None,
+        "n_params": sum(v.numel() for k, v in plain.items() if not k.endswith("inv_freq")) if plain else None,
         "lora_keys": len(raw.lora_keys),
         "lora_params": sum(raw.state_dict[k].numel() for k in raw.lora_keys),
         "lora_config": raw.lora_config,
+        "adapters": _describe_adapters(raw, adapters_only=not plain),
         "image_conditioning_keys": len(raw.image_keys),
         "training_dict_keys": raw.extra_keys,
+        "n_tensors": len(raw.state_dict),
+        "non_finite": non_finite_keys(raw.state_dict),
+    }
+
+
+def _recorded_config(config_json: dict | None) -> ModelConfig | None:
+    """The architecture a config.json records (every width an integer), else None."""
+    document = config_json or {}
+    widths = {name: document.get(name) for name in _ARCHITECTURE}
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in widths.values()):
+        return None
+    return ModelConfig(**widths, **_unshaped_settings(config_json))
+
+
+def _describe_adapters(raw: RawCheckpoint, *, adapters_only: bool) -> dict | None:
+    """The LoRA adapters of a checkpoint: rank, alpha, how many modules, which ones (layer numbers
+    dropped), and for adapters alone the base they apply to; None without adapters."""
+    keys = raw.lora_keys
+    if not keys:
+        return None
+    lora = raw.lora_config or (raw.config_json or {}).get("lora_config") or {}
+    modules = sorted({k.rsplit(".lora_", 1)[0] for k in keys})
+    first_a = next((k for k in keys if k.endswith(".lora_A")), None)
+    rank = lora.get("rank", lora.get("r")) or (raw.state_dict[first_a].shape[0] if first_a else None)
+    base = (lora.get("base") or (raw.config_json or {}).get("init_from")) if adapters_only else None
+    return {
+        "rank": rank,
+        "alpha": lora.get("alpha", lora.get("lora_alpha")),
+        "modules": len(modules),
+        "targets": sorted({_LAYER_KEY.sub("", name) for name in modules}),
+        "base": base or None,
     }

@@ -19,6 +19,7 @@ from stickeval.errors import (
     ArchitectureMismatchError,
     CheckpointError,
     HubError,
+    NoRevisionsError,
     ParameterCountError,
     UnknownVariantError,
     WeightsNotBuiltError,
@@ -128,6 +129,15 @@ def _base_variant(base: str, weights: Path, zoo: str | Path | None) -> Variant:
 
 
 def _files(variant: Variant, revision: str | None, *, force: bool, cached_only: bool) -> Provenance:
+    """Where a variant's weights are: in the package, at a local path, or in the HF cache (fetched if needed).
+
+    Raises:
+        NoRevisionsError: a revision for a built-in or local variant, which have none.
+        WeightsNotBuiltError, CheckpointError, HubError: the weights are not there.
+    """
+    if revision is not None and variant.source != "hub":
+        what = "built into stickeval" if variant.source == "builtin" else "a local checkpoint"
+        raise NoRevisionsError(f"{variant.name} is {what} and has no revisions; drop --revision.")
     if variant.source == "builtin":
         for name in variant.weight_files:
             if (variant.builtin_dir / name).is_file():
@@ -208,7 +218,7 @@ def pull(
 
     Args:
         name: zoo name, `org/name` repo id or local directory.
-        revision: branch, tag or commit sha; default the zoo's (usually `main`).
+        revision: branch, tag or commit sha; default the zoo's (usually `main`). Only Hub variants have revisions.
         force: download again even if cached.
         zoo: a TOML file of extra or overriding variants.
         strict: an architecture or parameter count other than the zoo entry's is an error instead of a warning.
@@ -218,6 +228,7 @@ def pull(
 
     Raises:
         UnknownVariantError, ZooFileError: the name or zoo file is bad.
+        NoRevisionsError: `revision` for a built-in variant or a local checkpoint.
         HubError: the download failed (one line: offline with a cold cache, unreachable, missing, gated...).
         WeightsNotBuiltError: a built-in variant has no weights yet.
         CheckpointError: the weights (or their config.json) do not load.
@@ -236,7 +247,7 @@ def load(name: str, *, revision: str | None = None, zoo: str | Path | None = Non
 
     Args:
         name: zoo name, `org/name` repo id or local directory.
-        revision: branch, tag or commit sha; default the zoo's.
+        revision: branch, tag or commit sha; default the zoo's. Only Hub variants have revisions.
         zoo: a TOML file of extra or overriding variants.
         device: where to put the weights.
 

@@ -151,6 +151,22 @@ CASES = [
     ("data make stickbench -o {root}/a_file/sb.pt", ERROR, "is a file, not a directory"),
     ("data make stickbench -o {ro}/sb.pt", ERROR, "not writable"),
     ("data make stickbench -o {root}/empty_dir", ERROR, "it is a directory"),
+    ("train --recipe pretrain-nano -o {root}/a_file", ERROR, "it is a file"),
+    ("train --recipe pretrain-nano -o {root}/a_file/run", ERROR, "is a file, not a directory"),
+    ("train --recipe pretrain-nano -o {ro}/run", ERROR, "not writable"),
+    ("finetune {ckpt} --recipe pretrain-nano -o {ckpt}", ERROR, "model.safetensors, pytorch_model.bin) and holds no training run"),
+    ("recipes cp sft-nano {root}/a_file/r.toml", ERROR, "a_file is a file, not a directory. Pass another FILE."),
+    ("recipes cp sft-nano {ro}/r.toml", ERROR, "not writable"),
+    ("recipes cp sft-nano {root}/empty_dir", ERROR, "it is a directory. Pass a file name to FILE."),
+    # ---- training runs to resume: exit 1 (2 for contradicting flags)
+    ("train --resume {root}/no_such_run", ERROR, "no_such_run does not exist: there is no run to resume there."),
+    ("train --resume {root}/a_file", ERROR, "a_file is a file, not a run directory."),
+    ("train --resume {root}/empty_dir", ERROR, "empty_dir has no train_state.pt to resume from."),
+    ("train --resume {root}/empty_dir --force", USAGE, "--resume continues the run, --force replaces it; pass one of them."),
+    # ---- revisions of variants that have none: exit 1
+    ("pull nano --revision abc123", ERROR, "nano is built into stickeval and has no revisions; drop --revision."),
+    ("pull {ckpt} --revision abc123", ERROR, "is a local checkpoint and has no revisions; drop --revision."),
+    ("render nano walk --revision abc123 -o {root}/revision.gif", ERROR, "nano is built into stickeval and has no revisions"),
     # ---- checkpoints: exit 1
     ("inspect {root}/missing.bin", ERROR, "does not exist"),
     ("inspect {root}/corrupt.bin", ERROR, "is not a readable PyTorch checkpoint"),

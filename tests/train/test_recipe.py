@@ -51,6 +51,19 @@ def test_unknown_key_and_wrong_type_are_reported_together_naming_each_key(tmp_pa
     assert "\n" not in message
 
 
+def test_a_value_out_of_range_is_reported_beside_type_problems_so_one_pass_names_all_three(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text('[optimizer]\nlearning_rate = 1e-4\nlr = -1.0\n[schedule]\nepochs = "20"\n')
+    with pytest.raises(RecipeError) as e:
+        load_recipe(path)
+    assert e.value.problems == [
+        "unknown key 'optimizer.learning_rate'.",
+        "schedule.epochs: expected an integer, got str '20'",
+        "optimizer.lr must be > 0, got -1.0",
+    ]
+    assert str(e.value).startswith(f"{path} has 3 problem(s): ")
+
+
 def test_set_overrides_any_key_with_a_toml_value():
     r = load_recipe("sft-large", ["optimizer.lr=1e-4", "lora.enabled=true", "data.path=train.pt", 'lora.target_modules=["q_proj"]'])
     assert (r.optimizer.lr, r.lora.enabled, r.data.path, r.lora.target_modules) == (1e-4, True, "train.pt", ["q_proj"])

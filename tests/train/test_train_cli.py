@@ -1,6 +1,8 @@
-"""`stickeval train/finetune` on bad input: one line, exit 1, nothing half-written."""
+"""`stickeval train/finetune` on bad input, an occupied -o, divergence and Ctrl-C: one line, the right exit code."""
 
 import json
+import re
+import signal
 import subprocess
 import sys
 
@@ -8,7 +10,7 @@ import torch
 
 from stickeval.data import save_dataset
 from stickeval.train.state import STATE_FILE, load_state
-from stickeval.zoo.checkpoint import save_checkpoint
+from stickeval.zoo.checkpoint import non_finite_keys, save_checkpoint
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 from tests.train.conftest import TINY, tiny_samples
 
@@ -22,13 +24,14 @@ def test_train_cli_runs_and_prints_the_curation_table(run_cli, tmp_path, tiny_pt
     assert "curation" in result.stdout and "quality" in result.stdout and "stickeval run" in result.stdout
 
 
-def test_train_cli_off_a_terminal_prints_progress_lines_with_speed_and_eta(run_cli, tmp_path):
+def test_train_cli_off_a_terminal_prints_progress_lines_with_speed_and_eta_to_the_step_it_stops_at(run_cli, tmp_path):
     result = run_cli("train", "--recipe", "pretrain-nano", *SETS, "--max-steps", "2", "-o", tmp_path / "run")
     assert result.exit_code == 0, result.stderr
-    assert "global batch 8 in forward passes of 8" in result.stderr
+    assert "global batch 8 in forward passes of 8 on " in result.stderr
+    assert "; stopping at step 2 of 28 (--max-steps)" in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("step ")]
-    assert lines[0].startswith("step 1/28: loss ") and "samples/s" in lines[0] and "TFLOP/s" in lines[0] and "ETA " in lines[0]
-    assert lines[-1].startswith("step 2/28: ")  # the last step always
+    assert lines[0].startswith("step 1/2: loss ") and "samples/s" in lines[0] and "TFLOP/s" in lines[0] and "ETA " in lines[0]
+    assert lines[-1].startswith("step 2/2: ") and lines[-1].endswith("ETA 0:00:00")  # the last step always
 
 
 def test_eval_every_logs_the_numbers_stickeval_run_gives_on_the_same_weights(run_cli, tmp_path, tiny_pt):
@@ -147,3 +150,91 @@ def test_a_full_disk_while_saving_fails_in_one_line_and_leaves_the_previous_chec
     assert len(errors) == 1 and "intact" in errors[0] and "Traceback" not in proc.stderr
     assert (out / STATE_FILE).read_bytes() == before and load_state(out).step == 2
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_train_into_another_run_is_refused_before_the_data_is_read_and_force_replaces_it(run_cli, tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("train", "--recipe", "pretrain-nano", *SETS, "--max-steps", "2", "-o", out).exit_code == 0
+    (out / "evals" / "step-2").mkdir(parents=True)  # as --eval-every leaves them
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    missing = tmp_path / "missing.pt"  # never read: the directory is refused first
+    line = run_cli("train", "--recipe", "pretrain-nano", *FILE, "--data", missing, "--set", "optimizer.lr=0.01", "-o", out).error_line()
+    assert line == (
+        f"{out} already holds a training run of pretrain-nano (continue it with `stickeval train --resume {out}`); "
+        "pass another -o/--out, or --force to replace it."
+    )
+    assert "already holds a training run" in run_cli("finetune", out, "--recipe", "pretrain-nano", *SETS, "-o", out).error_line()
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    replaced = run_cli("train", "--recipe", "pretrain-nano", *SETS, "--set", "optimizer.lr=0.01", "--max-steps", "1", "-o", out, "--force")
+    assert replaced.exit_code == 0, replaced.stderr
+    assert load_state(out).step == 1 and load_state(out).recipe["optimizer"]["lr"] == 0.01
+    assert not (out / "evals").exists() and len((out / "train_log.jsonl").read_text().splitlines()) == 1
+
+
+def test_train_into_a_directory_of_other_files_is_refused_and_force_writes_beside_them(run_cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    line = run_cli("train", "--recipe", "pretrain-nano", *SETS, "--max-steps", "1", "-o", tmp_path).error_line()
+    assert line == (
+        f"{tmp_path} is not empty (notes.txt) and holds no training run; "
+        "pass a new or empty directory to -o/--out, or --force to write into it."
+    )
+    assert run_cli("train", "--recipe", "pretrain-nano", *SETS, "--max-steps", "1", "-o", tmp_path, "--force").exit_code == 0
+    assert (tmp_path / "notes.txt").read_text() == "mine" and load_state(tmp_path).step == 1
+
+
+def test_a_diverging_loss_stops_training_with_exit_1_and_writes_no_weights(run_cli, tmp_path):
+    out = tmp_path / "run"
+    line = run_cli("train", "--recipe", "pretrain-nano", *SETS, "--set", "optimizer.lr=1e30", "-o", out).error_line()
+    assert re.fullmatch(
+        rf"Training diverged by step \d+: loss (nan|inf), gradient norm \S+\. Nothing was saved from it: "
+        rf"{re.escape(str(out))} has no checkpoint yet \(run.save_every = 200\)\. Lower optimizer.lr \(now 1e\+30\) "
+        r"or optimizer.max_grad_norm, then train again with another -o or --force\.",
+        line,
+    ), line
+    assert not (out / STATE_FILE).exists() and not (out / "model.safetensors").exists()
+    again = run_cli("train", "--recipe", "pretrain-nano", *SETS, "-o", out).error_line()
+    assert (
+        again
+        == f"{out} already holds a training run of pretrain-nano that saved no checkpoint; pass another -o/--out, or --force to replace it."
+    )
+
+
+def test_divergence_after_a_checkpoint_keeps_that_checkpoint_as_the_last_good_one(run_cli, tmp_path):
+    out = tmp_path / "run"
+    line = run_cli(
+        "train", "--recipe", "pretrain-nano", *SETS, "--set", "optimizer.lr=1e30", "--set", "run.save_every=1", "-o", out
+    ).error_line()
+    state = load_state(out)
+    assert f"Training diverged by step {state.step + 1}: " in line and f"{out / STATE_FILE} still holds step {state.step}." in line
+    assert state.step >= 1 and not non_finite_keys(state.model)
+
+
+def test_non_finite_weights_are_caught_before_a_save_between_logged_steps(run_cli, tmp_path):
+    out = tmp_path / "run"
+    sets = ("--set", "optimizer.lr=1e30", "--set", "run.log_every=50", "--set", "run.save_every=5")
+    line = run_cli("train", "--recipe", "pretrain-nano", *SETS, *sets, "-o", out).error_line()
+    assert re.match(r"Training diverged by step 5: \d+ weight tensor\(s\) hold NaN or inf \(", line), line
+    assert "has no checkpoint yet (run.save_every = 5)" in line and not (out / STATE_FILE).exists()
+
+
+def test_ctrl_c_saves_the_last_step_prints_the_resume_command_and_the_resumed_run_completes(run_cli, tmp_path):
+    out = tmp_path / "run"
+    long = (*SETS, "--set", "schedule.epochs=20")  # 280 steps: a few seconds, so Ctrl-C comes mid-run
+    command = [sys.executable, "-m", "stickeval", "train", "--recipe", "pretrain-nano", *long, "-o", str(out)]
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+        lines = []
+        for line in proc.stderr:  # off a terminal the first step is printed at once
+            lines.append(line)
+            if line.startswith("step "):
+                break
+        proc.send_signal(signal.SIGINT)
+        lines += proc.stderr.readlines()
+    assert proc.returncode == 130, "".join(lines)
+    last = lines[-1].rstrip("\n")
+    step = load_state(out).step
+    assert last == f"Interrupted at step {step} of 280; saved a checkpoint of it in {out}. Resume with: stickeval train --resume {out}"
+    assert 1 <= step < 280 and "Traceback" not in "".join(lines)
+    resumed = run_cli(*last.split("Resume with: stickeval ")[1].split())
+    assert resumed.exit_code == 0, resumed.stderr
+    logged = [entry["step"] for entry in map(json.loads, (out / "train_log.jsonl").read_text().splitlines()) if "loss" in entry]
+    assert logged == list(range(1, 281)) and load_state(out).step == 280

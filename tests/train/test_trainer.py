@@ -1,14 +1,16 @@
-"""The loop: loss falls, resume is bit-identical, the output loads in the zoo, the schedule, LoRA runs."""
+"""The loop: loss falls, resume is bit-identical (also after Ctrl-C), the output loads in the zoo, the schedule, LoRA runs."""
 
 import json
 import math
+import signal
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from stickeval.errors import RecipeError
+from stickeval.errors import RecipeError, TrainingInterrupted
 from stickeval.train import load_recipe, train
+from stickeval.train.state import STATE_FILE, load_state
 from stickeval.train.trainer import lr_factor
 from stickeval.zoo.checkpoint import load_checkpoint, read_checkpoint
 from tests.train.conftest import TINY
@@ -147,3 +149,46 @@ def test_tensorboard_without_its_package_is_refused_naming_the_extra(tmp_path, m
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if `tensorboard` were not installed
     with pytest.raises(MissingDependencyError, match=r"stickeval\[tensorboard\]"):
         train(load_recipe("pretrain-nano", TINY), tmp_path / "run", max_steps=1, tensorboard=True)
+
+
+def test_ctrl_c_stops_after_the_step_in_progress_with_a_checkpoint_the_run_resumes_bit_identically(tmp_path):
+    recipe = load_recipe("pretrain-nano", [*TINY, "objective.input_noise=0.05"])  # noise draws: the RNG must be saved right
+    full = train(recipe, tmp_path / "full")
+
+    def ctrl_c_at_step_3(event):
+        if event.kind == "step" and event.step == 3:
+            signal.raise_signal(signal.SIGINT)  # what Ctrl-C sends; the step is complete, the next one must not start
+
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(recipe, tmp_path / "resumed", callback=ctrl_c_at_step_3)
+    assert (stopped.value.step, stopped.value.end_step) == (3, 28) and load_state(tmp_path / "resumed").step == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is the user's again
+    resumed = train(recipe, tmp_path / "resumed", resume=True)
+    assert resumed.steps == full.steps == 28
+    a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    logs = [[json.loads(line) for line in (tmp_path / run / "train_log.jsonl").read_text().splitlines()] for run in ("full", "resumed")]
+    assert [(d["step"], d.get("loss"), d.get("val_loss")) for d in logs[0]] == [
+        (d["step"], d.get("loss"), d.get("val_loss")) for d in logs[1]
+    ]
+
+
+def test_ctrl_c_during_an_evaluation_stops_it_at_once_and_checkpoints_that_step(tmp_path):
+    def evaluator(model, step):
+        signal.raise_signal(signal.SIGINT)
+        raise AssertionError("the evaluation went on after Ctrl-C")
+
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(load_recipe("pretrain-nano", TINY), tmp_path / "run", evaluator=evaluator, eval_every=2)
+    assert stopped.value.step == 2 == load_state(tmp_path / "run").step
+
+
+def test_a_second_ctrl_c_stops_at_once_without_a_checkpoint(tmp_path):
+    def ctrl_c_twice(event):
+        if event.kind == "step" and event.step == 2:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        train(load_recipe("pretrain-nano", TINY), tmp_path / "run", callback=ctrl_c_twice)
+    assert type(stopped.value) is KeyboardInterrupt and not (tmp_path / "run" / STATE_FILE).exists()

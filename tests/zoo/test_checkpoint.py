@@ -13,11 +13,13 @@ from stickeval.zoo.checkpoint import (
     infer_config,
     load_checkpoint,
     merge_lora,
+    non_finite_keys,
     read_checkpoint,
     read_config_json,
     save_checkpoint,
 )
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
+from tests.fixtures.checkpoints import build_broken_checkpoint, build_tiny_checkpoint
 
 CONFIG = ModelConfig(d_model=32, nhead=2, num_layers=2, num_actions=46)
 
@@ -213,8 +215,50 @@ def test_shape_mismatch_names_the_key_and_both_shapes(model, tmp_path):
     state_dict = model.state_dict()
     state_dict["physics_decoder.3.weight"] = torch.zeros(7, 16)
     save_file(state_dict, str(tmp_path / "model.safetensors"))
-    with pytest.raises(StateDictMismatchError, match=r"physics_decoder.3.weight: checkpoint \[7, 16\] vs model \[6, 16\]"):
+    with pytest.raises(StateDictMismatchError, match=r"physics_decoder.3.weight: checkpoint \[7, 16\], expected \[6, 16\]"):
         load_checkpoint(tmp_path)
+
+
+def test_one_wrong_shaped_width_tensor_is_named_instead_of_redefining_the_model(tmp_path):
+    directory = build_broken_checkpoint(tmp_path, {"motion_embedding.2.weight": torch.zeros(5, 16)})  # d_model 32
+    expected = r"\(d_model 32, nhead 2, .*motion_embedding.2.weight: checkpoint \[5, 16\], expected \[32, 16\]"
+    for call in (load_checkpoint, describe_checkpoint):  # the one check both rely on
+        with pytest.raises(StateDictMismatchError, match=expected) as e:
+            call(directory)
+        assert e.value.shape_mismatches == [("motion_embedding.2.weight", (5, 16), (32, 16))]
+
+
+def test_widths_that_give_no_possible_model_are_refused_naming_the_tensors(tmp_path):
+    # most tensors that carry d_model now say 5, with a head size of 16: nhead would be 0
+    fives = {
+        "motion_embedding.2.weight": torch.zeros(5, 16),
+        "motion_embedding.3.weight": torch.zeros(5),
+        "text_projection.3.weight": torch.zeros(5, 64),
+    }
+    directory = build_broken_checkpoint(tmp_path, fives)
+    for call in (load_checkpoint, describe_checkpoint):
+        with pytest.raises(StateDictMismatchError) as e:
+            call(directory)
+        assert "impossible model: d_model 5 (from motion_embedding.2.weight [5, 16]) is not a multiple of the head size 16" in str(e.value)
+
+
+def test_an_empty_head_frequency_table_is_an_impossible_model_not_a_division_by_zero(tmp_path):
+    directory = build_broken_checkpoint(tmp_path, {"transformer_encoder.layers.0.self_attn.rope.inv_freq": torch.zeros(0)})
+    with pytest.raises(StateDictMismatchError, match="is not a multiple of the head size 0"):
+        load_checkpoint(directory)
+
+
+def test_dropout_and_causal_come_from_config_json(tmp_path):
+    build_tiny_checkpoint(tmp_path, dropout=0.0, causal=True)
+    config = load_checkpoint(tmp_path)[1]
+    assert (config.dropout, config.causal) == (0.0, True)
+    assert describe_checkpoint(tmp_path)["config"]["dropout"] == 0.0
+
+
+def test_non_finite_keys_names_the_tensors_holding_nan_or_inf():
+    state_dict = {"a": torch.zeros(3), "b": torch.tensor([1.0, float("nan")]), "c": torch.tensor([float("-inf")]), "d": torch.arange(3)}
+    assert non_finite_keys(state_dict) == ["b", "c"]
+    assert non_finite_keys({"steps": torch.arange(2)}) == []
 
 
 @pytest.mark.parametrize("content", [[1, 2, 3], {}, {"model_state_dict": {"weight": 3}}])
