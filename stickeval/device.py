@@ -1,14 +1,26 @@
-"""Where work runs: device, dtype and process rank, in one place for generation, training and torchrun.
+"""Where work runs: device, dtype, CPU threads and process rank, in one place for generation, scoring,
+training and torchrun.
 
 Every verb resolves its `--device`/`--dtype` here, so that "cuda" means the same GPU for `run`,
 `bench` and `finetune`, and a process started by `torchrun` picks its GPU from `LOCAL_RANK`.
+
+CPU threads follow one policy. A process keeps at most `cpu_budget` threads busy (`--threads`, else
+`OMP_NUM_THREADS`, else the CPUs its affinity mask allows). torch's threads wait for each other at
+every operation, so a team that loses a core to another process stalls: on 2 cores shared with other
+jobs (load 12), 64 nano rollouts took 10 s on one torch thread and 208 s on two. So torch never takes
+every core by default: `run` generates on the budget but one thread and scores the reference and
+context rows beside it on the last (`thread_plan`); `bench` and training leave one CPU free unless
+told otherwise (`work_threads`); scoring runs one torch thread per scoring thread, its parallelism
+being its own threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import platform
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -101,3 +113,104 @@ def on_device(model: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.
     if param.device != device or param.dtype != dtype or model.training:
         model = copy.deepcopy(model).to(device=device, dtype=dtype)
     return model.eval()
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask (taskset, cgroups cpusets), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _explicit_threads(threads: int | None) -> int | None:
+    """`threads` (`--threads`) when given, else `OMP_NUM_THREADS` when set, else None.
+
+    Raises:
+        DeviceError: `threads` below 1, or an `OMP_NUM_THREADS` that is not a positive integer.
+    """
+    if threads is not None:
+        if threads < 1:
+            raise DeviceError(f"--threads must be at least 1, got {threads}.")
+        return threads
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if not env:
+        return None
+    if not env.isdigit() or int(env) < 1:
+        raise DeviceError(f"OMP_NUM_THREADS={env!r} is not a positive number of threads; set it to one (e.g. 1), or unset it.")
+    return int(env)
+
+
+def cpu_budget(threads: int | None = None) -> int:
+    """How many threads this process may keep busy: `threads` (`--threads`) when given, else an
+    explicit `OMP_NUM_THREADS`, else the CPUs of its affinity mask (`available_cpus`).
+
+    Raises:
+        DeviceError: as `_explicit_threads`.
+    """
+    return _explicit_threads(threads) or available_cpus()
+
+
+def work_threads(threads: int | None = None) -> int:
+    """torch threads of a job that has the process to itself (`bench`, training): `threads` or
+    `OMP_NUM_THREADS` when given, else all the CPUs of the affinity mask but one, so that one other
+    busy process on the machine does not hold up torch's team.
+
+    Raises:
+        DeviceError: as `_explicit_threads`.
+    """
+    return _explicit_threads(threads) or max(1, available_cpus() - 1)
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How one run shares its CPU budget between generation and scoring (`thread_plan`).
+
+    budget: threads the process may keep busy (`cpu_budget`).
+    generation: torch threads of the generating thread.
+    score_beside: whether the results' rows that no model output enters (reference, context) are
+        scored in a thread while the model generates.
+    scoring_workers: threads that scoring beside generation may run side by side (each with one
+        torch and one BLAS thread); once generation is done, scoring may use the whole budget.
+    """
+
+    budget: int
+    generation: int
+    score_beside: bool
+    scoring_workers: int
+
+
+SCORING_THREADS = 1  # torch threads per scoring thread: scoring's parallelism is its own threads (rows, bootstrap pieces)
+
+
+def thread_plan(device: torch.device, threads: int | None = None) -> ThreadPlan:
+    """The threads of a run on `device` within `cpu_budget(threads)`.
+
+    On CUDA the GPU generates, fed by one CPU thread, and the scoring thread beside it may use the
+    rest of the budget. On the CPU, generation takes the budget but one thread and scoring beside
+    it the last one; with a budget of one thread, scoring waits for generation.
+
+    Raises:
+        DeviceError: as `cpu_budget`.
+    """
+    budget = cpu_budget(threads)
+    if device.type == "cuda":
+        return ThreadPlan(budget, 1, True, max(1, budget - 1))
+    return ThreadPlan(budget, max(1, budget - 1), budget > 1, 1)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch's operations of the calling thread on `n` threads inside the block; restored after.
+
+    torch keeps the count per thread, and a thread takes the process's last setting when it first
+    runs a parallel operation: the count is set and taken at once, and threads started inside the
+    block (scoring's pools) start with `n` too.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    torch.get_num_threads()  # takes the setting for this thread now, before another thread changes it
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,7 +1,7 @@
 """Generation throughput: sequences/s, achieved FLOP/s, and the fraction of the device's peak.
 
 FLOPs are counted analytically for the exact procedure as specified (every step runs every layer
-on the whole prefix, text token included), the same count the design's physical limit uses; the
+on the whole prefix, text token included), the count behind the physical limit in docs/benchmarks.md; the
 last-layer shortcut is an optimisation that beats this count, not a change to it. The original
 per-prompt fp32 loop is timed on a small sample in the same run, so the speed-up is measured, not
 quoted.
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from stickeval.device import device_name, on_device, resolve_device, resolve_dtype
+from stickeval.device import device_name, on_device, resolve_device, resolve_dtype, torch_threads, work_threads
 from stickeval.errors import GenerationInputError
 from stickeval.generation import generate, resolve_batch_size
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
@@ -80,6 +80,7 @@ class BenchResult:
 
     device: str
     dtype: str
+    threads: int  # torch's CPU threads (`device.work_threads`)
     compile: bool | str
     frames: int
     n_prompts: int
@@ -112,6 +113,7 @@ def bench(
     baseline_prompts: int = 2,
     measure_peak: bool = True,
     seed: int = 0,
+    threads: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BenchResult:
     """Time batched generation after a warm-up, and the original loop on `baseline_prompts` prompts.
@@ -123,13 +125,16 @@ def bench(
         baseline_prompts: prompts timed with the original per-prompt fp32 loop (>= 1).
         measure_peak: also time a large matmul for the device's practical peak (CUDA only).
         seed: seed of the random inputs.
+        threads: torch's CPU threads (`device.work_threads`: default OMP_NUM_THREADS, else all the
+            CPUs of the process's affinity but one).
         progress: called with one line as each phase starts (a bench can take minutes).
 
     Returns:
         BenchResult (sequences/s, TFLOP/s, fraction of peak, the loop's rate and the ratio).
 
     Raises:
-        GenerationInputError: bad sizes, device or dtype.
+        GenerationInputError: bad sizes.
+        DeviceError: a bad device, dtype, `threads` or OMP_NUM_THREADS.
     """
     if n_prompts < 1 or baseline_prompts < 1 or frames < 2:
         raise GenerationInputError(
@@ -137,50 +142,53 @@ def bench(
         )
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
-    rng = np.random.default_rng(seed)
-    c = model.config
-    texts = rng.standard_normal((n_prompts, c.embedding_dim)).astype(np.float32)
-    texts /= np.linalg.norm(texts, axis=1, keepdims=True)
-    actions = rng.integers(0, c.num_actions, (n_prompts, frames))
-    first = rng.standard_normal((n_prompts, c.input_dim)).astype(np.float32)
-    say = progress or (lambda line: None)
-    engine = on_device(model, dev, dt)  # one device copy for the warm-up and the timed pass
-    batch = resolve_batch_size(engine, batch_size, n_prompts, frames)
-    kwargs = dict(frames=frames, first_frames=first, batch_size=batch, device=dev, dtype=dt, compile=compile)
-    say(f"warm-up: {n_prompts:,} prompts x {frames} frames, batch {batch} ({'compiling, ' if compile else ''}kernels, allocator)")
-    generate(engine, texts, actions, **kwargs)
-    say(f"timing: {n_prompts:,} prompts x {frames} frames")
-    run = generate(engine, texts, actions, **kwargs)
-    flops = rollout_flops(c, frames)
-    tflops = flops * run.sequences_per_second / 1e12
-    say(f"batched: {run.sequences_per_second:,.2f} sequences/s; timing the original fp32 loop on {baseline_prompts} prompt(s)")
+    n_threads = work_threads(threads)
+    with torch_threads(n_threads):  # the original loop too: both rates on the same threads
+        rng = np.random.default_rng(seed)
+        c = model.config
+        texts = rng.standard_normal((n_prompts, c.embedding_dim)).astype(np.float32)
+        texts /= np.linalg.norm(texts, axis=1, keepdims=True)
+        actions = rng.integers(0, c.num_actions, (n_prompts, frames))
+        first = rng.standard_normal((n_prompts, c.input_dim)).astype(np.float32)
+        say = progress or (lambda line: None)
+        engine = on_device(model, dev, dt)  # one device copy for the warm-up and the timed pass
+        batch = resolve_batch_size(engine, batch_size, n_prompts, frames)
+        kwargs = dict(frames=frames, first_frames=first, batch_size=batch, device=dev, dtype=dt, compile=compile)
+        say(f"warm-up: {n_prompts:,} prompts x {frames} frames, batch {batch} ({'compiling, ' if compile else ''}kernels, allocator)")
+        generate(engine, texts, actions, **kwargs)
+        say(f"timing: {n_prompts:,} prompts x {frames} frames")
+        run = generate(engine, texts, actions, **kwargs)
+        flops = rollout_flops(c, frames)
+        tflops = flops * run.sequences_per_second / 1e12
+        say(f"batched: {run.sequences_per_second:,.2f} sequences/s; timing the original fp32 loop on {baseline_prompts} prompt(s)")
 
-    reference = on_device(model, dev, torch.float32)
-    t_text = torch.as_tensor(texts[:baseline_prompts], device=dev)
-    t_actions = torch.as_tensor(actions[:baseline_prompts], device=dev)
-    original_loop(reference, t_text[0], t_actions[0], min(frames, 8))  # warm-up
-    seconds = _timed(lambda: [original_loop(reference, t_text[i], t_actions[i], frames) for i in range(baseline_prompts)], dev)
-    baseline = baseline_prompts / seconds
+        reference = on_device(model, dev, torch.float32)
+        t_text = torch.as_tensor(texts[:baseline_prompts], device=dev)
+        t_actions = torch.as_tensor(actions[:baseline_prompts], device=dev)
+        original_loop(reference, t_text[0], t_actions[0], min(frames, 8))  # warm-up
+        seconds = _timed(lambda: [original_loop(reference, t_text[i], t_actions[i], frames) for i in range(baseline_prompts)], dev)
+        baseline = baseline_prompts / seconds
 
-    if measure_peak and dev.type == "cuda":
-        say("timing the device's peak: large matmuls")
-    peak = measure_peak_tflops(dev, dt) if measure_peak and dev.type == "cuda" else None
-    return BenchResult(
-        device=device_name(dev),
-        dtype=str(dt).removeprefix("torch."),
-        compile=compile,
-        frames=frames,
-        n_prompts=n_prompts,
-        batch_size=run.batch_size,
-        n_params=count_parameters(model.config),
-        sequences_per_second=run.sequences_per_second,
-        tflops=tflops,
-        peak_tflops=peak,
-        fraction_of_peak=tflops / peak if peak else None,
-        gflop_per_sequence=flops / 1e9,
-        baseline_sequences_per_second=baseline,
-        baseline_prompts=baseline_prompts,
-        speedup=run.sequences_per_second / baseline,
-        torch_version=torch.__version__,
-        host=platform.node(),
-    )
+        if measure_peak and dev.type == "cuda":
+            say("timing the device's peak: large matmuls")
+        peak = measure_peak_tflops(dev, dt) if measure_peak and dev.type == "cuda" else None
+        return BenchResult(
+            device=device_name(dev),
+            dtype=str(dt).removeprefix("torch."),
+            threads=n_threads,
+            compile=compile,
+            frames=frames,
+            n_prompts=n_prompts,
+            batch_size=run.batch_size,
+            n_params=count_parameters(model.config),
+            sequences_per_second=run.sequences_per_second,
+            tflops=tflops,
+            peak_tflops=peak,
+            fraction_of_peak=tflops / peak if peak else None,
+            gflop_per_sequence=flops / 1e9,
+            baseline_sequences_per_second=baseline,
+            baseline_prompts=baseline_prompts,
+            speedup=run.sequences_per_second / baseline,
+            torch_version=torch.__version__,
+            host=platform.node(),
+        )

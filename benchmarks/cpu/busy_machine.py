@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,7 @@ def main() -> None:
     parser.add_argument("--competitors", type=int, default=1, help="spinning processes beside the busy run")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for the runs")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds after which a run is stopped (reported as that)")
+    parser.add_argument("--keep", type=Path, help="copy each run's results.json here, as <run>.json")
     parser.add_argument("extra", nargs="*", help="more `stickeval run nano` options (after --)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="busy-machine-") as tmp:
@@ -83,6 +85,10 @@ def main() -> None:
                     p.kill()
                     p.wait()
             print(json.dumps(rows[-1]), flush=True)
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for found in root.glob("*/results.json"):
+                shutil.copyfile(found, args.keep / f"{found.parent.name}.json")
     idle = [r["seconds"] for r in rows if r["run"].startswith("idle")]
     busy = [r["seconds"] for r in rows if r["run"].startswith("busy")]
     ratio = statistics.median(busy) / statistics.median(idle)

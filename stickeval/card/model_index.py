@@ -10,6 +10,8 @@ the list of changes is read from that parse, not from the edit.
 The numbers of one dataset are never written under another dataset's name: a run's dataset is its
 suite (name and version), and only a run on a user's own `.pt` file may name the card's dataset
 instead (`dataset_name`/`dataset_type`, e.g. the curated SFT file the published SFT cards name).
+Nor are a subset's numbers written as the whole suite's: a `--limit` run is refused, or, when the
+caller allows it, written under a dataset name that says which subset it is (`subset_of`).
 """
 
 from __future__ import annotations
@@ -153,24 +155,52 @@ def card_values(results: dict) -> tuple[dict[str, float | None], list[str]]:
     return values, notices
 
 
-def run_dataset(results: dict, dataset_name: str | None = None, dataset_type: str | None = None) -> Dataset:
+def subset_of(results: dict) -> str | None:
+    """Which part of its suite a run scored, e.g. "first 16 of 127 prompts"; None for the whole suite.
+
+    results.json records the suite's whole size (`suite.size`) beside the prompts scored (`suite.n`);
+    results written before `size` existed count as a subset whenever `config.limit` could have cut
+    the suite (a limit no larger than n).
+    """
+    suite, limit = results["suite"], (results.get("config") or {}).get("limit")
+    n, size = suite.get("n"), suite.get("size")
+    if isinstance(size, int):
+        return f"first {n} of {size} prompts" if n < size else None
+    if limit is None or limit > n:
+        return None
+    return f"first {n} prompts"
+
+
+def run_dataset(results: dict, dataset_name: str | None = None, dataset_type: str | None = None, *, allow_subset: bool = False) -> Dataset:
     """The dataset a run's numbers belong to: its suite, or the user's name for their own `.pt` data.
 
+    A run on a `--limit` subset is refused unless `allow_subset`; then the dataset's name says which
+    subset (`"stickbench-quick (first 16 of 127 prompts)"`), so its block is never the whole suite's.
+
     Raises:
-        CardError: only one of `dataset_name`/`dataset_type`, or a name for a run on a built-in suite.
+        CardError: only one of `dataset_name`/`dataset_type`, a name for a run on a built-in suite,
+            or a subset without `allow_subset`.
     """
     suite = results["suite"]
     if (dataset_name is None) != (dataset_type is None):
         raise CardError("--dataset-name and --dataset-type go together: pass both (the card's dataset name and type), or neither.")
-    if dataset_name is None:
-        return Dataset(str(suite["name"]), str(suite["version"]))
-    if suite.get("version") != USER_DATA_VERSION:
+    if dataset_name is not None and suite.get("version") != USER_DATA_VERSION:
         raise CardError(
             f"These results are on the built-in suite {suite['name']} ({suite['version']}), not on '{dataset_name}'; "
             f"their numbers cannot go under that name. Drop --dataset-name to add a {suite['name']} block, or evaluate "
             f"on that dataset's file: `stickeval run VARIANT --data FILE.pt`."
         )
-    return Dataset(dataset_name, dataset_type)
+    dataset = Dataset(str(suite["name"]), str(suite["version"])) if dataset_name is None else Dataset(dataset_name, dataset_type)
+    subset = subset_of(results)
+    if subset is None:
+        return dataset
+    if not allow_subset:
+        raise CardError(
+            f"These results are on the {subset} of {suite['name']} (a --limit run), not the whole suite, and a card's "
+            f"numbers stand for the whole of {dataset.name}. Run without --limit, or pass --allow-subset to write them "
+            f"under the dataset name '{dataset.name} ({subset})'."
+        )
+    return Dataset(f"{dataset.name} ({subset})", dataset.type)
 
 
 def metrics_config(results: dict) -> str:
@@ -181,7 +211,9 @@ def metrics_config(results: dict) -> str:
 # ---- the card
 
 
-def update_card(text: str, results: dict, *, dataset_name: str | None = None, dataset_type: str | None = None) -> CardUpdate:
+def update_card(
+    text: str, results: dict, *, dataset_name: str | None = None, dataset_type: str | None = None, allow_subset: bool = False
+) -> CardUpdate:
     """Set the run's metrics in a card's model-index (and in a body metrics table), keeping all else.
 
     The result block whose dataset is the run's (`run_dataset`) gets the values of `mse`,
@@ -194,15 +226,18 @@ def update_card(text: str, results: dict, *, dataset_name: str | None = None, da
         text: the card (README.md), front matter included.
         results: a results.json document (`read_results`).
         dataset_name, dataset_type: the card's dataset, for a run on a user's `.pt` file of it.
+        allow_subset: write a `--limit` run's numbers, under a dataset name that names the subset
+            (`run_dataset`); without it such a run is refused.
 
     Returns:
         The original and updated card, the dataset written, the changes and notices.
 
     Raises:
         CardError: no front matter, invalid YAML, a model-index huggingface_hub cannot parse, a
-            layout stickeval cannot edit in place (flow style, several models), or bad dataset flags.
+            layout stickeval cannot edit in place (flow style, several models), bad dataset flags, or
+            results of a subset of the suite without `allow_subset`.
     """
-    dataset = run_dataset(results, dataset_name, dataset_type)
+    dataset = run_dataset(results, dataset_name, dataset_type, allow_subset=allow_subset)
     values, notices = card_values(results)
     config = metrics_config(results)
     match = _FRONT_MATTER.search(text)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stickeval.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, OutOpt, RevisionOpt, VariantArg, ZooOpt
+from stickeval.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, OutOpt, RevisionOpt, ThreadsOpt, VariantArg, ZooOpt
 from stickeval.cli.output import err_console, examples, print_fields, print_json
 
 EXAMPLES = examples(
@@ -25,6 +25,7 @@ def bench(
     dtype: DtypeOpt = None,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile each generation step.")] = False,
     baseline_prompts: Annotated[int, typer.Option("--baseline-prompts", help="Prompts timed with the original loop.")] = 2,
+    threads: ThreadsOpt = None,
     revision: RevisionOpt = None,
     zoo: ZooOpt = None,
     out: OutOpt = None,
@@ -33,8 +34,10 @@ def bench(
     """Time batched generation after warm-up; compare with the original per-prompt fp32 loop."""
     from stickeval import zoo as zoo_api
     from stickeval._io import check_writable, write_text_atomic
+    from stickeval.cli.run import check_revision
     from stickeval.throughput import bench as bench_api
 
+    check_revision(variant, revision, zoo)
     if out:
         check_writable(out)  # before the work: a bad -o fails in a second, not after the timing
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
@@ -47,6 +50,7 @@ def bench(
         compile=compile,
         batch_size=batch_size,
         baseline_prompts=baseline_prompts,
+        threads=threads,
         progress=lambda line: err_console.print(f"bench: {line}", highlight=False, markup=False),
     )
     doc = {"variant": loaded.provenance.variant, **result.to_dict()}
@@ -63,5 +67,6 @@ def bench(
         ("GFLOP per sequence", f"{result.gflop_per_sequence:,.1f}"),
         ("original loop sequences/s", f"{result.baseline_sequences_per_second:,.3f}"),
         ("speed-up", f"{result.speedup:,.0f}x"),
+        ("torch CPU threads", str(result.threads)),
     ]
     print_fields(f"{loaded.provenance.variant}: {frames} frames, {prompts} prompts, {result.dtype} on {result.device}", rows)

@@ -36,7 +36,7 @@ EXAMPLES = examples(
     "  --dataset-name 'Curated SFT Dataset' --dataset-type motion-capture \\",
     "  --push --create-pr",
     "# also write the run's result for a StickBench benchmark dataset",
-    "stickeval card nano --results runs/nano/results.json \\",
+    "stickeval card large-sft --results runs/large-sft/results.json \\",
     "  --eval-results my-org/stickbench --push",
 )
 
@@ -59,6 +59,12 @@ def card(
         str | None, typer.Option("--dataset-name", help="The card's dataset name, for a run on that dataset's .pt file.")
     ] = None,
     dataset_type: Annotated[str | None, typer.Option("--dataset-type", help="The card's dataset type (with --dataset-name).")] = None,
+    allow_subset: Annotated[
+        bool,
+        typer.Option(
+            "--allow-subset", help="Write results of a --limit run, under a dataset name that says which subset (refused otherwise)."
+        ),
+    ] = False,
     eval_results: Annotated[
         str | None,
         typer.Option(
@@ -94,7 +100,7 @@ def card(
         _refuse(f"{source.label} is a Hub card, which --write cannot replace: use --push to commit it, or pass a local README.md.")
     document = model_index.read_results(results)
     card_source.check_results_match(source, document)
-    update = model_index.update_card(source.text, document, dataset_name=dataset_name, dataset_type=dataset_type)
+    update = model_index.update_card(source.text, document, dataset_name=dataset_name, dataset_type=dataset_type, allow_subset=allow_subset)
     files = _eval_results_files(source, document, eval_results, benchmark_revision=benchmark_revision, source_url=source_url, check=check)
     for notice in update.notices:
         err_console.print(f"[yellow]Note:[/] {escape(notice)}", highlight=False, soft_wrap=True)

@@ -14,7 +14,19 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from stickeval.cli.options import BatchSizeOpt, DeviceOpt, DtypeOpt, JsonOpt, OutDirOpt, RevisionOpt, SeedOpt, VariantArg, ZooOpt
+from stickeval.cli.options import (
+    BatchSizeOpt,
+    DeviceOpt,
+    DtypeOpt,
+    ForceOpt,
+    JsonOpt,
+    OutDirOpt,
+    RevisionOpt,
+    SeedOpt,
+    ThreadsOpt,
+    VariantArg,
+    ZooOpt,
+)
 from stickeval.cli.output import Column, console, err_console, examples, fit_table, print_json
 from stickeval.errors import RunInterrupted
 
@@ -99,6 +111,8 @@ class _PlainProgress:
         self.every_seconds, self.started, self.last_time, self.last_tenth = every_seconds, time.monotonic(), time.monotonic(), -1
 
     def __call__(self, done: int, total: int) -> None:
+        if total == 0:
+            return  # every row came from the cache: nothing is generated
         now, tenth = time.monotonic(), 10 * done // max(total, 1)
         if tenth == self.last_tenth and now - self.last_time < self.every_seconds and done < total:
             return
@@ -152,19 +166,28 @@ def _resume_command(ctx: typer.Context, output: Path) -> str:
     return shlex.join(["stickeval", *_given_args(ctx, ("out", "resume")), "-o", str(output), "--resume"])
 
 
-def _report(results: dict, output: Path, json_: bool) -> None:
+def _report(results: dict, output: Path, json_: bool, *, scored_only: bool = False) -> None:
     if json_:
         print_json(results)
         return
     _print_table(results)
     for notice in results["notices"]:
         err_console.print(f"[yellow]Notice:[/] {notice}")
-    timing = results["timing"]
-    if timing["sequences_per_second"]:
-        err_console.print(
-            f"{timing['rows_generated_now']} rollouts generated now; {timing['sequences_per_second']:.1f} sequences/s when generated."
-        )
+    err_console.print(_generation_line(results["timing"], results["config"]["rows"], scored_only=scored_only))
     err_console.print(f"Results: {output / 'results.json'}")
+
+
+def _generation_line(timing: dict, rows: int, *, scored_only: bool) -> str:
+    """Where the rollouts came from: generated now, partly or wholly from the cache (`score`: the cache)."""
+    speed = f"{timing['sequences_per_second']:.1f} sequences/s" if timing["sequences_per_second"] else "an unrecorded speed"
+    now = timing["rows_generated_now"]
+    if scored_only:
+        return f"Scored {rows:,} cached rollouts (the run generated them at {speed})."
+    if now == 0:
+        return f"All {rows:,} rollouts came from the cache (generated earlier at {speed})."
+    if now < rows:
+        return f"{now:,} of {rows:,} rollouts generated now ({rows - now:,} came from the cache); {speed} when generated."
+    return f"{rows:,} rollouts generated now; {speed}."
 
 
 def run(
@@ -186,8 +209,10 @@ def run(
         str | None, typer.Option("--encoder", help="Text encoder (hash, bge-large); default: the one the model names.")
     ] = None,
     out: OutDirOpt = None,
+    force: ForceOpt = False,
     log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write samples.jsonl.")] = False,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Reuse cached generations of this configuration.")] = True,
+    threads: ThreadsOpt = None,
     revision: RevisionOpt = None,
     zoo: ZooOpt = None,
     json_: JsonOpt = False,
@@ -223,19 +248,24 @@ def run(
         compile=compile,
         encoder=encoder,
         chunk_rows=chunk_rows,
+        threads=threads,
     )
+    check_revision(variant, revision, zoo)
     if out is not None:
         check_writable(out, directory=True)  # before the model is loaded (or downloaded)
     if nproc > 1:
         from stickeval.cli.launch import torchrun
+        from stickeval.device import available_cpus
 
+        # each rank's share of the CPUs (torchrun would set OMP_NUM_THREADS=1, starving rank 0's scoring)
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, available_cpus() // nproc)))
         return torchrun(nproc, _given_args(ctx, ("nproc",)))
     loaded = zoo_api.load(variant, revision=revision, zoo=zoo)
     output = out or Path("runs") / Path(loaded.provenance.variant).name
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone shows progress and results
     try:
         with _progress() if main_rank else contextlib.nullcontext() as progress:
-            results = evaluate(loaded, settings, output, resume=resume, log_samples=log_samples, progress=progress)
+            results = evaluate(loaded, settings, output, resume=resume, force=force, log_samples=log_samples, progress=progress)
     except RunInterrupted as e:
         err_console.print(
             f"Interrupted: {e.cached_rows:,} of {e.total_rows:,} rollouts are cached in {e.output}. "
@@ -249,12 +279,31 @@ def run(
         _report(results, output, json_)
 
 
+def check_revision(variant: str, revision: str | None, zoo: Path | None) -> None:
+    """Refuse --revision for a variant that has none: a built-in one or a local checkpoint.
+
+    Raises:
+        typer.BadParameter: a revision for a built-in variant or a local path (a usage error, exit 2).
+        UnknownVariantError, ZooFileError: as `resolve_variant`.
+    """
+    if revision is None:
+        return
+    from stickeval.zoo.registry import resolve_variant
+
+    source = resolve_variant(variant, zoo).source
+    if source == "builtin":
+        raise typer.BadParameter(f"{variant} is built into stickeval and has no revisions; drop --revision.", param_hint="--revision")
+    if source == "local":
+        raise typer.BadParameter(f"{variant} is a local checkpoint and has no revisions; drop --revision.", param_hint="--revision")
+
+
 def score(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run directory written by `stickeval run`.", show_default=False)],
     log_samples: Annotated[bool, typer.Option("--log-samples", help="Also write samples.jsonl.")] = False,
+    threads: ThreadsOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """Re-score a run from its cached generations (no model, no GPU)."""
     from stickeval.evaluation.run import score as score_api
 
-    _report(score_api(run_dir, log_samples=log_samples), run_dir, json_)
+    _report(score_api(run_dir, log_samples=log_samples, threads=threads), run_dir, json_, scored_only=True)

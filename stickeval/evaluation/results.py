@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from stickeval.errors import ResultsFileError, first_line
 
@@ -75,7 +75,8 @@ class SuiteInfo(TypedDict):
     name: str
     version: str
     hash: str  # sha256 of the suite's ids, prompts, labels and arrays
-    n: int
+    n: int  # the clean prompts scored
+    size: NotRequired[int]  # the whole suite's samples (its test split, a .pt file's); n < size after --limit; absent in older files
 
 
 class Timing(TypedDict):
@@ -86,6 +87,29 @@ class Timing(TypedDict):
     prepare_seconds: float | None  # the generating invocation: suite, prompts, device copy, batch probe
     fill_seconds: float | None  # the generating invocation: generation, teacher forcing, cache writes
     scoring_seconds: float  # this invocation's scoring (the classifier fit included when not cached)
+
+
+class RunConfig(TypedDict):
+    """The generating run's settings (`stickeval.evaluation.run.RunSettings`, resolved) and its size."""
+
+    suite: str  # "quick", "standard", "real", or the path of a .pt file
+    limit: int | None
+    noise: bool
+    noise_prompts: int
+    batch_size: int  # resolved
+    batch_size_requested: int | str  # a number or "auto"
+    device: str  # "cpu" or "cuda"
+    dtype: str
+    prime: str
+    seed: int
+    compile: bool | str
+    encoder: str | None  # an override of the model's encoder, else null
+    on_bad: str
+    chunk_rows: int
+    threads: NotRequired[int]  # the CPU threads the generating run kept busy (`device.cpu_budget`); absent in older files
+    generation_threads: NotRequired[int]  # torch's threads while generating (`device.thread_plan`); absent in older files
+    frames: int
+    rows: int  # all rollouts: clean, anchor, other-prompt and noisy
 
 
 class EvaluatorInfo(TypedDict):
@@ -101,7 +125,7 @@ class Results(TypedDict):
     date: str
     model: dict  # variant, source, repo_id, revision, commit_sha, path, encoder, schema, n_params, config, base, hash
     suite: SuiteInfo
-    config: dict  # RunSettings fields (device and dtype resolved) + frames + rows
+    config: RunConfig
     metrics: dict[str, MetricEntry]
     reference: dict[str, EstimateDict]  # the suite's own clips through the same pipeline
     baselines: dict[str, dict[str, EstimateDict]]  # context row (real, retrieval, first_frame, mean_pose,

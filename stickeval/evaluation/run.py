@@ -25,8 +25,20 @@ from stickeval._io import check_writable, stable_key, write_text_atomic
 from stickeval.data import load_suite, suite_from_dataset
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS, perturb
 from stickeval.data.pt_dataset import read_dataset
-from stickeval.data.suite import Suite, select
-from stickeval.device import device_name, on_device, resolve_device, resolve_dtype
+from stickeval.data.stickbench import SIZES, sample_id
+from stickeval.data.suite import Suite, select, split_of
+from stickeval.device import (
+    SCORING_THREADS,
+    ThreadPlan,
+    cpu_budget,
+    current_rank,
+    device_name,
+    on_device,
+    resolve_device,
+    resolve_dtype,
+    thread_plan,
+    torch_threads,
+)
 from stickeval.distributed import process_group
 from stickeval.errors import (
     DatasetError,
@@ -39,14 +51,18 @@ from stickeval.errors import (
 from stickeval.evaluation.cache import RolloutCache
 from stickeval.evaluation.scoring import SuiteScores, score_run, score_suite
 from stickeval.generation import PRIMES, generate, resolve_batch_size, teacher_forced
-from stickeval.metrics._threads import one_thread
+from stickeval.metrics._threads import one_thread, worker_limit
 from stickeval.metrics.robustness import other_prompt_indices
+from stickeval.output_dir import check_output_dir
 from stickeval.text import get_encoder
 
 log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"  # what `score` needs to rebuild the run: settings, model block, cache key, chunk size
+# Everything `run`, `score` and `report` write into a run directory: what `--force` replaces.
+RUN_OUTPUTS = (RUN_FILE, "results.json", "samples.jsonl", "report.html", "report.md", "generations")
 CHUNK_ROWS = {False: 256, True: 1024}  # rows per cached chunk (and per generate call), CPU / CUDA, before rounding
+MIN_PROMPTS = 2  # the distribution metrics (Fréchet distance, diversity) compare sets of at least 2 clips
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,11 @@ class RunSettings:
         level; robustness rests on these (6 kinds x 3 levels x noise_prompts extra rollouts).
     encoder: the text encoder, overriding the one the model names.
     on_bad: a `.pt` dataset's bad samples: "fail" (default) or "skip" (counted in the notices).
+    threads: the CPU threads the run may keep busy (`device.cpu_budget`: default OMP_NUM_THREADS,
+        else the CPUs of the process's affinity); recorded resolved. On the CPU, generation runs on
+        all but one of them and the reference and context rows are scored beside it on the last
+        (`device.thread_plan`); the generating thread count is in the cache key, because rollouts
+        on 1 and 2 torch threads differ by float rounding.
     chunk_rows: rows per cached chunk, the unit of resuming and of sharing the work between torchrun
         ranks (a batch never spans two chunks); default about 256 on CPU and 1,024 on CUDA, rounded
         up to whole batches. Never derived from the number of processes, so a run resumes on any.
@@ -78,11 +99,18 @@ class RunSettings:
     encoder: str | None = None
     on_bad: str = "fail"
     chunk_rows: int | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         problems = []
-        if self.limit is not None and self.limit < 1:
-            problems.append(f"--limit must be at least 1, got {self.limit}")
+        if self.limit is not None and self.limit < MIN_PROMPTS:
+            problems.append(
+                f"--limit must be at least {MIN_PROMPTS} (Fréchet distance and diversity compare sets of clips), got {self.limit}"
+            )
+        if self.seed < 0:
+            problems.append(f"--seed must be 0 or more, got {self.seed}")
+        if self.threads is not None and self.threads < 1:
+            problems.append(f"--threads must be at least 1, got {self.threads}")
         if self.noise and self.noise_prompts < 2:
             problems.append(
                 f"--noise-prompts must be at least 2 (robustness compares prompts), got {self.noise_prompts}; or pass --no-noise"
@@ -109,21 +137,36 @@ class Prompts:
 
 def build_suite(settings: RunSettings) -> tuple[Suite, list[str]]:
     """The suite's test split (a user dataset whole), and notices about it (skipped samples)."""
+    suite, _, notices = _build_suite(settings)
+    return suite, notices
+
+
+def _build_suite(settings: RunSettings) -> tuple[Suite, int, list[str]]:
+    """`build_suite`, and the whole suite's size before `--limit` (results.json `suite.size`)."""
     path = Path(settings.suite)
     if path.suffix == ".pt":
         suite = suite_from_dataset(path, on_bad=settings.on_bad)
-        notices = []
+        size, notices = len(suite.ids), []
         if settings.on_bad == "skip":
             _, problems, total = read_dataset(path)
             if total > len(suite.ids):
                 notices.append(f"{total - len(suite.ids)} of {total} samples of {path} were bad and skipped ({problems[0]}; ...).")
         if settings.limit:
             suite = select(suite, np.arange(min(settings.limit, len(suite.ids))))
-        return suite, notices + _limit_notice(settings, suite)
+        return suite, size, notices + _limit_notice(settings, suite)
     if path.suffix:
         raise DatasetError(f"{path} is not a Stick-Gen .pt dataset; pass a .pt file, or a suite name (quick, standard, real).")
     suite = load_suite(settings.suite, split="test", limit=settings.limit)
-    return suite, _limit_notice(settings, suite)
+    return suite, _suite_size(settings, suite), _limit_notice(settings, suite)
+
+
+def _suite_size(settings: RunSettings, suite: Suite) -> int:
+    """The samples of the built-in suite's whole test split, of which `suite` may be the first `--limit`."""
+    if settings.limit is None or settings.limit > len(suite.ids):
+        return len(suite.ids)
+    if settings.suite in SIZES:  # StickBench: its test ids, counted without building the clips
+        return sum(split_of(sample_id(index)) == "test" for index in range(SIZES[settings.suite]))
+    return len(load_suite(settings.suite, split="test").ids)
 
 
 def _limit_notice(settings: RunSettings, suite: Suite) -> list[str]:
@@ -201,6 +244,7 @@ def evaluate(
     output: Path,
     *,
     resume: bool = True,
+    force: bool = False,
     log_samples: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict | None:
@@ -211,10 +255,11 @@ def evaluate(
     alone scores and writes; the other ranks return None.
 
     The batch size is resolved once ("auto" is probed once) and the model is put on the device
-    once; both serve every chunk, every noise condition and the teacher-forced pass. On a GPU the
-    results' rows that no model output enters (reference, context) are scored in a thread while
-    the model generates. run.json records the resolved batch size and the chunk size that `score`
-    reads the cache with.
+    once; both serve every chunk, every noise condition and the teacher-forced pass. The results'
+    rows that no model output enters (reference, context) are scored in a thread while the model
+    generates, on a GPU and, given at least 2 CPU threads, on the CPU (`device.thread_plan`: then
+    generation runs on the other threads). run.json records the resolved batch size, threads and
+    the chunk size that `score` reads the cache with.
 
     Args:
         loaded: a `stickeval.zoo.LoadedModel`.
@@ -223,16 +268,22 @@ def evaluate(
             nothing behind); generations are cached under it.
         resume: reuse this configuration's cached generations (an interrupted run continues
             where it stopped); False discards them and generates everything again.
+        force: write into `output` even when it holds a run of another model or suite (whose
+            files are then removed, `RUN_OUTPUTS`) or other files (which are kept).
         log_samples: also write samples.jsonl (one line per sample with its scores).
-        progress: called with (rows done, rows total) after each generated batch and each chunk
-            found in the cache (on rank 0, for its own share of the rows).
+        progress: called with (rows generated, rows to generate) after each generated batch and
+            each chunk found in the cache, which leaves the rows to generate (on rank 0, for its
+            own share of the rows): a fully cached run reports (0, 0).
 
     Returns:
         The results document (also written to `output/results.json`); None on a rank other than 0.
 
     Raises:
-        OutputPathError: `output` is a file, below a file, or not writable (checked first).
-        DatasetError, UnknownSuiteError, TextEncoderError, GenerationInputError: as their names say.
+        OutputPathError: `output` is a file, below a file, or not writable (checked first), or,
+            without `force`, a directory that holds a run of another model or suite, or other files.
+        DatasetError, UnknownSuiteError, TextEncoderError, GenerationInputError: as their names say
+            (a suite of fewer than `MIN_PROMPTS` samples is a GenerationInputError).
+        DeviceError: an unknown device or dtype, or a bad OMP_NUM_THREADS.
         SchemaMismatchError: the suite's motion or stored embeddings have another width than the
             model takes (20 vs 48 numbers per frame, 512 vs 1024 embedding dims).
         RunInterrupted: Ctrl-C (a KeyboardInterrupt) during generation; says how many rows are cached.
@@ -242,26 +293,37 @@ def evaluate(
     started = time.perf_counter()
     output = Path(output)
     check_writable(output, directory=True)
+    replaces = _claim_run_directory(output, loaded, settings, force=force)
     config = loaded.config
-    suite, notices = build_suite(settings)
-    _check_widths(suite, loaded, settings)
+    suite, size, notices = _build_suite(settings)
+    _check_suite(suite, loaded, settings)
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
+    threads = thread_plan(device, settings.threads)
     encoder = settings.encoder or loaded.encoder
     prompts, notice = plan_prompts(suite, settings, encoder, config.embedding_dim)
     notices += [notice] if notice else []
     frames = suite.motion.shape[1]
     n_rows = len(prompts.role)
     engine = on_device(loaded.model, device, dtype)  # the run's one device copy (none when nothing changes)
-    with process_group(device) as group, _scored_while_generating(device, group.rank.is_main, settings, suite) as suite_scores:
+    with process_group(device) as group, _scored_while_generating(threads, group.rank.is_main, settings, suite) as suite_scores:
         # every rank must agree on the batch (and so on the cache key): the smallest any rank's probe found
         batch_size = int(group.all_reduce([resolve_batch_size(engine, settings.batch_size, n_rows, frames)], op="min")[0])
         chunk = settings.chunk_rows or chunk_rows(batch_size, device)
         batch_size = min(batch_size, chunk)
         requested = settings.batch_size
-        settings = replace(settings, device=device.type, dtype=str(dtype).removeprefix("torch."), batch_size=batch_size, chunk_rows=chunk)
+        settings = replace(
+            settings,
+            device=device.type,
+            dtype=str(dtype).removeprefix("torch."),
+            batch_size=batch_size,
+            chunk_rows=chunk,
+            threads=threads.budget,
+        )
         weights_hash = model_hash(loaded.model)
-        generation = {k: v for k, v in asdict(settings).items() if k not in ("limit", "on_bad", "chunk_rows")}
+        generation = {k: v for k, v in asdict(settings).items() if k not in ("limit", "on_bad", "chunk_rows", "threads")}
+        if device.type == "cpu":  # torch's CPU kernels round differently on 1 and 2 threads; a GPU's do not depend on them
+            generation["generation_threads"] = threads.generation
         key = stable_key(
             {
                 "model": weights_hash,
@@ -273,18 +335,46 @@ def evaluate(
             }
         )
         output.mkdir(parents=True, exist_ok=True)
-        if not resume and group.rank.is_main:
-            shutil.rmtree(output / "generations" / key, ignore_errors=True)
+        if group.rank.is_main:
+            for name in replaces:  # another run's files, replaced with --force
+                path = output / name
+                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            if not resume:
+                shutil.rmtree(output / "generations" / key, ignore_errors=True)
         group.barrier("clearing the cache")  # no rank writes a chunk that rank 0 then removes
         cache = RolloutCache(output / "generations" / key, n_rows, chunk)
+        run = {
+            "settings": {**asdict(settings), "batch_size_requested": requested, "generation_threads": threads.generation},
+            "chunk_rows": cache.chunk,
+            "model": loaded.to_dict(),
+            "model_hash": weights_hash,
+            "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash, "n": len(suite.ids), "size": size},
+            "cache_key": key,
+            "roles": prompts.role,
+            "noisy_prompts": prompts.noisy_prompts,
+            "notices": notices,
+            "rows_generated_now": 0,
+            "processes": group.rank.world_size,
+            "device_name": device_name(device),
+        }
+        if group.rank.is_main:  # before generating: an interrupted run's directory says whose it is (and `score` what is missing)
+            write_text_atomic(output / RUN_FILE, json.dumps(run, indent=1, default=str))
         shard = cache.shard(group.rank.rank, group.rank.world_size)
-        share, done = sum(hi - lo for lo, hi in shard), 0
+        share, done, cached = sum(hi - lo for lo, hi in shard), 0, 0
+
+        def show() -> None:
+            if progress and group.rank.is_main:
+                progress(done, share - cached)
 
         def advance(k: int) -> None:
             nonlocal done
             done += k
-            if progress and group.rank.is_main:
-                progress(done, share)
+            show()
+
+        def found(k: int) -> None:
+            nonlocal cached
+            cached += k
+            show()
 
         def produce(lo: int, hi: int) -> dict[str, np.ndarray]:
             rows = prompts.sample[lo:hi]
@@ -323,7 +413,7 @@ def evaluate(
 
         prepared = time.perf_counter()
         try:
-            produced = cache.fill(produce, rank=group.rank.rank, world_size=group.rank.world_size, done=advance)
+            produced = cache.fill(produce, rank=group.rank.rank, world_size=group.rank.world_size, done=found)
         except KeyboardInterrupt:
             raise RunInterrupted(cache.cached_rows(), n_rows, str(output)) from None
         group.barrier("generating their rows")
@@ -333,19 +423,8 @@ def evaluate(
     arrays, problems = cache.read_all()
     if arrays is None:  # another process removed or damaged a chunk after it was checked
         raise RunDirectoryError(f"{output}: cached generations {problems[0]}; run the same command again to regenerate them.")
-    run = {
-        "settings": {**asdict(settings), "batch_size_requested": requested},
-        "chunk_rows": cache.chunk,
-        "model": loaded.to_dict(),
-        "model_hash": weights_hash,
-        "suite": {"name": suite.name, "version": suite.version, "hash": suite.hash, "n": len(suite.ids)},
-        "cache_key": key,
-        "roles": prompts.role,
-        "noisy_prompts": prompts.noisy_prompts,
-        "notices": notices,
+    run |= {
         "rows_generated_now": produced,
-        "processes": group.rank.world_size,
-        "device_name": device_name(device),
         # wall time of this invocation before scoring: suite, prompts, device copy and batch probe;
         # then generation, teacher forcing and cache writes (compilation included when --compile),
         # until the slowest rank has saved its chunks
@@ -353,25 +432,64 @@ def evaluate(
         "fill_seconds": time.perf_counter() - prepared,
     }
     write_text_atomic(output / RUN_FILE, json.dumps(run, indent=1, default=str))
-    return score_run(output, run, suite, arrays, log_samples=log_samples, suite_scores=suite_scores())
+    with _scoring_threads(threads.budget):
+        return score_run(output, run, suite, arrays, log_samples=log_samples, suite_scores=suite_scores())
+
+
+def _claim_run_directory(output: Path, loaded, settings: RunSettings, *, force: bool) -> tuple[str, ...]:
+    """Check that the run may write into `output` (`output_dir.check_output_dir`): new, empty, or a run
+    of the same model on the same suite. Returns the files of another run that `force` replaces
+    (`RUN_OUTPUTS`), else ().
+
+    Raises:
+        OutputPathError: without `force`, `output` holds a run of another model or suite, or other files.
+    """
+    if force and not current_rank().is_main:
+        return ()  # rank 0 checks and clears the directory
+
+    def other_run(run_file: Path) -> str | None:
+        try:
+            run = json.loads(run_file.read_text())
+            model, suite, suite_name = run["model"], run["settings"]["suite"], run["suite"]["name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"a {RUN_FILE} this stickeval cannot read"
+        if _model_identity(model) == _model_identity(loaded.to_dict()) and suite == settings.suite:
+            return None
+        return f"a run of {model.get('variant')} on {suite_name}"
+
+    holds_run = check_output_dir(output, marker=RUN_FILE, what="stickeval run", other_job=other_run, force=force)
+    if holds_run and force and other_run(output / RUN_FILE) is not None:
+        return RUN_OUTPUTS
+    return ()
+
+
+def _model_identity(model: dict) -> tuple:
+    """What makes two run.json model blocks the same model: the Hub repo, else the directory of the weights."""
+    return (model.get("source"), model.get("repo_id") or model.get("path") or model.get("variant"))
 
 
 @contextlib.contextmanager
 def _scored_while_generating(
-    device: torch.device, main: bool, settings: RunSettings, suite: Suite
+    threads: ThreadPlan, main: bool, settings: RunSettings, suite: Suite
 ) -> Iterator[Callable[[], SuiteScores | None]]:
-    """Score the rows of the results that no model output enters (`scoring.score_suite`: the
-    reference and context rows, about 5 s of the standard suite's scoring on an H200 host) in a
-    thread while a GPU generates, when the CPU would otherwise wait on it. Yields a function that
-    returns them once the block is left (None on a CPU run or a rank other than 0: there `score_run`
-    scores them itself, to the same figures). BLAS is limited to one thread from this thread, as
-    OpenBLAS requires."""
-    if device.type != "cuda" or not main:
-        yield lambda: None
+    """Generation's threads: this thread's torch threads (`ThreadPlan.generation`) and, when the plan
+    has a thread for it (`ThreadPlan.score_beside`), the rows of the results that no model output
+    enters (`scoring.score_suite`: the reference and context rows, about 5 s of the standard suite's
+    scoring on an H200 host) scored in a thread while the model generates. Yields a function that
+    returns them once the block is left (None without that thread, or on a rank other than 0: there
+    `score_run` scores them itself, to the same figures).
+
+    BLAS is limited to one thread from this thread, as OpenBLAS requires; that limit also sets this
+    thread's torch threads (torch's OpenMP pool is one of those limited), so generation's count is set
+    after it. The scoring thread starts last: its one torch thread is then the setting that the
+    threads it starts take."""
+    if not threads.score_beside or not main:
+        with torch_threads(threads.generation):
+            yield lambda: None
         return
-    with one_thread():
+    with one_thread(), torch_threads(threads.generation):
         pool = ThreadPoolExecutor(1, thread_name_prefix="suite-scores")
-        future = pool.submit(score_suite, asdict(settings), suite)
+        future = pool.submit(_score_suite_on_threads, asdict(settings), suite, threads.scoring_workers)
         try:
             yield future.result
         except BaseException:
@@ -380,8 +498,27 @@ def _scored_while_generating(
         pool.shutdown()
 
 
-def _check_widths(suite: Suite, loaded, settings: RunSettings) -> None:
-    """Refuse a suite whose frames or stored prompt embeddings the model cannot take, before any work."""
+def _score_suite_on_threads(settings: dict, suite: Suite, workers: int) -> SuiteScores:
+    with _scoring_threads(workers):
+        return score_suite(settings, suite)
+
+
+@contextlib.contextmanager
+def _scoring_threads(workers: int) -> Iterator[None]:
+    """Scoring's threads: at most `workers` side by side (`metrics._threads.worker_limit`), each
+    running torch on `SCORING_THREADS` (the threads scoring starts take the last setting made)."""
+    with torch_threads(SCORING_THREADS), worker_limit(workers):
+        yield
+
+
+def _check_suite(suite: Suite, loaded, settings: RunSettings) -> None:
+    """Refuse, before any work, a suite too small to score or whose frames or stored prompt embeddings
+    the model cannot take."""
+    if len(suite.ids) < MIN_PROMPTS:
+        raise GenerationInputError(
+            f"{settings.suite} has {len(suite.ids)} sample(s); a run needs at least {MIN_PROMPTS} "
+            "(Fréchet distance and diversity compare sets of clips)."
+        )
     config = loaded.config
     if suite.motion.shape[-1] != config.input_dim:
         raise SchemaMismatchError(
@@ -418,13 +555,21 @@ def read_run(run_dir: Path) -> tuple[dict, RunSettings]:
         ) from e
 
 
-def score(run_dir: Path, *, log_samples: bool = False) -> dict:
+def score(run_dir: Path, *, log_samples: bool = False, threads: int | None = None) -> dict:
     """Re-score a run directory from its cached generations (no model needed; nothing is generated).
+
+    Args:
+        run_dir: a directory written by `evaluate`.
+        log_samples: also write samples.jsonl.
+        threads: the CPU threads scoring may keep busy (`device.cpu_budget`); the figures do not
+            depend on it. results.json keeps the generating run's `config.threads`.
 
     Raises:
         RunDirectoryError: no such directory, no run there, an unreadable run.json, a changed suite,
             or missing or corrupt generations (each names the command that fixes it).
+        DeviceError: `threads` below 1, or a bad OMP_NUM_THREADS.
     """
+    budget = cpu_budget(threads)  # a bad --threads or OMP_NUM_THREADS fails before the work
     run_dir = Path(run_dir)
     run, settings = read_run(run_dir)
     suite, _ = build_suite(settings)
@@ -439,4 +584,5 @@ def score(run_dir: Path, *, log_samples: bool = False) -> dict:
             f"{run_dir}: cached generations {problems[0]}{more}; `stickeval score` never generates: run "
             f"`stickeval run {variant} -o {run_dir} --resume` (with the run's other options) to regenerate them."
         )
-    return score_run(run_dir, run, suite, arrays, log_samples=log_samples)
+    with _scoring_threads(budget):
+        return score_run(run_dir, run, suite, arrays, log_samples=log_samples)

@@ -2,7 +2,7 @@
 
 Both work on `features.motion_features` standardised by the *reference* set's per-feature mean and
 standard deviation, so every feature counts in units of the real spread and none dominates by its
-scale (the original's raw `float(T)` feature did; reference §7.2 items 8-9).
+scale (the original's raw `float(T)` feature did).
 
 - Fréchet distance: FD = |mu_g - mu_r|^2 + Tr(S_g + S_r - 2 (S_g S_r)^(1/2)) of Gaussians fitted to the
   two feature sets, with the full matrix square root. The original's "FID" replaced the last term by
@@ -19,13 +19,12 @@ it (`stats.set_estimate` says why: the plug-in FD is biased at finite size).
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from stickeval.errors import MetricInputError
-from stickeval.metrics._threads import one_thread
+from stickeval.metrics._threads import one_thread, workers
 from stickeval.metrics.features import motion_features
 from stickeval.metrics.stats import Estimate, resampling_counts, set_estimate
 
@@ -77,7 +76,7 @@ def diversity(
     standard deviations of the reference features; range [0, inf); neither direction is better:
     closer to the reference set's own diversity (`diversity(reference, reference)`) is better.
     Identical clips (a model that ignores its text) score 0; independent white-noise clips score far
-    above real motion (the original reported 0.014 for them, reference §7.2 item 8).
+    above real motion (the original's diversity gives them 0.014: its raw clip length dominates).
 
     Args / Raises: as `frechet_distance`.
 
@@ -171,12 +170,8 @@ def frechet_distance_ci(
 
 
 def replicate_workers() -> int:
-    """Threads for the Fréchet-distance bootstrap: the CPUs this process may run on, at most 16."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 16))
+    """Threads for the Fréchet-distance bootstrap: the CPUs this process may run on, at most 16 (`_threads.workers`)."""
+    return workers(16)
 
 
 def _fd_replicates(z: np.ndarray, z_ref: np.ndarray, counts: np.ndarray, counts_ref: np.ndarray) -> np.ndarray:

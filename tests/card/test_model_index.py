@@ -2,8 +2,8 @@
 
 The card is the published seed card (`stick-gen-large-sft`: model-index with mse,
 temporal_consistency and accuracy = TBD on "Curated SFT Dataset"/motion-capture); results come from
-the real pipeline on a tiny checkpoint (`tiny_runs`). Every updated card is checked with
-huggingface_hub's own parser.
+the real pipeline on a tiny checkpoint (`tiny_runs`: the whole of a small .pt file, and the first 6
+prompts of StickBench quick, a subset). Every updated card is checked with huggingface_hub's own parser.
 """
 
 import copy
@@ -15,20 +15,17 @@ import yaml
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
-from stickeval.card.model_index import CARD_METRIC_NAMES, TBD, format_value, read_results, update_card
+from stickeval.card.model_index import CARD_METRIC_NAMES, TBD, format_value, read_results, subset_of, update_card
 from stickeval.errors import CardError, ResultsFileError
 from stickeval.metrics import METRICS
-from tests.conftest import SHARED
+from tests.conftest import SEED_CARD, golden_file
 
-SEED_CARD = SHARED / "reference" / "cards" / "stick-gen-large-sft.README.md"
 SFT = {"dataset_name": "Curated SFT Dataset", "dataset_type": "motion-capture"}
 
 
 @pytest.fixture(scope="module")
 def seed_card() -> str:
-    if not SEED_CARD.exists():
-        pytest.skip(f"seed card not found at {SEED_CARD}")
-    return SEED_CARD.read_bytes().decode()
+    return golden_file(SEED_CARD).read_bytes().decode()
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +79,41 @@ def test_sft_results_fill_the_seed_card_and_touch_only_value_lines(seed_card, sf
     assert {c.metric for c in update.changes} == set(CARD_METRIC_NAMES) and not update.current
 
 
+def test_results_of_a_limit_subset_are_refused_naming_the_subset_and_allow_subset(seed_card, bench_results):
+    assert subset_of(bench_results) == "first 6 of 127 prompts"
+    with pytest.raises(
+        CardError, match=r"on the first 6 of 127 prompts of stickbench-quick \(a --limit run\), not the whole suite"
+    ) as caught:
+        update_card(seed_card, bench_results)
+    assert "--allow-subset" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_results_of_the_whole_suite_are_no_subset_whatever_the_limit(bench_results):
+    whole = copy.deepcopy(bench_results)
+    whole["suite"]["n"] = whole["suite"]["size"]  # e.g. --limit 500 on the 127 prompts of quick
+    assert subset_of(whole) is None
+    older = copy.deepcopy(bench_results)
+    del older["suite"]["size"]  # results.json written before suite.size: config.limit alone tells
+    assert subset_of(older) == "first 6 prompts"
+    older["config"]["limit"] = None
+    assert subset_of(older) is None
+
+
+def test_a_subset_allowed_goes_under_a_dataset_name_that_says_which_subset(seed_card, sft_results, bench_results):
+    update = update_card(seed_card, bench_results, allow_subset=True)
+    assert update.dataset.name == "stickbench-quick (first 6 of 127 prompts)"
+    assert {name for name, _ in eval_values(update.updated)} == {"Curated SFT Dataset", update.dataset.name}
+    pt_subset = copy.deepcopy(sft_results)
+    pt_subset["suite"]["n"] = 2
+    with pytest.raises(CardError, match="first 2 of 6 prompts"):
+        update_card(seed_card, pt_subset, **SFT)
+    assert update_card(seed_card, pt_subset, **SFT, allow_subset=True).dataset.name == "Curated SFT Dataset (first 2 of 6 prompts)"
+
+
 def test_stickbench_results_add_their_own_block_and_leave_the_sft_block_tbd(seed_card, bench_results):
-    update = update_card(seed_card, bench_results)
+    update = update_card(seed_card, bench_results, allow_subset=True)
     values = eval_values(update.updated)
-    suite = bench_results["suite"]["name"]
+    suite = update.dataset.name
     for card_field, value in expected(bench_results).items():
         assert values[(suite, card_field)] == value
         assert ("Curated SFT Dataset", card_field) not in values or values[("Curated SFT Dataset", card_field)] == TBD

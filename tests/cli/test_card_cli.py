@@ -9,20 +9,17 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from tests.conftest import SHARED
+from tests.conftest import SEED_CARD, golden_file
 from tests.fixtures.hub_fixtures import TEST_TOKEN
 
-SEED_CARD = SHARED / "reference" / "cards" / "stick-gen-large-sft.README.md"
 SFT_FLAGS = ("--dataset-name", "Curated SFT Dataset", "--dataset-type", "motion-capture")
 REPO = "GesturaAI/stick-gen-large-sft"
 
 
 @pytest.fixture
 def card(tmp_path):
-    if not SEED_CARD.exists():
-        pytest.skip(f"seed card not found at {SEED_CARD}")
     path = tmp_path / "README.md"
-    shutil.copyfile(SEED_CARD, path)
+    shutil.copyfile(golden_file(SEED_CARD), path)
     return path
 
 
@@ -58,11 +55,22 @@ def test_check_is_green_right_after_write_and_red_after_editing_one_value(run_cl
     assert "mse on Curated SFT Dataset (motion-capture): 99.5 -> " in red.stderr and "stale" in red.stderr
 
 
-def test_check_with_stickbench_results_is_red_and_names_the_missing_values(run_cli, card, tiny_runs):
-    result = run_cli("card", card, "--results", tiny_runs.stickbench, "--check")
+def test_results_of_a_limit_run_are_refused_naming_the_subset_and_allow_subset(run_cli, card, tiny_runs):
+    before = card.read_text()
+    line = run_cli("card", card, "--results", tiny_runs.stickbench, "--write").error_line()
+    assert line == (
+        "These results are on the first 6 of 127 prompts of stickbench-quick (a --limit run), not the whole suite, and a "
+        "card's numbers stand for the whole of stickbench-quick. Run without --limit, or pass --allow-subset to write them "
+        "under the dataset name 'stickbench-quick (first 6 of 127 prompts)'."
+    )
+    assert card.read_text() == before
+
+
+def test_check_with_stickbench_subset_results_allowed_is_red_and_names_the_missing_values(run_cli, card, tiny_runs):
+    result = run_cli("card", card, "--results", tiny_runs.stickbench, "--allow-subset", "--check")
     assert result.exit_code == 1
     for metric in ("mse", "temporal_consistency", "accuracy", "robustness"):
-        assert f"{metric} on stickbench-quick (stickbench-v1): missing -> " in result.stderr
+        assert f"{metric} on stickbench-quick (first 6 of 127 prompts) (stickbench-v1): missing -> " in result.stderr
     assert "--dataset-name" in result.stderr  # says why the card's own block was left alone
 
 

@@ -1,7 +1,8 @@
 """`stickeval data push stickbench` and `stickeval card --eval-results` end to end against the local Hub stand-in.
 
 The run is the tiny-run fixture's (a tiny random checkpoint on StickBench quick, --limit 6), so the
-benchmark is pushed with `--limit 6`: its test split is then the run's suite, hash for hash.
+benchmark is pushed with `--limit 6`: its test split is then the run's suite, hash for hash. The card's
+own model-index takes such a subset only with `--allow-subset` (under a name that says so).
 """
 
 import json
@@ -48,7 +49,7 @@ def test_push_stickbench_then_the_runs_result_and_read_both_back(run_cli, hub, t
     eval_yaml = hf_hub_download(DATASET, "eval.yaml", repo_type="dataset", revision=revision, endpoint=hub.url)
     assert yaml.safe_load(open(eval_yaml))["evaluation_framework"] == "stickeval"
 
-    result = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--eval-results", DATASET, "--push")
+    result = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--eval-results", DATASET, "--push")
     assert result.exit_code == 0, result.stderr
     assert f"Pushed {FILE} ({DATASET}, task quick" in result.stderr
     assert result.stdout.strip().endswith(f"/commit/{hub.store.refs(MODEL)['main']}")
@@ -59,13 +60,15 @@ def test_push_stickbench_then_the_runs_result_and_read_both_back(run_cli, hub, t
     assert entry.value == float(f"{run['metrics']['action_accuracy']['mean']:.4g}") and entry.date == run["date"]
     assert f"stickeval {run['tool']['version']}" in entry.notes
 
-    check = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--eval-results", DATASET, "--check")
+    check = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--eval-results", DATASET, "--check")
     assert check.exit_code == 0 and f"{FILE} (" in check.stderr and "is current" in check.stderr
 
 
 def test_push_with_create_pr_leaves_main_without_the_file(run_cli, hub, tiny_runs):
     declare(hub, declaration())
-    result = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--eval-results", DATASET, "--push", "--create-pr", "--json")
+    result = run_cli(
+        "card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--eval-results", DATASET, "--push", "--create-pr", "--json"
+    )
     doc = json.loads(result.stdout)
     assert doc["push"]["pr_url"].endswith(f"/{MODEL}/discussions/1") and doc["eval_results"]["path"] == FILE
     assert FILE not in hub.store.get_commit(MODEL, hub.store.refs(MODEL)["main"]).files
@@ -76,7 +79,7 @@ def test_check_is_red_when_the_repos_file_holds_another_value(run_cli, hub, tiny
     revision = declare(hub, declaration())
     stale = [{"dataset": {"id": DATASET, "task_id": "quick", "revision": revision}, "value": 0.75}]
     hub.store.commit(MODEL, {FILE: yaml.safe_dump(stale).encode()}, summary="old result")
-    result = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--eval-results", DATASET, "--check")
+    result = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--eval-results", DATASET, "--check")
     assert result.exit_code == 1
     assert "-  value: 0.75" in result.stdout and "is stale" in result.stderr
 
@@ -88,7 +91,7 @@ def test_write_puts_the_file_beside_a_local_card_and_keeps_other_entries(run_cli
     other = [{"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9, "notes": "no-tools"}]
     (tmp_path / ".eval_results").mkdir()
     (tmp_path / FILE).write_text(yaml.safe_dump(other))
-    args = ("card", card, "--results", tiny_runs.stickbench, "--eval-results", DATASET)
+    args = ("card", card, "--results", tiny_runs.stickbench, "--allow-subset", "--eval-results", DATASET)
     assert run_cli(*args, "--check").exit_code == 1
     written = run_cli(*args, "--write")
     assert written.exit_code == 0 and f"Wrote {tmp_path / FILE}" in written.stderr
@@ -110,21 +113,21 @@ def test_write_puts_the_file_beside_a_local_card_and_keeps_other_entries(run_cli
 def test_a_benchmark_that_is_not_the_runs_is_one_error_line_and_nothing_is_pushed(run_cli, hub, tiny_runs, text, message):
     declare(hub, declaration(limit=text) if isinstance(text, int) else text)
     before = hub.store.refs(MODEL)["main"]
-    line = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--eval-results", DATASET, "--push").error_line()
+    line = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--eval-results", DATASET, "--push").error_line()
     run_hash = json.loads(tiny_runs.stickbench.read_text())["suite"]["hash"][:12]
     assert message.format(run_hash=run_hash) in line and hub.store.refs(MODEL)["main"] == before
 
 
 def test_a_dataset_without_eval_yaml_is_one_error_line(run_cli, hub, tiny_runs):
     hub.datasets.create_repo("someone/plain-data")
-    line = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--eval-results", "someone/plain-data").error_line()
+    line = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--eval-results", "someone/plain-data").error_line()
     assert "has no eval.yaml at main, so it is not a benchmark" in line and "stickeval data push stickbench someone/plain-data" in line
 
 
 def test_an_existing_file_that_is_not_entries_is_one_error_line_and_kept(run_cli, hub, tiny_runs):
     declare(hub, declaration())
     hub.store.commit(MODEL, {FILE: b"results: were here\n"}, summary="odd file")
-    line = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--eval-results", DATASET, "--push").error_line()
+    line = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--eval-results", DATASET, "--push").error_line()
     assert "is not a list of eval results" in line and hub_file(hub, FILE) == "results: were here\n"
 
 
@@ -138,7 +141,7 @@ def test_an_existing_file_that_is_not_entries_is_one_error_line_and_kept(run_cli
 def test_eval_results_flags_without_eval_results_are_usage_errors(run_cli, tiny_runs, tmp_path, args, message):
     card = tmp_path / "README.md"
     card.write_text(CARD)
-    result = run_cli("card", card, "--results", tiny_runs.stickbench, *args)
+    result = run_cli("card", card, "--results", tiny_runs.stickbench, "--allow-subset", *args)
     assert result.exit_code == 2 and message in result.stderr
 
 
@@ -162,9 +165,9 @@ def test_data_push_without_a_token_says_how_to_set_one(run_cli, hub_env):
 
 def test_check_without_eval_results_compares_the_files_the_repo_already_holds(run_cli, hub, tiny_runs):
     revision = declare(hub, declaration())
-    assert run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--eval-results", DATASET, "--push").exit_code == 0
-    assert run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--push").exit_code == 0  # the card's own values
-    current = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--check", "--json")
+    assert run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--eval-results", DATASET, "--push").exit_code == 0
+    assert run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--push").exit_code == 0  # the card's own values
+    current = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--check", "--json")
     assert current.exit_code == 0, current.stderr
     (recorded,) = json.loads(current.stdout)["recorded_eval_results"]
     assert (recorded["path"], recorded["current"]) == (FILE, True)
@@ -172,7 +175,7 @@ def test_check_without_eval_results_compares_the_files_the_repo_already_holds(ru
     other = {"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9}  # not ours: never fetched
     stale = [other, {"dataset": {"id": DATASET, "task_id": "quick", "revision": revision}, "value": 0.75}]
     hub.store.commit(MODEL, {FILE: yaml.safe_dump(stale).encode()}, summary="old result")
-    red = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--check")
+    red = run_cli("card", MODEL, "--results", tiny_runs.stickbench, "--allow-subset", "--check")
     assert red.exit_code == 1 and "-  value: 0.75" in red.stdout
     assert f"is stale: update it with --eval-results {DATASET} and --write or --push" in red.stderr
 
@@ -180,11 +183,11 @@ def test_check_without_eval_results_compares_the_files_the_repo_already_holds(ru
 def test_check_without_eval_results_leaves_other_benchmarks_alone(run_cli, hub, tiny_runs, tmp_path):
     card = tmp_path / "README.md"
     card.write_text(CARD)
-    assert run_cli("card", card, "--results", tiny_runs.stickbench, "--write").exit_code == 0
+    assert run_cli("card", card, "--results", tiny_runs.stickbench, "--allow-subset", "--write").exit_code == 0
     (tmp_path / ".eval_results").mkdir()
     (tmp_path / ".eval_results" / "hle.yaml").write_text(
         yaml.safe_dump([{"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9}])
     )
-    result = run_cli("card", card, "--results", tiny_runs.stickbench, "--check", "--json")
+    result = run_cli("card", card, "--results", tiny_runs.stickbench, "--allow-subset", "--check", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["recorded_eval_results"] == []

@@ -75,7 +75,15 @@ def test_run_table_names_every_metric_and_says_where_the_results_are(ckpt, run_c
     for name in json.loads((run_copy / "results.json").read_text())["metrics"]:
         assert name in result.stdout, name
     assert f"Results: {run_copy / 'results.json'}" in result.stderr
-    assert "0 rollouts generated now" in result.stderr  # the cached generations were reused
+    assert "All 42 rollouts came from the cache (generated earlier at " in result.stderr  # the cached generations were reused
+    assert "generating" not in result.stderr  # no progress, and no rate of cached rows "per second"
+
+
+def test_run_records_the_threads_it_ran_on(json_run):
+    from stickeval.device import cpu_budget
+
+    config = json.loads(json_run[2])["config"]
+    assert config["threads"] == cpu_budget() and config["generation_threads"] == max(1, cpu_budget() - 1)
 
 
 def test_run_with_log_samples_writes_one_json_line_per_prompt(json_run):
@@ -99,8 +107,44 @@ def test_score_json_reproduces_the_metrics_of_the_run(json_run, run_copy, run_cl
     assert rescored == json.loads((run_copy / "results.json").read_text())
 
 
+def test_score_says_it_scored_cached_rollouts_not_that_it_generated_them(run_copy, run_cli):
+    result = run_cli("score", run_copy, "--threads", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "Scored 42 cached rollouts (the run generated them at " in result.stderr
+    assert "generated now" not in result.stderr
+
+
 def test_score_of_a_directory_without_a_run_exits_1_naming_run(run_cli, tmp_path):
     assert "run `stickeval run`" in run_cli("score", tmp_path).error_line()
+
+
+# ---- run: output directories
+
+
+def test_run_into_a_directory_of_another_suite_exits_1_naming_it_and_force_replaces_it(ckpt, run_copy, run_cli, tmp_path):
+    from stickeval.data import suite_to_samples
+    from stickeval.data.stickbench import load_suite
+
+    save_dataset(suite_to_samples(load_suite("quick", split="test", limit=3)), tmp_path / "three.pt")
+    args = ("run", ckpt, "--data", tmp_path / "three.pt", "--no-noise", "-o", run_copy)
+    message = run_cli(*args).error_line()
+    assert message == f"{run_copy} already holds a run of {ckpt} on stickbench-quick; pass another -o/--out, or --force to replace it."
+    assert (run_copy / "samples.jsonl").exists()  # nothing touched
+    forced = run_cli(*args, "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert json.loads((run_copy / "results.json").read_text())["suite"]["name"] == "three"
+    assert not (run_copy / "samples.jsonl").exists()  # the other run's files went with it
+
+
+def test_run_into_a_directory_of_other_files_exits_1_and_leaves_them(ckpt, run_cli, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("keep me")
+    message = run_cli("run", ckpt, *RUN_ARGS, "-o", tmp_path / "out").error_line()
+    assert message == (
+        f"{tmp_path / 'out'} is not empty (notes.txt) and holds no stickeval run; pass a new or empty directory "
+        "to -o/--out, or --force to write into it."
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["notes.txt"]
 
 
 # ---- run: bad input
@@ -144,6 +188,31 @@ def test_run_on_an_empty_dataset_exits_1_saying_it_has_no_samples(ckpt, run_cli,
     save_dataset([], tmp_path / "empty.pt")
     message = run_cli("run", ckpt, "--data", tmp_path / "empty.pt", "--no-noise", "-o", tmp_path / "out").error_line()
     assert "empty.pt has no usable samples" in message
+
+
+def test_limit_1_exits_1_before_generating_anything(ckpt, run_cli, tmp_path):
+    result = run_cli("run", ckpt, "--limit", "1", "-o", tmp_path / "out")
+    assert result.error_line() == "--limit must be at least 2 (Fréchet distance and diversity compare sets of clips), got 1."
+    assert "generating" not in result.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("verb", ["run", "score", "bench"])
+def test_threads_below_1_is_a_usage_error(run_cli, tmp_path, verb):
+    result = run_cli(verb, tmp_path, "--threads", "0")
+    assert result.exit_code == 2 and "--threads" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("verb", ["run", "bench"])
+def test_a_revision_of_the_builtin_nano_is_a_usage_error_not_ignored(run_cli, tmp_path, verb):
+    result = run_cli(verb, "nano", "--revision", "abc123", "-o", tmp_path / "out")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "nano is built into stickeval and has no revisions; drop --revision." in " ".join(result.stderr.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_revision_of_a_local_checkpoint_is_a_usage_error_not_ignored(ckpt, run_cli, tmp_path):
+    result = run_cli("run", ckpt, "--revision", "abc123", "-o", tmp_path / "out")
+    assert result.exit_code == 2 and "is a local checkpoint and has no revisions" in " ".join(result.stderr.split())
 
 
 def test_run_without_a_variant_is_a_usage_error(run_cli):

@@ -1,4 +1,5 @@
-"""`evaluate` / `score`: results with CIs, batch-size invariance, resume, corrupt cache, bad input."""
+"""`evaluate` / `score`: results with CIs, batch-size and thread-count invariance, resume, corrupt cache,
+output directories of another run, bad input."""
 
 import copy
 import dataclasses
@@ -12,7 +13,9 @@ import torch
 
 from stickeval import zoo
 from stickeval.data import load_suite, save_dataset, suite_to_samples
+from stickeval.device import ThreadPlan, cpu_budget
 from stickeval.errors import (
+    GenerationInputError,
     OutputPathError,
     RunDirectoryError,
     RunInterrupted,
@@ -199,7 +202,9 @@ def test_a_suite_of_another_schema_is_refused(tmp_path):
     [
         ({"prime": "noise"}, "--prime must be one of reference, zeros"),
         ({"noise_prompts": 1}, "--noise-prompts must be at least 2"),
-        ({"limit": 0}, "--limit must be at least 1"),
+        ({"limit": 1}, "--limit must be at least 2 \\(Fréchet distance and diversity compare sets of clips\\), got 1"),
+        ({"seed": -1}, "--seed must be 0 or more, got -1"),
+        ({"threads": 0}, "--threads must be at least 1, got 0"),
         ({"dtype": "float16"}, "Unknown dtype 'float16'"),
         ({"device": "tpu"}, "not supported|Unknown device"),
         ({"encoder": "no-such-encoder"}, "Unknown text encoder"),
@@ -322,18 +327,78 @@ def test_timing_says_where_the_wall_time_went(small_run):
     assert timing["fill_seconds"] >= timing["generation_seconds"] > 0
 
 
-def test_on_a_gpu_the_suite_rows_are_scored_beside_generation_and_a_failure_there_still_propagates():
-    # _scored_while_generating needs no GPU of its own: it starts scoring when told the device is
-    # CUDA, and hands over what score_suite computes; on a CPU it leaves the rows to score_run.
+def test_the_suite_rows_scored_beside_generation_are_those_scored_alone_and_a_failure_there_still_propagates():
+    # _scored_while_generating scores when the thread plan has a thread for it (a GPU run, or a CPU run
+    # of at least 2 threads) and hands over what score_suite computes; else it leaves the rows to score_run.
     settings, suite = RunSettings(suite="quick", limit=40), load_suite("quick", limit=40)
-    with evaluation._scored_while_generating(torch.device("cuda"), True, settings, suite) as rows:
+    beside, alone_cpu = ThreadPlan(2, 1, True, 1), ThreadPlan(1, 1, False, 1)
+    with evaluation._scored_while_generating(beside, True, settings, suite) as rows:
         pass
     alone = evaluation.score_suite(dataclasses.asdict(settings), suite)
     assert rows().reference == alone.reference and rows().context == alone.context
-    for device, main in ((torch.device("cpu"), True), (torch.device("cuda"), False)):
-        with evaluation._scored_while_generating(device, main, settings, suite) as rows:
+    for plan, main in ((alone_cpu, True), (beside, False)):
+        with evaluation._scored_while_generating(plan, main, settings, suite) as rows:
             pass
         assert rows() is None
     with pytest.raises(KeyboardInterrupt):  # an interrupted generation is not swallowed by the scoring beside it
-        with evaluation._scored_while_generating(torch.device("cuda"), True, settings, suite):
+        with evaluation._scored_while_generating(beside, True, settings, suite):
             raise KeyboardInterrupt
+
+
+def test_a_run_records_the_whole_suites_size_and_its_threads(small_run):
+    out, results = small_run
+    assert results["suite"]["n"] == 6 and results["suite"]["size"] == 127  # the first 6 of quick's 127 test prompts
+    budget = cpu_budget()
+    assert results["config"]["threads"] == budget and results["config"]["generation_threads"] == max(1, budget - 1)
+
+
+def test_rollouts_on_one_and_two_torch_threads_agree_to_float_rounding(loaded, small_run, tmp_path):
+    _, one = small_run
+    two = evaluate(loaded, replace(SMALL, threads=3), tmp_path)  # generation on 2 threads, scoring beside on the third
+    assert two["config"]["generation_threads"] == 2 and two["timing"]["rows_generated_now"] == 63  # another cache key
+    for name, values in numbers(one).items():
+        np.testing.assert_allclose(numbers(two)[name], values, rtol=1e-4, atol=1e-6, err_msg=name)
+
+
+def test_scores_do_not_depend_on_the_threads_scoring_runs_on(small_run):
+    out, _ = small_run
+    assert numbers(score(out, threads=1)) == numbers(score(out, threads=2))
+
+
+def test_a_fully_cached_run_has_no_rows_to_generate(loaded, small_run, tmp_path):
+    out, _ = small_run
+    shutil.copytree(out, tmp_path / "copy")
+    calls = []
+    evaluate(loaded, SMALL, tmp_path / "copy", progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 0)]  # the cached chunk leaves nothing to generate: no rate of cached rows per second
+
+
+def test_a_run_directory_of_another_suite_is_refused_and_force_replaces_that_runs_files(loaded, small_run, tmp_path):
+    out, _ = small_run
+    shutil.copytree(out, tmp_path / "run")
+    (tmp_path / "run" / "report.html").write_text("<html>the other run</html>")
+    save_dataset(suite_to_samples(load_suite("quick", limit=3)), tmp_path / "data.pt")
+    other = RunSettings(suite=str(tmp_path / "data.pt"), noise=False)
+    before = sorted(p.name for p in (tmp_path / "run").iterdir())
+    with pytest.raises(OutputPathError, match=r"run already holds a run of \S+ on stickbench-quick; pass another -o/--out, or --force"):
+        evaluate(loaded, other, tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == before
+    results = evaluate(loaded, other, tmp_path / "run", force=True)
+    assert results["suite"]["name"] == "data" and not (tmp_path / "run" / "report.html").exists()
+    assert not (tmp_path / "run" / "samples.jsonl").exists() and len(list((tmp_path / "run" / "generations").iterdir())) == 1
+
+
+def test_a_directory_of_other_files_is_refused_unless_forced_and_keeps_them(loaded, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    settings = replace(SMALL, noise=False, limit=2)
+    with pytest.raises(OutputPathError, match=r"is not empty \(notes.txt\) and holds no stickeval run"):
+        evaluate(loaded, settings, tmp_path)
+    evaluate(loaded, settings, tmp_path, force=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine" and (tmp_path / "results.json").is_file()
+
+
+def test_a_dataset_of_one_sample_is_refused_before_anything_is_written(loaded, tmp_path):
+    save_dataset(suite_to_samples(load_suite("quick", limit=1)), tmp_path / "one.pt")
+    with pytest.raises(GenerationInputError, match=r"one.pt has 1 sample\(s\); a run needs at least 2"):
+        evaluate(loaded, RunSettings(suite=str(tmp_path / "one.pt"), noise=False), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
