@@ -5,8 +5,8 @@
     results = evaluate(loaded, RunSettings(suite="standard"), "runs/large-sft")
 
 The public names are loaded on first use (PEP 562), so `import stickeval.metrics` or
-`import stickeval.data` costs numpy, not torch, the zoo or huggingface_hub (DESIGN §2: metrics
-score arrays). `generate` lives in `stickeval.generation`, `evaluate` in `stickeval.evaluation.run`.
+`import stickeval.data` costs numpy, not torch, the zoo or huggingface_hub (metrics score
+arrays; docs/design.md has the layers). `generate` lives in `stickeval.generation`, `evaluate` in `stickeval.evaluation.run`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The learned text-motion evaluator and the time-aware action classifier (issue 12).
+"""The learned text-motion evaluator and the time-aware action classifier.
 
     from stickeval.judge import load_evaluator
     ev = load_evaluator("quick", cache_dir=...)        # shipped StickBench weights, sha256-checked

@@ -1,6 +1,7 @@
 """The evaluator's networks: an order-aware motion encoder, a text head, and the action classifier.
 
-Modelled on the T2M evaluator (Guo et al. 2022, eval-protocol §A1), scaled to 2D stick figures:
+Modelled on the T2M evaluator (Guo et al. 2022, which later text-to-motion work reuses), scaled to 2D
+stick figures:
 the motion side is a stack of temporal convolutions over the per-frame tracks of `inputs` (so the
 order of frames matters: a reversed or shuffled clip is a different input), pooled over the scored
 frames; the text side is a small MLP over a fixed sentence embedding (`text.HashEncoder`, built in, so

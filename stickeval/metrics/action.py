@@ -1,9 +1,10 @@
 """Action accuracy: a classifier's verdict on clips against their labels, and the model's action-head accuracy.
 
-The original "action accuracy" is the argmax of the model's own action head under teacher forcing,
-with the true action track fed in as an input (reference §4.2, §7.2 item 2): the head can read its
-label, so the figure says nothing about the motion. stickeval instead asks an independent classifier
-what action a rollout shows (the ACTOR protocol, eval-protocol §A4): multinomial logistic regression
+The original "action accuracy" (`scripts/evaluate.py`) is the argmax of the model's own action head
+under teacher forcing; the original trainer feeds the true action track in as an input and makes it
+the head's target too, so the head learns to read its label and the figure says nothing about the
+motion. stickeval instead asks an independent classifier what action a rollout shows (the ACTOR
+protocol, Petrovich et al. 2021: a pretrained action classifier run on the generated motion): multinomial logistic regression
 (scikit-learn) on `features.motion_features`, standardised, trained on the suite's reference train
 split. On the real motion capture this separates the 10 dataset-2 actions at ~99.8% on held-out
 source files, so it is a reliable judge; on white noise it is at or below chance.
@@ -140,7 +141,7 @@ def action_head_accuracy(logits: np.ndarray, actions: np.ndarray, lengths: np.nd
 
     acc_i = mean over frames t in 1..L_i-1 of [argmax_a logits[i, t, a] == actions[i, t]], with
     logits[:, t] the action head's output when frame t was generated (frame 0 is given, not scored).
-    Range [0, 1], higher is better. Unlike the original (teacher-forced, true actions as input), this
+    Range [0, 1], higher is better. Unlike the original (teacher-forced), this
     is read off the rollout; but the generator still feeds the action track, so the head can echo it:
     report it beside the classifier's accuracy, not instead of it.
 

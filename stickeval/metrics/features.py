@@ -16,8 +16,8 @@ The feature vector, per clip (C = 2 x (joints - 1) root-relative coordinates):
   frames, a length-robust summary of the motion spectrum (6C);
 - root movement: mean root velocity (x, y) in torso lengths per second, and the same log lag RMS of
   the root track (2 + 12).
-The clip length itself is never a feature (the original's `float(T)` feature dominated its
-"diversity"; reference §7.2 item 8).
+The clip length itself is never a feature: the original's raw `float(T)` feature dominated its
+"diversity" (after its L2 normalisation, clips of one length all point almost the same way).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ data's feet sit near y = -0.5; the original safety critic assumed y = 0). So the
 convention, and stickeval's is: **the ground of a clip is the lowest foot (ankle) height of its
 reference clip over the scored frames.** A copy of the reference therefore never penetrates it.
 
-Thresholds are the field's (GMD / OmniControl foot skating, PhysDiff penetration; eval-protocol
-§A6) re-expressed in torso lengths, the unit of `features.body_scale`, taking the real data's torso
+Thresholds are the field's 3D-human ones (GMD / OmniControl foot skating: contact below 0.05 m, moving
+above 0.5 m/s; PhysDiff penetration: 0.005 m tolerance) re-expressed in torso lengths, the unit of `features.body_scale`, taking the real data's torso
 of 0.43 m: 0.05 m -> 0.12, 0.5 m/s -> 1.2 torso/s, 0.005 m -> 0.01. All three scores use the
 reference's body scale, so a rollout that shrinks is not graded on its own smaller scale.
 """

@@ -2,9 +2,9 @@
 
 `pose_mse` and `root_relative_pose_mse` score what a user sees: the autoregressive rollout, frame by
 frame, against the reference clip of the same prompt. `teacher_forced_mse` is the original
-`scripts/evaluate.py` "Pose MSE" (reference §4.2), kept only to show how far it is from the rollout
-error: with bidirectional attention position i sees input i+1, which is its target, so a model that
-copies that leaked frame scores 0 there while its rollout drifts (reference §7.2 item 1).
+`scripts/evaluate.py` "Pose MSE", kept only to show how far it is from the rollout error: with
+bidirectional attention position i sees input i+1, which is its target, so a model that copies that
+leaked frame scores 0 there while its rollout drifts.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def teacher_forced_mse(predictions: np.ndarray, motion: np.ndarray, lengths: np.
     The model is run once on motion[:, :-1] (with its text) and position t predicts frame t+1.
     mse_i = mean over t in 0..L_i-2 and all D coordinates of (pred[i,t,d] - motion[i,t+1,d])**2.
     Labelled teacher-forced: it measures next-frame prediction with the true past given, which the
-    original's bidirectional attention turns into copying (reference §7.2 item 1); it is reported only
+    original's bidirectional attention turns into copying; it is reported only
     for comparison with the original and is not a generation metric. Units as `pose_mse`; range
     [0, inf), lower is "better". Differences from the original: per-clip means (the original
     averaged per batch), padding masked out.

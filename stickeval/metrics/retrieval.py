@@ -1,7 +1,7 @@
 """Text-motion retrieval metrics in a learned evaluator's co-embedding space (the T2M protocol).
 
 Embeddings in, numbers out: `stickeval.judge` turns prompts and clips into vectors; these functions
-score the vectors (eval-protocol §A1). With f_t the text and f_m the motion embedding of sample i:
+score the vectors as the T2M evaluation of Guo et al. (2022) does. With f_t the text and f_m the motion embedding of sample i:
 
 - R-precision top-k: in a pool of 32 samples (the matched one and 31 others), rank the 32 motions by
   Euclidean distance to text i; a hit when motion i is among the k nearest. Pools come from a seeded

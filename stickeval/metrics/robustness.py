@@ -2,7 +2,7 @@
 
 The original "robustness score" applies no noise at all: it is the share of fixed "adversarial"
 prompts whose rollouts its safety critic passes, a critic that passes white noise and fails a person
-standing still (reference §4.3, §7.2 item 10). Here each prompt is rolled out three times from the
+standing still (`scripts/run_adversarial_eval.py` and its `SafetyCritic`). Here each prompt is rolled out three times from the
 same first frame and action track, changing only the text:
 
     clean: the prompt;  noisy: the prompt perturbed (`stickeval.data.prompt_noise`);

@@ -1,6 +1,6 @@
 """Aggregation: per-sample metric values become a mean with a seeded bootstrap 95% CI and n.
 
-Every figure stickeval reports travels with its uncertainty (DESIGN §7). Two routes:
+Every figure stickeval reports travels with its uncertainty: a mean, a 95% interval and n. Two routes:
 - `bootstrap_ci`: per-sample values (pose MSE, temporal consistency, ...): the mean, and the
   2.5/97.5 percentiles of the means of `n_boot` resamples drawn with replacement;
 - `set_estimate`: set-level statistics that have no per-sample value (the Fréchet distance and

@@ -1,8 +1,9 @@
 """Temporal consistency: does the rollout move as smoothly as its reference, neither frozen nor jittery?
 
 The original "temporal consistency" is `smoothness_score = 1 / (1 + mean jerk)` on raw coordinates
-(reference §4.1): a frozen pose maximises it (1.0) and it is not scale-normalised, so on the real
-motion capture a frozen pose outscores a real walk (reference §7.2 item 7). Here the clip's jerk is
+(`compute_motion_temporal_metrics` of its `src/eval/metrics.py`): a frozen pose maximises it (1.0)
+and it is not scale-normalised, so on the real motion capture a frozen pose (1.000) outscores a real
+walk (0.968). Here the clip's jerk is
 compared with its reference's jerk, in the same (torso-length) units:
 
     J(x)  = mean over scored windows and joints of |x[t+3] - 3x[t+2] + 3x[t+1] - x[t]| * fps**3 / s
@@ -70,7 +71,7 @@ def smoothness_legacy(generated: np.ndarray, reference: np.ndarray | None = None
 
     mean jerk = mean over scored windows of the L2 norm over all D coordinates of
     m[t+3] - 3m[t+2] + 3m[t+1] - m[t], in coordinate units per frame^3 (no fps, no body scale), as in
-    the original `compute_motion_temporal_metrics` (reference §4.1). Range (0, 1], higher was meant
+    the original `compute_motion_temporal_metrics`. Range (0, 1], higher was meant
     to be better, but a frozen pose scores exactly 1.0, above any real motion: reported only for
     comparison with the original. `reference` is accepted for the common signature and not used.
 
