@@ -1,8 +1,13 @@
-"""Files on disk: atomic writes (a temporary name in the same directory, then rename), stable keys.
+"""Files on disk: atomic writes (a temporary name in the same directory, then rename), stable keys, output directories.
 
 A crash, a full disk or Ctrl-C never leaves a half-written file under the final name. The file
 gets the mode a plain `open(path, "w")` would give (0666 minus the umask), not mkstemp's 0600, so
 shared caches stay readable by their other users.
+
+Every command that writes a directory (`run -o`, `train -o`) checks it before any work with
+`check_output_dir`: a new or empty directory, or one that holds this command's own kind of output
+for the same job, is used; anything else is refused unless the user passes `--force`, so that one
+run never silently replaces (or leaves stale files beside) another.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +99,44 @@ def stable_key(parts: dict) -> str:
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of a file's bytes: the digest manifests record for shipped and cached weights."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_output_dir(
+    path: str | os.PathLike, *, marker: str, what: str, other_job: Callable[[Path], str | None], force: bool = False
+) -> bool:
+    """Check, before any work, that a command may write its output into directory `path`.
+
+    Args:
+        path: the directory (`-o`); it need not exist.
+        marker: the file a directory of this command's kind always holds (e.g. "run.json").
+        what: what the command writes, for messages (e.g. "a stickeval run").
+        other_job: given the marker file, None when it belongs to this job (the directory may be
+            resumed or rewritten), else what it holds instead (e.g. "a run of nano on stickbench-quick").
+        force: use the directory whatever it holds (the caller then replaces its own kind of files).
+
+    Returns:
+        True when the directory holds this command's kind of output (`marker`), for this job or
+        (with `force`) another; False when it is new or empty, or holds other files and `force` is given.
+
+    Raises:
+        OutputPathError: `path` is a file; or, without `force`, a non-empty directory without `marker`,
+            or one whose marker belongs to another job.
+    """
+    path = Path(path)
+    if not path.exists():
+        return False
+    if not path.is_dir():
+        raise OutputPathError(f"Cannot write {path}: it is a file. Pass a directory to -o/--out.", path=str(path))
+    if (path / marker).is_file():
+        holds = other_job(path / marker)
+        if holds is not None and not force:
+            raise OutputPathError(f"{path} already holds {holds}; pass another -o/--out, or --force to replace it.", path=str(path))
+        return True
+    entries = sorted(p.name for p in path.iterdir())
+    if entries and not force:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise OutputPathError(
+            f"{path} is not empty ({shown}) and holds no {what}; pass a new or empty directory to -o/--out, or --force to write into it.",
+            path=str(path),
+        )
+    return False

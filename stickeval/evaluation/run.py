@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stickeval._io import check_writable, stable_key, write_text_atomic
+from stickeval._io import check_output_dir, check_writable, stable_key, write_text_atomic
 from stickeval.data import load_suite, suite_from_dataset
 from stickeval.data.prompt_noise import NOISE_KINDS, NOISE_LEVELS, perturb
 from stickeval.data.pt_dataset import read_dataset
@@ -53,7 +53,6 @@ from stickeval.evaluation.scoring import SuiteScores, score_run, score_suite
 from stickeval.generation import PRIMES, generate, resolve_batch_size, teacher_forced
 from stickeval.metrics._threads import one_thread, worker_limit
 from stickeval.metrics.robustness import other_prompt_indices
-from stickeval.output_dir import check_output_dir
 from stickeval.text import get_encoder
 
 log = logging.getLogger(__name__)

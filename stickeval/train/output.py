@@ -21,10 +21,9 @@ from pathlib import Path
 from safetensors.torch import save_file as save_safetensors
 from torch import nn
 
-from stickeval._io import atomic_path, check_writable, write_text_atomic
+from stickeval._io import atomic_path, check_output_dir, check_writable, write_text_atomic
 from stickeval.data.schema import ACTIONS
 from stickeval.errors import CheckpointWriteError, MissingDependencyError, first_line
-from stickeval.output_dir import check_output_dir
 from stickeval.train.dataset import TrainingData
 from stickeval.train.recipe import Recipe
 from stickeval.train.state import STATE_FILE
