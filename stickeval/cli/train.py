@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from stickeval.cli.options import DeviceOpt, DtypeOpt, ForceOpt, JsonOpt, ZooOpt
+from stickeval.cli.options import DeviceOpt, DtypeOpt, ForceOpt, JsonOpt, ThreadsOpt, ZooOpt
 from stickeval.cli.output import console, err_console, print_json
 from stickeval.errors import TrainingInterrupted
 
@@ -113,6 +113,7 @@ class RunOptions:
     eval_limit: int = 64
     log: tuple[str, ...] = ()
     force: bool = False
+    threads: int | None = None
 
 
 def _train(recipe: str | None, overrides: list[str], resume: Path | None, options: RunOptions) -> None:
@@ -155,6 +156,7 @@ def _train(recipe: str | None, overrides: list[str], resume: Path | None, option
                 evaluator=evaluator,
                 eval_every=options.eval_every,
                 tensorboard="tensorboard" in options.log,
+                threads=options.threads,
                 callback=on_event,
             )
     except TrainingInterrupted as e:
@@ -344,6 +346,7 @@ def train_command(
     eval_limit: EvalLimitOpt = 64,
     log: LogOpt = None,
     force: ForceOpt = False,
+    threads: ThreadsOpt = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     zoo: ZooOpt = None,
@@ -352,7 +355,7 @@ def train_command(
     """Train a model by a recipe (from scratch unless the recipe or --init-from names weights); works under torchrun."""
     overrides = list(set_ or []) + ([f'model.init_from="{init_from}"'] if init_from else [])
     options = RunOptions(
-        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ()), force
+        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ()), force, threads
     )
     _train(recipe, overrides, resume, options)
 
@@ -374,6 +377,7 @@ def finetune_command(
     eval_limit: EvalLimitOpt = 64,
     log: LogOpt = None,
     force: ForceOpt = False,
+    threads: ThreadsOpt = None,
     device: DeviceOpt = None,
     dtype: DtypeOpt = None,
     zoo: ZooOpt = None,
@@ -383,7 +387,7 @@ def finetune_command(
     if recipe is None:
         raise typer.BadParameter("give --recipe NAME|FILE, e.g. --recipe sft-large (see `stickeval recipes`).", param_hint="--recipe")
     options = RunOptions(
-        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ()), force
+        data, out, max_steps, merge, device, dtype, zoo, json_, compile, eval_every, eval_data, eval_limit, tuple(log or ()), force, threads
     )
     _train(recipe, [*(set_ or []), f'model.init_from="{variant}"'], None, options)
 

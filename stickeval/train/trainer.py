@@ -44,7 +44,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from stickeval.device import current_rank, device_name, resolve_device, resolve_dtype
+from stickeval.device import current_rank, device_name, resolve_device, resolve_dtype, torch_threads, work_threads
 from stickeval.distributed import Group, process_group
 from stickeval.errors import TrainingDivergedError, TrainingInterrupted, TrainStateError
 from stickeval.train import output
@@ -302,6 +302,7 @@ def train(
     evaluator: Evaluator | None = None,
     eval_every: int | None = None,
     tensorboard: bool = False,
+    threads: int | None = None,
     callback: Callable[[TrainEvent], None] | None = None,
 ) -> TrainResult:
     """Train a model by a recipe and write a directory the zoo loads.
@@ -324,6 +325,8 @@ def train(
         evaluator: scores the model every `eval_every` optimizer steps; its metrics go into train_log.jsonl.
         eval_every: optimizer steps between evaluations (with `evaluator`).
         tensorboard: also write every logged number as TensorBoard events (the `tensorboard` package).
+        threads: torch threads on the CPU (`device.work_threads`: OMP_NUM_THREADS, else all CPUs but one, so a
+            second busy process on the machine does not stall every step); the same count gives the same weights.
         callback: receives a TrainEvent at the start, per logged step, epoch, evaluation and checkpoint (rank 0 only).
 
     Raises:
@@ -370,7 +373,8 @@ def train(
             eval_every=eval_every if evaluator is not None else None,
             callback=callback if job.rank.is_main else None,
         )
-        return loop.run(max_steps=max_steps, merge=merge)
+        with torch_threads(work_threads(threads)) if dev.type == "cpu" else contextlib.nullcontext():
+            return loop.run(max_steps=max_steps, merge=merge)
 
 
 class _Loop:

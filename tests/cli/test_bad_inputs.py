@@ -152,6 +152,8 @@ CASES = [
     ("data make stickbench -o {ro}/sb.pt", ERROR, "not writable"),
     ("data make stickbench -o {root}/empty_dir", ERROR, "it is a directory"),
     ("train --recipe pretrain-nano -o {root}/a_file", ERROR, "it is a file"),
+    ("train --recipe pretrain-nano --threads 0", USAGE, "Invalid value for '--threads'"),
+    ("run nano --threads 0", USAGE, "Invalid value for '--threads'"),
     ("train --recipe pretrain-nano -o {root}/a_file/run", ERROR, "is a file, not a directory"),
     ("train --recipe pretrain-nano -o {ro}/run", ERROR, "not writable"),
     ("finetune {ckpt} --recipe pretrain-nano -o {ckpt}", ERROR, "model.safetensors, pytorch_model.bin) and holds no training run"),
