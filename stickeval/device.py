@@ -5,13 +5,13 @@ Every verb resolves its `--device`/`--dtype` here, so that "cuda" means the same
 `bench` and `finetune`, and a process started by `torchrun` picks its GPU from `LOCAL_RANK`.
 
 CPU threads follow one policy. A process keeps at most `cpu_budget` threads busy (`--threads`, else
-`OMP_NUM_THREADS`, else the CPUs its affinity mask allows). torch's threads wait for each other at
-every operation, so a team that loses a core to another process stalls: on 2 cores shared with other
-jobs (load 12), 64 nano rollouts took 10 s on one torch thread and 208 s on two. So torch never takes
-every core by default: `run` generates on the budget but one thread and scores the reference and
-context rows beside it on the last (`thread_plan`); `bench` and training leave one CPU free unless
-told otherwise (`work_threads`); scoring runs one torch thread per scoring thread, its parallelism
-being its own threads.
+`OMP_NUM_THREADS`, else the CPUs its affinity mask allows but one, left to the rest of the machine).
+torch's threads wait for each other at every operation, so a team that loses a core to another
+process stalls: on 2 cores shared with other jobs (load 12), 64 nano rollouts took 10 s on one torch
+thread and 208 s on two. Within the budget, `run` generates on all threads but one and scores the
+reference and context rows beside it on the last (`thread_plan`; with a budget of one thread,
+scoring follows generation); `bench` and training use the whole budget; scoring runs one torch
+thread per scoring thread, its parallelism being its own threads.
 """
 
 from __future__ import annotations
@@ -143,18 +143,11 @@ def _explicit_threads(threads: int | None) -> int | None:
 
 def cpu_budget(threads: int | None = None) -> int:
     """How many threads this process may keep busy: `threads` (`--threads`) when given, else an
-    explicit `OMP_NUM_THREADS`, else the CPUs of its affinity mask (`available_cpus`).
+    explicit `OMP_NUM_THREADS`, else all the CPUs of its affinity mask (`available_cpus`) but one.
 
-    Raises:
-        DeviceError: as `_explicit_threads`.
-    """
-    return _explicit_threads(threads) or available_cpus()
-
-
-def work_threads(threads: int | None = None) -> int:
-    """torch threads of a job that has the process to itself (`bench`, training): `threads` or
-    `OMP_NUM_THREADS` when given, else all the CPUs of the affinity mask but one, so that one other
-    busy process on the machine does not hold up torch's team.
+    The spare CPU is for the rest of the machine: on a small shared machine (a 2-core CI runner) a
+    second busy process then takes the spare core instead of stalling torch's team at every
+    parallel region, so a run beside it takes about as long as alone.
 
     Raises:
         DeviceError: as `_explicit_threads`.

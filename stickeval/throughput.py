@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from stickeval.device import device_name, on_device, resolve_device, resolve_dtype, torch_threads, work_threads
+from stickeval.device import cpu_budget, device_name, on_device, resolve_device, resolve_dtype, torch_threads
 from stickeval.errors import GenerationInputError
 from stickeval.generation import generate, resolve_batch_size
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, count_parameters
@@ -80,7 +80,7 @@ class BenchResult:
 
     device: str
     dtype: str
-    threads: int  # torch's CPU threads (`device.work_threads`)
+    threads: int  # torch's CPU threads (`device.cpu_budget`)
     compile: bool | str
     frames: int
     n_prompts: int
@@ -125,7 +125,7 @@ def bench(
         baseline_prompts: prompts timed with the original per-prompt fp32 loop (>= 1).
         measure_peak: also time a large matmul for the device's practical peak (CUDA only).
         seed: seed of the random inputs.
-        threads: torch's CPU threads (`device.work_threads`: default OMP_NUM_THREADS, else all the
+        threads: torch's CPU threads (`device.cpu_budget`: default OMP_NUM_THREADS, else all the
             CPUs of the process's affinity but one).
         progress: called with one line as each phase starts (a bench can take minutes).
 
@@ -142,7 +142,7 @@ def bench(
         )
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
-    n_threads = work_threads(threads)
+    n_threads = cpu_budget(threads)
     with torch_threads(n_threads):  # the original loop too: both rates on the same threads
         rng = np.random.default_rng(seed)
         c = model.config

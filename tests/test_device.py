@@ -17,7 +17,6 @@ from stickeval.device import (
     resolve_dtype,
     thread_plan,
     torch_threads,
-    work_threads,
 )
 from stickeval.errors import DeviceError
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
@@ -70,11 +69,12 @@ def test_on_device_never_modifies_the_callers_model():
 # ---- CPU threads
 
 
-def test_the_cpu_budget_is_the_threads_asked_for_else_omp_num_threads_else_the_cpus_of_the_affinity(monkeypatch):
+def test_the_cpu_budget_is_the_threads_asked_for_else_omp_num_threads_else_the_affinitys_cpus_but_one(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert cpu_budget(5) == 5 and cpu_budget() == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert cpu_budget() == available_cpus() == len(os.sched_getaffinity(0))
+    assert available_cpus() == len(os.sched_getaffinity(0))
+    assert cpu_budget() == max(1, available_cpus() - 1)
 
 
 @pytest.mark.parametrize(
@@ -86,14 +86,14 @@ def test_a_bad_thread_count_is_refused_by_name(monkeypatch, env, threads, messag
         cpu_budget(threads)
 
 
-def test_bench_and_training_leave_one_cpu_free_unless_told_otherwise(monkeypatch):
+def test_one_cpu_is_left_to_the_rest_of_the_machine_unless_told_otherwise(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    assert work_threads() == 3 and work_threads(4) == 4
+    assert cpu_budget() == 3 and cpu_budget(4) == 4
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
-    assert work_threads() == 1
+    assert cpu_budget() == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert work_threads() == 2
+    assert cpu_budget() == 2
 
 
 def test_cpu_generation_takes_all_threads_but_one_and_scoring_runs_beside_it_on_the_last():

@@ -64,8 +64,8 @@ ThreadsOpt = Annotated[
     typer.Option(
         "--threads",
         min=1,
-        help="CPU threads to keep busy (default: OMP_NUM_THREADS, else the CPUs this process may use, one of which torch leaves "
-        "to scoring or to other processes).",
+        help="CPU threads to keep busy (default: OMP_NUM_THREADS, else the CPUs this process may use but one, left to "
+        "other processes; `run` scores beside generation on one of its threads).",
         show_default=False,
     ),
 ]

@@ -44,7 +44,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from stickeval.device import current_rank, device_name, resolve_device, resolve_dtype, torch_threads, work_threads
+from stickeval.device import cpu_budget, current_rank, device_name, resolve_device, resolve_dtype, torch_threads
 from stickeval.distributed import Group, process_group
 from stickeval.errors import TrainingDivergedError, TrainingInterrupted, TrainStateError
 from stickeval.train import output
@@ -325,7 +325,7 @@ def train(
         evaluator: scores the model every `eval_every` optimizer steps; its metrics go into train_log.jsonl.
         eval_every: optimizer steps between evaluations (with `evaluator`).
         tensorboard: also write every logged number as TensorBoard events (the `tensorboard` package).
-        threads: torch threads on the CPU (`device.work_threads`: OMP_NUM_THREADS, else all CPUs but one, so a
+        threads: torch threads on the CPU (`device.cpu_budget`: OMP_NUM_THREADS, else all CPUs but one, so a
             second busy process on the machine does not stall every step); the same count gives the same weights.
         callback: receives a TrainEvent at the start, per logged step, epoch, evaluation and checkpoint (rank 0 only).
 
@@ -373,7 +373,7 @@ def train(
             eval_every=eval_every if evaluator is not None else None,
             callback=callback if job.rank.is_main else None,
         )
-        with torch_threads(work_threads(threads)) if dev.type == "cpu" else contextlib.nullcontext():
+        with torch_threads(cpu_budget(threads)) if dev.type == "cpu" else contextlib.nullcontext():
             return loop.run(max_steps=max_steps, merge=merge)
 
 
