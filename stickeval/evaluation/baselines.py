@@ -1,9 +1,10 @@
-"""The context rows of a run: clips that answer the suite's prompts without a model, and the memorisation flag.
+"""The context rows of a run: clips that answer the suite's prompts without a model, and the memorisation flags.
 
 Scored beside a model's rollouts through the same functions, the rows give each figure its meaning
-(what real motion scores, what a lookup of train clips scores, what a still or random clip scores),
-and a model that beats held-out real motion on pose error while its clips are as real as real ones
-is flagged as having memorised the references.
+(what real motion scores, what a lookup of train clips scores, what a still or random clip scores).
+Two flags compare a model with the real row: one that beats held-out real motion on pose error while
+its clips are as real as real ones has memorised the references (`is_memorised`), and one whose clips
+lie nearer to training clips than real motion does replays its training data (`replays_training`).
 """
 
 from __future__ import annotations
@@ -55,8 +56,6 @@ def context_families(suite: Suite, train: Suite, *, seed: int = 0) -> dict[str, 
 
     A clip shorter than the reference holds its last real frame.
     """
-    from stickeval.text import HashEncoder
-
     rng = np.random.default_rng(seed)
     prompts, labels = np.asarray(suite.prompts), np.asarray(suite.labels)
     train_labels = np.asarray(train.labels)
@@ -77,9 +76,17 @@ def context_families(suite: Suite, train: Suite, *, seed: int = 0) -> dict[str, 
                 break
         else:
             real[i] = own[i]  # a suite of one clip: there is no other
+    retrieved = held[nearest_train_prompts(list(prompts), train)].astype(np.float64)
+    return {"real": real, "retrieval": retrieved, **trivial_families(suite.motion, train, rng)}
+
+
+def nearest_train_prompts(prompts: list[str], train: Suite) -> np.ndarray:
+    """Index of the train clip whose prompt is nearest to each prompt: the cosine of hash sentence
+    embeddings (`stickeval.text.HashEncoder`), the first train clip on a tie (`_nearest`). int [len(prompts)]."""
+    from stickeval.text import HashEncoder
+
     encoder = HashEncoder(512)
-    nearest = _nearest(encoder.encode(list(prompts)), encoder.encode(list(train.prompts)))
-    return {"real": real, "retrieval": held[nearest].astype(np.float64), **trivial_families(suite.motion, train, rng)}
+    return _nearest(encoder.encode(prompts), encoder.encode(list(train.prompts)))
 
 
 def _nearest(queries: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -96,7 +103,8 @@ def closer_than_real(estimate: Any, real: Any, higher_is_better: bool | None) ->
 
     Args:
         estimate, real: `stats.Estimate`s of one metric for the model and for held-out real clips.
-        higher_is_better: the metric's direction; None (diversity) is never "closer".
+        higher_is_better: the metric's direction; None (closest to the real row is best: diversity,
+            nearest_train_mse) is never "closer".
     """
     if higher_is_better is None:
         return False
@@ -123,8 +131,43 @@ def is_memorised(model: dict[str, Any], real: dict[str, Any]) -> bool:
     )
 
 
-def memorisation_notice(name: str) -> str:
-    """The notice a memorised result carries (results and the validity table)."""
+def replays_training(model: dict[str, Any], real: dict[str, Any]) -> bool:
+    """The replay flag: clips nearer to their nearest training clip than held-out real motion is to its
+    own (`nearest_train_mse` below the real row's, non-overlapping 95% CIs) while their motion
+    features are as real as real ones (`frechet_distance` not ranked below the real row).
+
+    A lookup of training clips (the `retrieval` context row) scores like real motion, or better, on
+    every metric that compares clips with the references; its distance to the training data is 0.
+    Distance alone is not enough: a still pose lies near the train split's still clips, closer than
+    a moving real clip lies to its nearest one, but its feature FD is far above real.
+
+    Args:
+        model, real: {metric name: `stats.Estimate`} for the model and the held-out real row.
+    """
+    return closer_than_real(model["nearest_train_mse"], real["nearest_train_mse"], False) and not below_real(
+        model["frechet_distance"], real["frechet_distance"], False
+    )
+
+
+def memorisation_flags(model: dict[str, Any], real: dict[str, Any]) -> list[str]:
+    """The memorisation flags a result raises: "test_set" (`is_memorised`) and "training_data"
+    (`replays_training`), in that order; empty for clips that look like a model that generalises.
+
+    Args:
+        model, real: {metric name: `stats.Estimate`} for the clips and the held-out real row; the
+            test-set flag needs the evaluator's FID and is not raised where it is undefined.
+    """
+    flags = ["test_set"] if model["evaluator_fid"].defined and is_memorised(model, real) else []
+    return flags + (["training_data"] if replays_training(model, real) else [])
+
+
+def memorisation_notice(name: str, flag: str) -> str:
+    """The notice of a memorisation flag (`memorisation_flags`), naming the clips (a model, a family)."""
+    if flag == "training_data":
+        return (
+            f"{name} lies nearer to the training clips than held-out real motion does (nearest_train_mse below the "
+            "real row's, feature FD not above it): replayed training data, not a model that generalises."
+        )
     return (
         f"{name} matches the test references more closely than held-out real clips can (pose MSE below the "
         "real row's, evaluator FID not above it): a memorised test set, not a better model."
@@ -132,5 +175,8 @@ def memorisation_notice(name: str) -> str:
 
 
 def below_real(estimate: Any, real: Any, higher_is_better: bool | None) -> bool:
-    """Whether a figure ranks below the held-out real row with non-overlapping 95% CIs."""
+    """Whether a figure ranks below the held-out real row with non-overlapping 95% CIs: on the wrong
+    side of it for a direction, on either side for a metric whose best value is the real row's (None)."""
+    if higher_is_better is None:
+        return estimate.ci95[0] > real.ci95[1] or estimate.ci95[1] < real.ci95[0]
     return closer_than_real(real, estimate, higher_is_better)

@@ -14,7 +14,8 @@ the model's row:
   references, Fréchet distances of the held-out references to the train references, diversity);
 - the noise conditions score the rollouts of perturbed prompts (robustness, per noise kind and level);
 - the learned evaluator's own held-out figures (`evaluator`), and a memorisation notice when the
-  rollouts are closer to the references than real clips can be (`baselines.is_memorised`).
+  rollouts are closer to the references, or to the train clips, than real clips can be
+  (`baselines.memorisation_flags`).
 The reference and context rows need no rollouts: `score_suite` scores them on their own (as
 `evaluate` does while a GPU generates) and `score_run` takes them.
 Schema of results.json: `stickeval.evaluation.results`, docs/results.md.
@@ -35,7 +36,7 @@ import numpy as np
 
 from stickeval._io import write_text_atomic
 from stickeval.data.suite import Suite
-from stickeval.evaluation.baselines import context_families, is_memorised, memorisation_notice
+from stickeval.evaluation.baselines import context_families, memorisation_flags, memorisation_notice
 from stickeval.evaluation.results import SCHEMA_VERSION, EvaluatorInfo, MetricEntry, Results
 from stickeval.evaluation.scoring_setup import ClipSet, ScoringSetup
 from stickeval.judge import Evaluator
@@ -77,6 +78,10 @@ def _action_head_against_tracks(metric: Metric, clips: ClipSet, setup: ScoringSe
     return metric.fn(clips.action_logits, setup.suite.actions, setup.reference.lengths)
 
 
+def _nearest_in_train(metric: Metric, clips: ClipSet, setup: ScoringSetup) -> np.ndarray:
+    return metric.fn(clips.motion, clips.lengths, setup.train.motion, setup.train.lengths)
+
+
 PER_SAMPLE: dict[str, Callable[[Metric, ClipSet, ScoringSetup], np.ndarray]] = {
     "paired": _paired_with_references,
     "teacher_forced": _teacher_forced_against_references,
@@ -84,6 +89,7 @@ PER_SAMPLE: dict[str, Callable[[Metric, ClipSet, ScoringSetup], np.ndarray]] = {
     "static_classifier": _judged_by_static_classifier,
     "retrieval": _retrieved_by_prompt,
     "action_head": _action_head_against_tracks,
+    "train_distance": _nearest_in_train,
 }
 
 
@@ -314,8 +320,8 @@ def score_run(
         model = _model_row(setup, rollouts, noise)
         per_noise, suite_rows = noise.result().per_condition, suite_scores or scored_beside.result()
     notices = run["notices"] + [n for n in (setup.split_notice, setup.evaluator_notice) if n]
-    if setup.evaluator and is_memorised(model.estimates, suite_rows.context["real"]):
-        notices.append(memorisation_notice(str(run["model"].get("variant", "the model"))))
+    for flag in memorisation_flags(model.estimates, suite_rows.context["real"]):
+        notices.append(memorisation_notice(str(run["model"].get("variant", "the model")), flag))
     seconds, n_rows = float(arrays["seconds"].sum()), len(roles)
     results: Results = {
         "schema_version": SCHEMA_VERSION,

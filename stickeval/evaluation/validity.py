@@ -1,32 +1,32 @@
 """The validity table: do the metrics rank held-out real motion above degenerate "models" built from it?
 
-A score earns trust only if better motion scores better (issue 12). The test split of a suite is cut
-in two by a hash of each clip's source (source file on the real track, sample id on StickBench), so
-no take is on both sides:
+A score earns trust only if better motion scores better. The test split of a suite is cut in two by
+a hash of each clip's source (source file on the real track, sample id on StickBench), so no take is
+on both sides:
 - half A is the reference: its prompts are the "prompts", its clips the references;
-- half B answers them: for each A clip, a B clip with the same prompt (else the same action) is the
-  "held-out real" model, the ideal a generator can reach without having seen A.
-Each pair is cut to the shorter clip's length. Every family below is built from the held-out real
-clips (or, for the copy, from A itself) and scored against A through the same functions:
+- half B answers them: for each A clip, a B clip is the "held-out real" model, the ideal a generator
+  can reach without having seen A. Two pairings (`PAIRINGS`): a B clip of the same action, and a B
+  clip of the same prompt (only the A clips that have one; a suite with fewer than `MIN_PAIRS` such
+  clips is left out of that pairing, with a note).
+Each pair is cut to the shortest of the clips involved. Every family of `FAMILIES` is built from the
+held-out real clips as scored (or from A itself, the train split, or another action's clips) and
+scored against A through the run's own code (`scoring_setup.ScoringSetup`, `scoring.PER_SAMPLE`): every
+metric of `stickeval.metrics.METRICS` that a set of clips can be given. The three that need a model's
+own outputs say so in their cells (`NOT_APPLICABLE`).
 
-  copy          A's own clips: a memorised test set (must be flagged, not ranked below real)
-  first_frame   the held-out clip's first frame held still
-  mean_pose     the train split's mean pose, every frame of every clip
-  white_noise   every coordinate drawn from a normal with the train frames' mean and sd
-  shuffled      the held-out clip's frames in random order
-  reversed      the held-out clip played backwards
-  jitter        the held-out clip plus N(0, (0.05 torso lengths)^2) per frame and coordinate
-  smoothed      a 15-frame moving average of the held-out clip
-  wrong_action  a held-out clip of another action
-
-Per family the table says which headline metrics rank it below held-out real with non-overlapping 95%
-CIs, and which rank it *above* (closer to the references than held-out real motion can be: the
-memorisation flag, `closer_than_real`).
+Per family the table says which metrics rank it below held-out real with non-overlapping 95% CIs
+(for a metric whose best value is the real row's, on either side of it), which rank it *above*
+(closer to the references than held-out real motion can be), and which memorisation flags it raises
+(`baselines.memorisation_flags`). The coverage verdict lists, per family, the headline metrics
+(`stickeval.metrics.HEADLINE`) that catch it; a family caught by none and not flagged is uncaught.
+Families built from a corruption the learned evaluator was trained against (`TRAINING_NEGATIVE`)
+are marked, so that what the evaluator's own metrics say about them is read as by design.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,40 +34,59 @@ from typing import Any
 import numpy as np
 
 from stickeval.data import load_suite
-from stickeval.data.suite import Suite
-from stickeval.errors import EvaluatorError
-from stickeval.evaluation.baselines import below_real, closer_than_real, cut_to_lengths, is_memorised, memorisation_notice, trivial_families
-
-FAMILIES = ("real", "copy", "first_frame", "mean_pose", "white_noise", "shuffled", "reversed", "jitter", "smoothed", "wrong_action")
-SUITES = ("quick", "standard", "real")
-JITTER_SD = 0.05  # torso lengths (the real track's unit; StickBench's torso is ~1 too)
-SMOOTH_FRAMES = 15  # the window issue 12 found pose MSE rewarding
-MIN_PAIRS = 32  # R-precision's pool
-
-
-# The table's columns, in order: names of `stickeval.metrics.METRICS` (whose directions they take), and
-# action_accuracy_temporal: `action_accuracy` judged by the learned evaluator's time-aware classifier.
-COLUMNS = (
-    "r_precision_top1",
-    "r_precision_top3",
-    "matching_score",
-    "evaluator_fid",
-    "evaluator_diversity",
-    "action_accuracy_temporal",
-    "kinematic_fd",
-    "frechet_distance",
-    "pose_mse",
-    "root_relative_pose_mse",
-    "temporal_consistency",
-    "foot_skating",
+from stickeval.data.suite import Suite, select
+from stickeval.errors import EvaluatorError, ResultsFileError, first_line
+from stickeval.evaluation.baselines import (
+    below_real,
+    closer_than_real,
+    cut_to_lengths,
+    memorisation_flags,
+    nearest_train_prompts,
+    trivial_families,
 )
+from stickeval.evaluation.scoring_setup import ClipSet, ScoringSetup
+from stickeval.metrics import HEADLINE, METRICS, Metric
+from stickeval.metrics.stats import Estimate
 
+MIN_PAIRS = 32  # R-precision's pool
+SMOOTH_WINDOWS = (5, 15, 31)  # frames of the moving averages
+JITTER_PERCENT = (1, 5, 10)  # each non-root joint's noise, % of body scale
+SHAKE_SD = 0.05  # body scales: the whole figure's rigid shake per frame and coordinate
+SPEEDS = {"slow": 0.5, "fast": 2.0}
 
-def column_directions() -> dict[str, bool | None]:
-    """Each column's direction: True higher is better, False lower, None closest to the real row."""
-    from stickeval.metrics import METRICS
-
-    return {c: METRICS["action_accuracy" if c == "action_accuracy_temporal" else c].higher_is_better for c in COLUMNS}
+FAMILIES: dict[str, str] = {
+    "real": "a held-out real clip (the ideal a generator can reach)",
+    "copy": "the reference clip itself (a memorised test set: flagged, not ranked)",
+    "retrieval": "the train clip whose prompt is nearest (the run's lookup row: replayed training data)",
+    "first_frame": "the held-out clip's first frame held still (frozen)",
+    "mean_pose": "the train frames' mean pose throughout",
+    "white_noise": "every coordinate drawn from the train frames' mean and sd",
+    "shuffled": "the held-out clip's frames in random order",
+    "reversed": "the held-out clip played backwards",
+    **{f"smoothed_{w}": f"a centred {w}-frame moving average of the held-out clip" for w in SMOOTH_WINDOWS},
+    **{f"jitter_{p}": f"every joint but the hip moved by N(0, ({p}% body scale)^2) per frame" for p in JITTER_PERCENT},
+    "shake": f"the whole figure moved rigidly by N(0, ({SHAKE_SD:.0%} body scale)^2) per frame",
+    "slow": "the held-out clip at half speed",
+    "fast": "the held-out clip at twice the speed (played back and forth to fill its length)",
+    "limb_swap": "the held-out clip with its left and right limbs swapped",
+    "wrong_action": "a held-out clip of another action",
+}
+PAIRINGS = ("same_action", "same_prompt")  # held-out real is a half-B clip of the reference's action / prompt
+# The family -> the learned evaluator's training negative it is an instance of (`judge.training.NEGATIVES`).
+TRAINING_NEGATIVE = {
+    "shuffled": "shuffled",
+    "reversed": "reversed",
+    **{f"smoothed_{w}": "smoothed" for w in SMOOTH_WINDOWS},
+    **{f"jitter_{p}": "jittered" for p in JITTER_PERCENT},
+    "slow": "speed",
+    "fast": "speed",
+}
+# Metric kinds that need a model's own outputs: no family has them (`scoring.MODEL_ONLY`).
+NOT_APPLICABLE = {
+    "teacher_forced": "not applicable: needs a model's teacher-forced predictions",
+    "action_head": "not applicable: reads a model's own action head",
+    "robustness": "not applicable: compares a model's rollouts of reworded prompts, and a family answers every wording alike",
+}
 
 
 def _hash_unit(key: str) -> float:
@@ -80,187 +99,355 @@ def _source(sample_id: str) -> str:
 
 @dataclass(frozen=True)
 class Pairs:
-    """Reference half A, its held-out real answers from half B, and the wrong-action clips, all cut to `lengths`."""
+    """Reference half A (cut to `lengths`, its `lengths` the pairs'), its held-out real answers from
+    half B and the wrong-action clips, all cut to `lengths`."""
 
     reference: Suite
-    held_out: np.ndarray  # float32 [n, T, D]
-    wrong_action: np.ndarray  # float32 [n, T, D]
+    held_out: np.ndarray  # float64 [n, T, D]
+    wrong_action: np.ndarray  # float64 [n, T, D]
     lengths: np.ndarray  # int64 [n]
 
+    def __len__(self) -> int:
+        return len(self.lengths)
 
-def pair_test_split(test: Suite, *, seed: int = 0) -> Pairs:
+
+def pair_test_split(test: Suite, pairing: str = "same_action", *, seed: int = 0) -> Pairs:
     """Cut a test split into reference half A and held-out half B, and pair each A clip with B clips.
 
-    Raises:
-        EvaluatorError: fewer than `MIN_PAIRS` A clips found a held-out partner (use a larger suite).
+    Args:
+        test: the suite's test split.
+        pairing: "same_action" (every A clip whose action half B has) or "same_prompt" (every A clip
+            whose prompt half B has); each also needs a B clip of another action.
+        seed: seeds the choice among the candidates.
+
+    Returns:
+        The pairs (maybe fewer than `MIN_PAIRS`; `validate_metrics` checks).
     """
     rng = np.random.default_rng(seed)
     half_b = np.array([_hash_unit("validate/" + _source(i)) < 0.5 for i in test.ids])
     labels, prompts = np.asarray(test.labels), np.asarray(test.prompts)
+    key = prompts if pairing == "same_prompt" else labels
     b_idx = np.flatnonzero(half_b)
     chosen, partner, wrong = [], [], []
     for i in np.flatnonzero(~half_b):
-        same = b_idx[prompts[b_idx] == prompts[i]]
-        same = same if same.size else b_idx[labels[b_idx] == labels[i]]
-        other = b_idx[labels[b_idx] != labels[i]]
+        same, other = b_idx[key[b_idx] == key[i]], b_idx[labels[b_idx] != labels[i]]
         if same.size and other.size:
             chosen.append(i)
             partner.append(int(rng.choice(same)))
             wrong.append(int(rng.choice(other)))
-    if len(chosen) < MIN_PAIRS:
-        raise EvaluatorError(
-            f"only {len(chosen)} reference clips of suite '{test.name}' have a held-out partner of the same "
-            f"action; the table needs {MIN_PAIRS}. Use --suite standard or --suite real."
-        )
-    from stickeval.data.suite import select
-
-    chosen_a, partner_a, wrong_a = (np.array(x) for x in (chosen, partner, wrong))
+    chosen_a, partner_a, wrong_a = (np.array(x, dtype=np.int64) for x in (chosen, partner, wrong))
     lengths = np.minimum.reduce([test.lengths[chosen_a], test.lengths[partner_a], test.lengths[wrong_a]])
-    reference = select(test, chosen_a, name=f"{test.name}-validity-reference")
-    return Pairs(reference, cut_to_lengths(test.motion[partner_a], lengths), cut_to_lengths(test.motion[wrong_a], lengths), lengths)
+    part = select(test, chosen_a)
+    reference = Suite.build(
+        name=f"{test.name}-validity-{pairing}",
+        version=test.version,
+        ids=part.ids,
+        prompts=part.prompts,
+        motion=cut_to_lengths(part.motion, lengths).astype(np.float32),
+        actions=part.actions,
+        lengths=lengths,
+        labels=part.labels,
+    )
+    held_out, wrong_action = (cut_to_lengths(test.motion[i].astype(np.float64), lengths) for i in (partner_a, wrong_a))
+    return Pairs(reference, held_out, wrong_action, lengths)
 
 
 def degenerate_families(pairs: Pairs, train: Suite, *, seed: int = 0) -> dict[str, np.ndarray]:
-    """Every family of clips [n, T, D] (module docstring), each to be scored with `pairs.lengths`."""
-    from stickeval.metrics.corruptions import moving_average, reverse_clips, shuffle_clips
+    """Every family of `FAMILIES`: float64 clips [n, T, D], each to be scored with `pairs.lengths`."""
+    from stickeval.metrics.corruptions import change_speed, jitter_joints, moving_average, reverse_clips, shake, shuffle_clips, swap_sides
 
     rng = np.random.default_rng(seed)
-    real, lengths = pairs.held_out.astype(np.float64), pairs.lengths
+    real, lengths = pairs.held_out, pairs.lengths
     families = {
         "real": real,
         "copy": np.asarray(pairs.reference.motion, dtype=np.float64),
+        "retrieval": train.motion[nearest_train_prompts(pairs.reference.prompts, train)].astype(np.float64),
         **trivial_families(real, train, rng),
         "shuffled": shuffle_clips(real, lengths, rng),
         "reversed": reverse_clips(real, lengths),
-        "jitter": real + JITTER_SD * rng.standard_normal(real.shape),
-        "smoothed": moving_average(real, SMOOTH_FRAMES),
-        "wrong_action": pairs.wrong_action.astype(np.float64),
+        **{f"smoothed_{w}": moving_average(real, w) for w in SMOOTH_WINDOWS},
+        **{f"jitter_{p}": jitter_joints(real, lengths, p / 100, rng) for p in JITTER_PERCENT},
+        "shake": shake(real, lengths, SHAKE_SD, rng),
+        **{name: change_speed(real, lengths, factor) for name, factor in SPEEDS.items()},
+        "limb_swap": swap_sides(real),
+        "wrong_action": pairs.wrong_action,
     }
     return {k: cut_to_lengths(v, lengths) for k, v in families.items()}
 
 
-def score_family(
-    motion: np.ndarray, pairs: Pairs, evaluator: Any, reference: dict[str, np.ndarray], *, n_boot: int = 1000, seed: int = 0
-) -> dict[str, Any]:
-    """Every column of the table (`COLUMNS`) for one family's clips against the reference half: {name: Estimate}.
-
-    Args:
-        motion: float [n, T, D] the family's clips; pairs: the reference and lengths.
-        evaluator: the suite's `stickeval.judge.Evaluator`.
-        reference: what is computed once for the reference half: "text" and "motion" embeddings,
-            "features" (motion features), "kinematics" (kinematic features), "clips" (cut clips).
-    """
-    from stickeval.metrics import kinematics, physical, pose, temporal
-    from stickeval.metrics.distribution import frechet_distance_ci
-    from stickeval.metrics.features import motion_features
-    from stickeval.metrics.retrieval import embedding_diversity_ci, embedding_fid_ci, matching_score_ci, r_precision_ci
+def _estimate(metric: Metric, clips: ClipSet, setup: ScoringSetup, n_boot: int) -> Estimate:
+    """One metric of one family against the references, through the run's functions (`scoring.PER_SAMPLE`)."""
+    from stickeval.evaluation.scoring import PER_SAMPLE
     from stickeval.metrics.stats import bootstrap_ci
 
-    lengths, ref = pairs.lengths, reference["clips"]
-    emb = evaluator.embed_motion(motion, lengths)
-    r_prec = r_precision_ci(reference["text"], emb, n_boot=n_boot, seed=seed)
-    labels = np.asarray(pairs.reference.labels)
-    correct = (np.asarray(evaluator.predict(motion, lengths)) == labels).astype(float)
-    paired = {
-        "pose_mse": pose.pose_mse,
-        "root_relative_pose_mse": pose.root_relative_pose_mse,
-        "temporal_consistency": temporal.temporal_consistency,
-        "foot_skating": physical.foot_skating,
+    if metric.kind == "set":
+        return metric.fn(getattr(clips, metric.space), getattr(setup.reference, metric.space), n_boot=n_boot, seed=setup.seed)
+    return bootstrap_ci(PER_SAMPLE[metric.kind](metric, clips, setup), n_boot=n_boot, seed=setup.seed)
+
+
+def score_family(motion: np.ndarray, setup: ScoringSetup, *, n_boot: int = 1000) -> dict[str, Estimate]:
+    """Every metric a set of clips can be given (all but `NOT_APPLICABLE`'s kinds), for one family's
+    clips [n, T, D] answering the setup's suite (the reference half A): {metric name: Estimate}."""
+    clips = setup.clips(motion)
+    return {m.name: _estimate(m, clips, setup, n_boot) for m in METRICS.values() if m.kind not in NOT_APPLICABLE}
+
+
+def _pairing_table(pairs: Pairs, setup: ScoringSetup, n_boot: int) -> dict[str, Any]:
+    """One pairing's rows, rankings, flags and catches (`validate_metrics`)."""
+    from stickeval.metrics._threads import one_thread
+
+    families = degenerate_families(pairs, setup.train_suite, seed=setup.seed)
+    with one_thread():  # one BLAS thread: the Fréchet distances do not depend on the machine
+        rows = {name: score_family(clips, setup, n_boot=n_boot) for name, clips in families.items()}
+    real = rows.pop("real")
+    below = {f: [m for m, e in r.items() if below_real(e, real[m], METRICS[m].higher_is_better)] for f, r in rows.items()}
+    closer = {f: [m for m, e in r.items() if closer_than_real(e, real[m], METRICS[m].higher_is_better)] for f, r in rows.items()}
+    flags = {f: raised for f, r in rows.items() if (raised := memorisation_flags(r, real))}
+    not_applicable = {
+        m.name: {**Estimate(float("nan"), (float("nan"), float("nan")), 0, None).to_dict(), "note": NOT_APPLICABLE[m.kind]}
+        for m in METRICS.values()
+        if m.kind in NOT_APPLICABLE
     }
-    out = {
-        "r_precision_top1": r_prec[1],
-        "r_precision_top3": r_prec[3],
-        "matching_score": matching_score_ci(reference["text"], emb, n_boot=n_boot, seed=seed),
-        "evaluator_fid": embedding_fid_ci(emb, reference["motion"], n_boot=n_boot, seed=seed),
-        "evaluator_diversity": embedding_diversity_ci(emb, reference["motion"], n_boot=n_boot, seed=seed),
-        "action_accuracy_temporal": bootstrap_ci(correct, n_boot=n_boot, seed=seed),
-        "kinematic_fd": kinematics.kinematic_fd_ci(
-            kinematics.kinematic_features(motion, lengths), reference["kinematics"], n_boot=n_boot, seed=seed
-        ),
-        "frechet_distance": frechet_distance_ci(motion_features(motion, lengths), reference["features"], n_boot=n_boot, seed=seed),
-    }
-    for name, fn in paired.items():
-        out[name] = bootstrap_ci(fn(motion, ref, lengths), n_boot=n_boot, seed=seed)
-    return out
-
-
-def validate_metrics(suite: str = "standard", *, cache_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Build the validity table of a suite: every family scored by every metric, ranked against held-out real.
-
-    Args:
-        suite: "standard" (StickBench, 1,178 test clips), "quick" (too small for pools of 32 on most
-            actions) or "real" (the real track, needs ../shared/realmotion).
-        cache_dir: where the real track's evaluator is cached (built on first use).
-        n_boot: bootstrap resamples per figure; seed: seeds the pairing, the families and the bootstrap.
-
-    Returns:
-        JSON-ready {"suite", "n", "evaluator" (its manifest's held-out figures), "metrics" (name ->
-        higher_is_better), "rows" (family -> metric -> Estimate dict), "ranks" (metric -> families
-        best first), "below_real" (family -> metrics), "closer_than_real" (family -> metrics),
-        "flags" (family -> notices)}.
-
-    Raises:
-        UnknownSuiteError / DatasetError: as `data.load_suite`. EvaluatorError: as
-        `evaluator.load_evaluator`, or too few pairs.
-    """
-    from stickeval.judge import load_evaluator
-    from stickeval.metrics.features import motion_features
-    from stickeval.metrics.kinematics import kinematic_features
-
-    test, train = load_suite(suite, split="test"), load_suite(suite, split="train")
-    evaluator = load_evaluator(suite, cache_dir=cache_dir)
-    pairs = pair_test_split(test, seed=seed)
-    families = degenerate_families(pairs, train, seed=seed)
-    clips = families["copy"]
-    reference = {
-        "clips": clips,
-        "text": evaluator.embed_text(pairs.reference.prompts),
-        "motion": evaluator.embed_motion(clips, pairs.lengths),
-        "features": motion_features(clips, pairs.lengths),
-        "kinematics": kinematic_features(clips, pairs.lengths),
-    }
-    rows = {name: score_family(m, pairs, evaluator, reference, n_boot=n_boot, seed=seed) for name, m in families.items()}
-    direction = column_directions()
-    real = rows["real"]
-    below = {f: [m for m, hib in direction.items() if below_real(rows[f][m], real[m], hib)] for f in FAMILIES if f != "real"}
-    closer = {f: [m for m, hib in direction.items() if closer_than_real(rows[f][m], real[m], hib)] for f in FAMILIES if f != "real"}
-    flags = {f: [memorisation_notice(f)] for f in closer if is_memorised(rows[f], real)}
-
-    def rank_key(family: str, metric: str) -> float:
-        value, hib = rows[family][metric].mean, direction[metric]
-        return abs(value - real[metric].mean) if hib is None else (-value if hib else value)
-
     return {
-        "suite": suite,
-        "n": len(pairs.lengths),
-        "evaluator": {"domain": evaluator.manifest.get("domain"), "held_out": evaluator.manifest.get("held_out")},
-        "metrics": direction,
-        "rows": {f: {m: e.to_dict() for m, e in r.items()} for f, r in rows.items()},
-        "ranks": {m: sorted(FAMILIES, key=lambda f, m=m: rank_key(f, m)) for m in direction},
+        "n": len(pairs),
+        "rows": {
+            f: {m.name: r[m.name].to_dict() if m.name in r else not_applicable[m.name] for m in METRICS.values()}
+            for f, r in {"real": real, **rows}.items()
+        },
         "below_real": below,
         "closer_than_real": closer,
         "flags": flags,
+        "caught_by": {f: [m for m in HEADLINE if m in below[f]] for f in rows},
     }
 
 
-def markdown_table(table: dict[str, Any]) -> str:
-    """The validity table as Markdown (docs/metrics.md): metrics as rows, families as columns.
+def validate_metrics(suite: str = "standard", *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Build the validity table of a suite: every family scored by every metric, ranked against held-out real.
+
+    Args:
+        suite: "standard" (StickBench, 1,178 test clips), "quick" (too small for the same-prompt
+            pairing) or "real" (the real track: needs the file of `stickeval.data.realmotion_path()`;
+            its evaluator is trained on first use and cached, see `stickeval.judge.load_evaluator`).
+        n_boot: bootstrap resamples per figure; seed: seeds the pairing, the families and the bootstrap.
+
+    Returns:
+        JSON-ready {"suite", "seed", "n_boot", "evaluator" (its version, training negatives and own
+        held-out figures), "metrics" (name -> higher_is_better), "headline" (the headline metrics),
+        "families" (name -> {"description", "seen_in_training"}), "pairings" (name -> {"n", "rows"
+        (family -> metric -> Estimate dict, with a "note" where not applicable), "below_real",
+        "closer_than_real" (family -> metrics), "flags" (family -> memorisation flags), "caught_by" (family ->
+        headline metrics)}, or {"skipped": why} for a pairing with too few pairs), "uncaught"
+        ([{"pairing", "family"}]: neither caught by a headline metric nor flagged)}.
+
+    Raises:
+        UnknownSuiteError / DatasetError: as `data.load_suite`. EvaluatorError: as
+        `judge.load_evaluator`, or fewer than `MIN_PAIRS` same-action pairs.
+    """
+    from stickeval.evaluation.scoring_setup import cache_dir
+    from stickeval.judge import load_evaluator
+
+    test = load_suite(suite, split="test")
+    evaluator = load_evaluator(suite, cache_dir=cache_dir())  # raises what is wrong; each pairing's setup reloads it
+    pairings: dict[str, dict[str, Any]] = {}
+    for pairing in PAIRINGS:
+        pairs = pair_test_split(test, pairing, seed=seed)
+        if len(pairs) < MIN_PAIRS:
+            kind = pairing.replace("_", " ")
+            why = f"only {len(pairs)} reference clips of suite '{suite}' have a held-out clip of the {kind}; the table needs {MIN_PAIRS}"
+            if pairing == "same_action":
+                raise EvaluatorError(f"{why}. Use --suite standard or --suite real.")
+            pairings[pairing] = {"skipped": why}
+            continue
+        setup = ScoringSetup({"suite": suite, "seed": seed}, pairs.reference)
+        pairings[pairing] = _pairing_table(pairs, setup, n_boot)
+    negatives = set(evaluator.manifest.get("training", {}).get("negatives", ()))
+    table = {
+        "suite": suite,
+        "seed": seed,
+        "n_boot": n_boot,
+        "evaluator": {
+            "domain": evaluator.manifest.get("domain"),
+            "version": evaluator.manifest.get("version"),
+            "negatives": sorted(negatives),
+            "held_out": evaluator.manifest.get("held_out"),
+        },
+        "metrics": {m.name: m.higher_is_better for m in METRICS.values()},
+        "headline": list(HEADLINE),
+        "families": {f: {"description": d, "seen_in_training": TRAINING_NEGATIVE.get(f) in negatives} for f, d in FAMILIES.items()},
+        "pairings": pairings,
+    }
+    table["uncaught"] = [{"pairing": p, "family": f} for t, p in _columns([table]) for f in _families([table]) if not catchers(t, p, f)]
+    return table
+
+
+FLAG_NAMES = {"test_set": "flagged: test set", "training_data": "flagged: training data"}
+ARROWS = {True: "↑", False: "↓", None: "≈ real"}
+
+
+def read_table(path: str | Path) -> dict[str, Any]:
+    """A table that `stickeval validate-metrics` wrote (its JSON), to render again.
+
+    Raises:
+        ResultsFileError: the file is missing, not JSON, or not a validity table of this stickeval.
+    """
+    fix = f"write it with `stickeval validate-metrics --suite SUITE -o {path}`"
+    try:
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ResultsFileError(f"{path} cannot be read as a validity table ({first_line(e)}); {fix}.") from None
+    if not isinstance(table, dict) or not {"suite", "families", "metrics", "pairings"} <= set(table):
+        raise ResultsFileError(f"{path} is not a validity table of this stickeval (no suite, families, metrics or pairings); {fix}.")
+    return table
+
+
+def _cell(part: dict[str, Any], family: str, metric: str) -> str:
+    """A Markdown cell: value [95% CI]; **bold** below held-out real, ` !` closer to the references than it."""
+    e = part["rows"][family][metric]
+    if e.get("note"):
+        return "n/a"
+    if e["mean"] is None:
+        return "—"
+    text = f"{e['mean']:.3g} [{e['ci95'][0]:.3g}, {e['ci95'][1]:.3g}]"
+    if metric in part["below_real"].get(family, []):
+        return f"**{text}**"
+    return text + " !" if metric in part["closer_than_real"].get(family, []) else text
+
+
+def markdown_table(table: dict[str, Any], pairing: str) -> str:
+    """One pairing's table as Markdown: metrics as rows (headline first), families as columns, and a
+    last row of memorisation flags.
 
     A cell is the value and its 95% CI; **bold** marks a family ranked below held-out real with
-    non-overlapping CIs, an `!` one closer to the references than held-out real clips can be.
+    non-overlapping CIs, an `!` one closer to the references than held-out real clips can be, `n/a`
+    a metric that needs a model's own outputs. A † after a family: built from one of the evaluator's
+    training negatives.
     """
-    families = list(table["rows"])
-    arrows = {True: "↑", False: "↓", None: "≈ real"}
-    lines = ["| metric | " + " | ".join(families) + " |", "|---|" + "---:|" * len(families)]
+    part = table["pairings"][pairing]
+    families = list(part["rows"])
+    heads = [f + (" †" if table["families"][f]["seen_in_training"] else "") for f in families]
+    lines = ["| metric | " + " | ".join(heads) + " |", "|---|" + "---:|" * len(families)]
     for metric, hib in table["metrics"].items():
-        cells = []
-        for family in families:
-            e = table["rows"][family][metric]
-            text = "—" if e["mean"] is None else f"{e['mean']:.3g} [{e['ci95'][0]:.3g}, {e['ci95'][1]:.3g}]"
-            if metric in table["below_real"].get(family, []):
-                text = f"**{text}**"
-            elif metric in table["closer_than_real"].get(family, []):
-                text += " !"
-            cells.append(text)
-        lines.append(f"| {metric} {arrows[hib]} | " + " | ".join(cells) + " |")
+        lines.append(f"| {metric} {ARROWS[hib]} | " + " | ".join(_cell(part, f, metric) for f in families) + " |")
+    flags = [", ".join(FLAG_NAMES[x] for x in part["flags"].get(f, [])) for f in families]
+    lines.append("| memorisation flags | " + " | ".join(flags) + " |")
     return "\n".join(lines) + "\n"
+
+
+def catchers(table: dict[str, Any], pairing: str, family: str) -> list[str]:
+    """What catches a family in one pairing: the headline metrics that rank it below held-out real,
+    then its memorisation flags (`FLAG_NAMES`); empty when nothing does."""
+    part = table["pairings"][pairing]
+    return list(part["caught_by"][family]) + [FLAG_NAMES[x] for x in part["flags"].get(family, [])]
+
+
+def coverage(table: dict[str, Any], pairing: str, family: str) -> str:
+    """`catchers` as one cell: comma-separated, "uncaught" when empty, "—" for a pairing the suite does not have."""
+    if "skipped" in table["pairings"][pairing]:
+        return "—"
+    return ", ".join(catchers(table, pairing, family)) or "uncaught"
+
+
+def _families(tables: list[dict[str, Any]]) -> list[str]:
+    """Every family but real: those the evaluator never saw, then those it was trained against."""
+    families = [f for f in tables[0]["families"] if f != "real"]
+    seen = [f for f in families if any(t["families"][f]["seen_in_training"] for t in tables)]
+    return [f for f in families if f not in seen] + seen
+
+
+def _columns(tables: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+    return [(t, p) for t in tables for p, part in t["pairings"].items() if "skipped" not in part]
+
+
+def _seen(tables: list[dict[str, Any]], family: str) -> str:
+    return " †" if any(t["families"][family]["seen_in_training"] for t in tables) else ""
+
+
+def markdown_verdict(tables: list[dict[str, Any]]) -> str:
+    """The coverage verdict of one or more suites' tables as Markdown: per family and pairing, what
+    catches it (`coverage`), **uncaught** where nothing does. The families seen in the evaluator's
+    training come last, marked †: its own metrics catch those by design."""
+    columns = _columns(tables)
+    lines = ["| family | " + " | ".join(f"{t['suite']}, {p.replace('_', ' ')}" for t, p in columns) + " |"]
+    lines.append("|---|" + "---|" * len(columns))
+    for family in _families(tables):
+        cells = [coverage(t, p, family) for t, p in columns]
+        lines.append(f"| {family}{_seen(tables, family)} | " + " | ".join(f"**{c}**" if c == "uncaught" else c for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_blind_spots(tables: list[dict[str, Any]]) -> str:
+    """Each metric's blind spots as a Markdown list: the families it does not rank below held-out real
+    in some pairing (which, when not all), each with what catches that family wherever this metric
+    misses it: the first three headline metrics common to those pairings (in `HEADLINE` order), or its
+    memorisation flags."""
+    columns = _columns(tables)
+    lines = []
+    for metric in tables[0]["metrics"]:
+        if METRICS[metric].kind in NOT_APPLICABLE:
+            continue  # needs a model's own outputs: no family has it
+        spots = []
+        for family in _families(tables):
+            missed = [(t, p) for t, p in columns if metric not in t["pairings"][p]["below_real"][family]]
+            if not missed:
+                continue
+            where = "" if len(missed) == len(columns) else ", ".join(f"{t['suite']} {p.replace('_', ' ')}" for t, p in missed) + "; "
+            found = [catchers(t, p, family) for t, p in missed]
+            common = [c for c in found[0] if all(c in other for other in found[1:])]
+            named = ", ".join(common[:3]) + (", …" if len(common) > 3 else "")
+            spots.append(f"{family} ({where}{'caught by ' + named if common else 'nothing else catches it everywhere'})")
+        lines.append(f"- `{metric}`: " + ("; ".join(spots) if spots else "catches every family") + ".")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_summary(tables: list[dict[str, Any]]) -> str:
+    """The verdict in three sentences (Markdown list): which families nothing catches; which families
+    seen in the evaluator's training no headline metric outside its embeddings (`Metric.needs_evaluator`)
+    catches, so that their catch rests on its training alone; and which of them the evaluator's own
+    retrieval figures (R-precision top-1, matching score) still do not rank below held-out real."""
+    columns = _columns(tables)
+    uncaught = [f"{f} ({t['suite']} {p.replace('_', ' ')})" for f in _families(tables) for t, p in columns if not catchers(t, p, f)]
+    seen = [f for f in _families(tables) if _seen(tables, f)]
+    alone = [
+        f"{f} ({t['suite']} {p.replace('_', ' ')})"
+        for f in seen
+        for t, p in columns
+        if not [m for m in t["pairings"][p]["caught_by"][f] if not METRICS[m].needs_evaluator]
+    ]
+    missed = [
+        f"{f} ({t['suite']} {p.replace('_', ' ')})"
+        for f in seen
+        for t, p in columns
+        if not {"r_precision_top1", "matching_score"} & set(t["pairings"][p]["below_real"][f])
+    ]
+    return (
+        f"- Caught by no headline metric and no flag: {', '.join(uncaught) or 'none'}.\n"
+        f"- Seen in the evaluator's training (†): {', '.join(seen) or 'none'}; of these, caught by no headline metric "
+        f"outside the evaluator's embeddings: {', '.join(alone) or 'none'}.\n"
+        f"- Not ranked below held-out real by the evaluator's R-precision top-1 or matching score although it was "
+        f"trained against them: {', '.join(missed) or 'none'}.\n"
+    )
+
+
+def markdown_document(tables: list[dict[str, Any]]) -> str:
+    """The validity section of docs/metrics.md for one or more suites' tables: the coverage verdict,
+    each metric's blind spots, then every pairing's full table. Each part follows a marker comment
+    (`<!-- validity: ... -->`) by which the docs test finds it."""
+    parts = [
+        "<!-- validity: verdict -->\n",
+        markdown_summary(tables),
+        "\n",
+        markdown_verdict(tables),
+        "\n<!-- validity: blind spots -->\n",
+        markdown_blind_spots(tables),
+    ]
+    for t, p in _columns(tables):
+        n = t["pairings"][p]["n"]
+        parts += [
+            f"\n<!-- validity: {t['suite']} {p} -->\n",
+            f"**{t['suite']}, {p.replace('_', ' ')}** ({n} pairs)\n\n",
+            markdown_table(t, p),
+        ]
+    skipped = [
+        f"{t['suite']} {p.replace('_', ' ')}: {part['skipped']}." for t in tables for p, part in t["pairings"].items() if "skipped" in part
+    ]
+    return "".join(parts) + ("\n" + "\n".join(skipped) + "\n" if skipped else "") + "<!-- validity: end -->\n"

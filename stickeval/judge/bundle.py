@@ -22,7 +22,7 @@ from stickeval.errors import EvaluatorError, first_line
 from stickeval.judge.inputs import motion_tracks
 from stickeval.judge.model import ActionNet, EvaluatorConfig, TextMotionEvaluator
 
-EVALUATOR_VERSION = "evaluator-v1"  # bump when inputs, architecture or training change
+EVALUATOR_VERSION = "evaluator-v2"  # bump when inputs, architecture or training change
 WEIGHT_FILES = {"evaluator": "evaluator.safetensors", "classifier": "classifier.safetensors"}
 MANIFEST = "manifest.json"
 _BATCH = 512  # clips per forward pass: bounds memory at 512 x 250 x 64 activations
@@ -73,7 +73,7 @@ class Evaluator:
         return [self.classes[i] for i in self.classify(motion, lengths).argmax(axis=1)]
 
     def _run(self, fn, motion: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
-        tracks, mask = motion_tracks(motion, lengths)
+        tracks, mask = motion_tracks(motion, lengths, derivatives=self.config.derivatives)
         if tracks.shape[-1] != self.config.in_channels:
             raise EvaluatorError(
                 f"the evaluator was trained on {self.config.in_channels} channels per frame but these clips give "

@@ -23,7 +23,8 @@ class EvaluatorConfig:
     """Architecture of one evaluator (stored in its manifest; the weights' shapes follow from it).
 
     Attributes:
-        in_channels: channels per frame (`inputs.n_channels`: 12 for schema v1).
+        in_channels: channels per frame (`inputs.n_channels`: 12 for schema v1, 32 with `derivatives`).
+        derivatives: whether the inputs carry the pose's velocity and acceleration (`inputs.motion_tracks`).
         text_dim: dimension of the hash sentence embedding the text head reads.
         width: channels of the temporal convolutions and hidden units of the text head.
         embed_dim: dimension of the co-embedding space (FID and diversity are computed in it).
@@ -31,6 +32,7 @@ class EvaluatorConfig:
     """
 
     in_channels: int = 12
+    derivatives: bool = False
     text_dim: int = 512
     width: int = 64
     embed_dim: int = 32

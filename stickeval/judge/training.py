@@ -6,13 +6,17 @@ machine is in docs/metrics.md.
 
 The contrastive loss is the symmetric InfoNCE of CLIP on the L2-normalised co-embeddings, with two
 changes for this data: prompts repeat (70 distinct prompts on the real track), so a clip's positives
-are every clip of the batch with the same prompt, never a false negative; and three corrupted copies
-of each clip are extra negatives for every text: played backwards, frames shuffled, and over-smoothed
-(a moving average over 5-25 frames, drawn per clip). The evaluator is taught that such motion does
-not answer the prompt: the T2M evaluator is order-aware by architecture only (its GRU can still score
-a reversed walk as a walk), and over-smoothing is what an MSE-trained generator such as Stick-Gen
-drifts to (regression to the mean), so an evaluator blind to it would flatter exactly those models.
-The validity table marks these three families as seen in training (docs/metrics.md).
+are every clip of the batch with the same prompt, never a false negative; and five corrupted copies
+of each clip are extra negatives for every text (`NEGATIVES`, built by `corrupted_copies`): played
+backwards, frames shuffled, smoothed (a moving average over 3-31 frames), its joints jittered around
+a fixed hip (0.5-10% of body scale) and played slower or faster (1.5-2.5 times); each strength is
+drawn per clip, log-uniformly, so light corruptions are as common as heavy ones. The evaluator is
+taught that such motion does not answer the prompt: the T2M evaluator is order-aware by architecture
+only (its GRU can still score a reversed walk as a walk), over-smoothing is what an MSE-trained
+generator such as Stick-Gen drifts to (regression to the mean), and an evaluator trained without
+light smoothing, pose jitter or speed changes among its negatives does not tell them from real
+motion. The validity table reports the families built from these corruptions apart from those it
+never saw (`stickeval.evaluation.validity.TRAINING_NEGATIVE`).
 """
 
 from __future__ import annotations
@@ -29,10 +33,14 @@ from torch import nn
 from stickeval.errors import EvaluatorError
 from stickeval.judge.inputs import motion_tracks
 from stickeval.judge.model import ActionNet, EvaluatorConfig, MotionEncoder, TextMotionEvaluator
-from stickeval.metrics.corruptions import moving_average, reverse_clips, shuffle_clips
+from stickeval.metrics.corruptions import change_speed, jitter_joints, moving_average, reverse_clips, shuffle_clips
 
-SMOOTH_WINDOWS = (5, 25)  # frames: range of the moving-average windows of the over-smoothed negatives
-NEGATIVES = ("reversed", "shuffled", "smoothed")  # corrupted copies of each clip, negatives for every text
+# Corrupted copies of each clip, negatives for every text, and the range each one's strength is drawn from
+# (per clip, log-uniformly):
+SMOOTH_WINDOWS = (3, 31)  # frames of the moving average (odd)
+JITTER_SD = (0.005, 0.10)  # torso lengths: each non-root joint's noise per frame and coordinate
+SPEED_FACTORS = (1.5, 2.5)  # slower or faster by this factor, each with probability 1/2
+NEGATIVES = ("reversed", "shuffled", "smoothed", "jittered", "speed")
 
 
 @dataclass(frozen=True)
@@ -109,19 +117,9 @@ def train_evaluator(
     Raises:
         EvaluatorError: `training.negatives` names an unknown corruption.
     """
-    rng = np.random.default_rng(training.seed)
-    tracks, mask = motion_tracks(motion, lengths)
-    corrupt = {
-        "reversed": lambda: reverse_clips(motion, lengths),
-        "shuffled": lambda: shuffle_clips(motion, lengths, rng),
-        "smoothed": lambda: moving_average(
-            motion, 2 * rng.integers(SMOOTH_WINDOWS[0] // 2, SMOOTH_WINDOWS[1] // 2 + 1, size=len(motion)) + 1
-        ),
-    }
-    unknown = sorted(set(training.negatives) - set(corrupt))
-    if unknown:
-        raise EvaluatorError(f"unknown negatives {unknown} in the training settings; choose from {sorted(corrupt)}.")
-    negatives = [motion_tracks(corrupt[name](), lengths)[0] for name in training.negatives]
+    tracks, mask = motion_tracks(motion, lengths, derivatives=config.derivatives)
+    copies = corrupted_copies(motion, lengths, training.negatives, np.random.default_rng(training.seed))
+    negatives = [motion_tracks(clips, lengths, derivatives=config.derivatives)[0] for clips in copies.values()]
     _, prompt_ids = np.unique(np.asarray(prompts, dtype=str), return_inverse=True)
     data = [torch.from_numpy(a) for a in (tracks, mask, prompt_embeddings.astype(np.float32), *negatives)]
     ids = torch.from_numpy(prompt_ids)
@@ -141,6 +139,38 @@ def train_evaluator(
     return _fit(lambda: TextMotionEvaluator(config), tracks, mask, training, batch_loss)
 
 
+def corrupted_copies(motion: np.ndarray, lengths: np.ndarray, names: Sequence[str], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The evaluator's negatives: one corrupted copy of every clip per name of `NEGATIVES`, each clip's
+    strength drawn from the ranges above (log-uniformly, so light corruptions are as common as heavy).
+
+    Args:
+        motion: float [N, T, D] clips; lengths: int [N] real frames.
+        names: which corruptions, in order; rng: draws the strengths, the shuffles and the noise.
+
+    Returns:
+        {name: float64 [N, T, D]}, in the order of `names`.
+
+    Raises:
+        EvaluatorError: a name is not in `NEGATIVES`.
+    """
+    unknown = sorted(set(names) - set(NEGATIVES))
+    if unknown:
+        raise EvaluatorError(f"unknown negatives {unknown} in the training settings; choose from {', '.join(NEGATIVES)}.")
+    n = len(motion)
+
+    def log_uniform(low: float, high: float) -> np.ndarray:
+        return np.exp(rng.uniform(np.log(low), np.log(high), size=n))
+
+    build = {
+        "reversed": lambda: reverse_clips(motion, lengths),
+        "shuffled": lambda: shuffle_clips(motion, lengths, rng),
+        "smoothed": lambda: moving_average(motion, 2 * np.round((log_uniform(*SMOOTH_WINDOWS) - 1) / 2).astype(np.int64) + 1),
+        "jittered": lambda: jitter_joints(motion, lengths, log_uniform(*JITTER_SD), rng),
+        "speed": lambda: change_speed(motion, lengths, log_uniform(*SPEED_FACTORS) ** rng.choice([-1.0, 1.0], size=n)),
+    }
+    return {name: build[name]() for name in names}
+
+
 def train_classifier(
     motion: np.ndarray,
     lengths: np.ndarray,
@@ -158,7 +188,7 @@ def train_classifier(
     Returns:
         (the trained network in eval mode, {"seconds": wall time, "final_loss": last epoch's mean}).
     """
-    tracks, mask = motion_tracks(motion, lengths)
+    tracks, mask = motion_tracks(motion, lengths, derivatives=config.derivatives)
     y = torch.tensor([config.classes.index(x) for x in labels])
     data = [torch.from_numpy(tracks), torch.from_numpy(mask), y]
 

@@ -2,7 +2,8 @@
 
 Every fact about a metric (its function, direction, model-card field, unit, one-line meaning, call
 form, reference row) lives in its `Metric` row of `METRICS`, and `stickeval.evaluation.scoring` scores a run
-by walking this table; definitions are in the functions' docstrings and in docs/metrics.md. This
+by walking this table; definitions are in the functions' docstrings and in docs/metrics.md. The table
+starts with the `HEADLINE` metrics, so results, `stickeval run`'s table and the report lead with them. This
 package imports neither `stickeval.zoo` nor `stickeval.generation`: it scores arrays. Call forms
 (`Metric.kind`):
 
@@ -18,6 +19,8 @@ package imports neither `stickeval.zoo` nor `stickeval.generation`: it scores ar
                     the prompts and the clips (`retrieval`)
 - "action_head":    fn(logits [N,T,A], actions [N,T] int, lengths) -> [N]
 - "robustness":     fn(noisy, clean, other, lengths) -> [N], NaN where undefined
+- "train_distance": fn(clips [N,T,D], lengths [N], train [M,T,D], train_lengths [M]) -> [N], each clip
+                    against the suite's train split (`memorisation`)
 - "set":            fn(features [N,F], reference_features [M,F], *, n_boot, seed) -> stats.Estimate, on
                     per-clip vectors computed once per set of clips, chosen by `Metric.space`
 Per-sample values are aggregated by `stats.bootstrap_ci`; "set" metrics give their Estimate directly.
@@ -30,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stickeval.metrics import action, distribution, kinematics, physical, pose, retrieval, robustness, temporal
+from stickeval.metrics import action, distribution, kinematics, memorisation, physical, pose, retrieval, robustness, temporal
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ def _matching(text, motion, *, seed: int = 0):
     return retrieval.matching_distances(text, motion)
 
 
-METRICS: dict[str, Metric] = {
+_ROWS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric(
@@ -312,8 +315,34 @@ METRICS: dict[str, Metric] = {
             "torso lengths",
             "mean depth of the lowest foot below the reference's lowest foot height",
         ),
+        Metric(
+            "nearest_train_mse",
+            memorisation.nearest_train_mse,
+            None,
+            None,
+            "torso lengths^2",
+            "root-relative MSE to the nearest train clip; below the real row's: replayed training data",
+            "train_distance",
+            "held_out",
+        ),
     )
 }
 
 
-__all__ = ["METRICS", "Metric"]
+# The headline metrics, which a run's table and report lead with (`METRICS` starts with them, in this
+# order): chosen with the validity table (`stickeval validate-metrics`, docs/metrics.md) so that every
+# degenerate family there is ranked below held-out real by one of them, or flagged, on both suites.
+HEADLINE = (
+    "r_precision_top1",
+    "matching_score",
+    "evaluator_fid",
+    "action_accuracy",
+    "temporal_consistency",
+    "kinematic_fd",
+    "frechet_distance",
+    "nearest_train_mse",
+)
+
+METRICS: dict[str, Metric] = {name: _ROWS[name] for name in HEADLINE} | {n: m for n, m in _ROWS.items() if n not in HEADLINE}
+
+__all__ = ["HEADLINE", "METRICS", "Metric"]

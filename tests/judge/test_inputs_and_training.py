@@ -1,22 +1,17 @@
-"""The evaluator's inputs, the order corruptions it is trained against, and seeded, reproducible training."""
+"""The evaluator's inputs, the corrupted copies it is trained against, and seeded, reproducible training."""
 
 import numpy as np
 import pytest
 import torch
 
+from stickeval.data.schema import joints
 from stickeval.data.stickbench import load_suite
-from stickeval.errors import MetricInputError
+from stickeval.errors import EvaluatorError, MetricInputError
 from stickeval.judge.bundle import Evaluator, load_evaluator_dir, save_evaluator
 from stickeval.judge.inputs import motion_tracks, n_channels
 from stickeval.judge.model import EvaluatorConfig
-from stickeval.judge.training import (
-    TrainingConfig,
-    moving_average,
-    reverse_clips,
-    shuffle_clips,
-    train_classifier,
-    train_evaluator,
-)
+from stickeval.judge.training import NEGATIVES, TrainingConfig, corrupted_copies, train_classifier, train_evaluator
+from stickeval.metrics.corruptions import reverse_clips
 from stickeval.text import HashEncoder
 
 TINY = EvaluatorConfig(in_channels=12, text_dim=64, width=8, embed_dim=4)
@@ -45,35 +40,40 @@ def test_tracks_of_a_frozen_clip_have_zero_root_velocity(quick):
     np.testing.assert_array_equal(tracks[..., -2:], 0.0)
 
 
+def test_derivative_channels_hold_the_pose_velocity_and_acceleration(quick):
+    suite, _ = quick
+    tracks, _ = motion_tracks(suite.motion[:2], derivatives=True)
+    plain, _ = motion_tracks(suite.motion[:2])
+    assert tracks.shape[-1] == n_channels(20, derivatives=True) == 32 and plain.shape[-1] == 12
+    pose, velocity, acceleration = tracks[..., :10], tracks[..., 10:20], tracks[..., 20:30]
+    np.testing.assert_allclose(velocity[:, 2:], np.diff(pose, axis=1)[:, 1:] * 25, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(acceleration[:, 2:], np.diff(velocity, axis=1)[:, 1:] * 25, rtol=1e-4, atol=1e-2)
+    assert not acceleration[:, :2].any()  # frame 0 is given, not stepped into: nothing to accelerate from
+    np.testing.assert_array_equal(tracks[..., -2:], plain[..., -2:])  # the root's velocity, last as before
+
+
 def test_a_clip_shorter_than_three_frames_is_refused(quick):
     with pytest.raises(MetricInputError):
         motion_tracks(quick[0].motion[:1], np.array([2]))
 
 
-def test_reversing_twice_restores_the_real_frames_and_padding_holds_the_new_last_frame():
-    motion = np.arange(2 * 6 * 20, dtype=np.float64).reshape(2, 6, 20)
-    lengths = np.array([6, 4])
-    once = reverse_clips(motion, lengths)
-    np.testing.assert_array_equal(once[1, :4], motion[1, [3, 2, 1, 0]])
-    np.testing.assert_array_equal(once[1, 4:], motion[1, [0, 0]])
-    np.testing.assert_array_equal(reverse_clips(once, lengths)[:, :4], motion[:, :4])
+def test_the_negatives_are_light_and_heavy_corruptions_of_every_clip_and_keep_the_hip_path(quick):
+    suite, _ = quick
+    copies = corrupted_copies(suite.motion, suite.lengths, NEGATIVES, np.random.default_rng(0))
+    assert list(copies) == list(NEGATIVES) == ["reversed", "shuffled", "smoothed", "jittered", "speed"]
+    np.testing.assert_array_equal(copies["reversed"], reverse_clips(suite.motion, suite.lengths))
+    for name, clips in copies.items():
+        assert clips.shape == suite.motion.shape and not np.allclose(clips, suite.motion), name
+    # Jitter moves the pose, not the figure's path; its strength spans light to heavy across clips.
+    np.testing.assert_array_equal(joints(copies["jittered"])["hip"], joints(suite.motion)["hip"])
+    moved = np.abs(joints(copies["jittered"])["left_hand"] - joints(suite.motion)["left_hand"]).mean(axis=(1, 2))
+    assert moved.max() > 5 * moved.min()
 
 
-def test_shuffling_keeps_the_clip_frames_and_only_their_order_changes():
-    motion = np.arange(30 * 20, dtype=np.float64).reshape(1, 30, 20)
-    out = shuffle_clips(motion, np.array([25]), np.random.default_rng(0))
-    assert sorted(out[0, :25, 0]) == sorted(motion[0, :25, 0])
-    assert not np.array_equal(out[0, :25], motion[0, :25])
-    np.testing.assert_array_equal(out[0, 25:], np.repeat(out[0, 24:25], 5, axis=0))
-
-
-def test_moving_average_known_answer_and_a_still_clip_stays_still():
-    ramp = np.tile(np.array([0.0, 0.0, 3.0, 6.0, 6.0])[None, :, None], (2, 1, 20))
-    out = moving_average(ramp, np.array([3, 1]))
-    np.testing.assert_allclose(out[0, :, 0], [0.0, 1.0, 3.0, 5.0, 6.0])  # edges repeat the end frames
-    np.testing.assert_array_equal(out[1], ramp[1])  # a window of 1 changes nothing
-    still = np.ones((1, 30, 20))
-    np.testing.assert_allclose(moving_average(still, 15), still)
+def test_an_unknown_negative_is_refused_naming_the_known_ones(quick):
+    suite, _ = quick
+    with pytest.raises(EvaluatorError, match="unknown negatives \\['blurred'\\].*reversed, shuffled"):
+        corrupted_copies(suite.motion, suite.lengths, ["blurred"], np.random.default_rng(0))
 
 
 def _train(quick, seed):
