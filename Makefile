@@ -52,8 +52,7 @@ bench-gpu:
 	  echo "make bench-gpu: no CUDA GPU for GPU_PYTHON=$(GPU_PYTHON) (it needs a GPU and a CUDA build of torch); make bench runs the CPU figures." >&2; exit 1; }
 	$(GPU_ENV) $(GPU_PYTHON) benchmarks/gpu/engine.py --out $(BENCH_OUT)/engine.json
 	$(GPU_ENV) bash benchmarks/gpu/run_large.sh $(BENCH_OUT)/run-large --compile
-	$(GPU_ENV) $(GPU_PYTHON) benchmarks/gpu/train.py --steps 25 --skip 5 --out $(BENCH_OUT)/train-b2.json
-	$(GPU_ENV) $(GPU_PYTHON) benchmarks/gpu/train.py --steps 60 --skip 10 --set schedule.batch_size=64 --set schedule.grad_accum=2 --out $(BENCH_OUT)/train-b64.json
+	$(GPU_ENV) $(GPU_PYTHON) benchmarks/gpu/train_speed.py --out $(BENCH_OUT)/train_speed.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks
