@@ -22,6 +22,7 @@ from stickeval.data.benchmark_repo import fetch_benchmark
 from stickeval.data.publish import task_id_of
 from stickeval.errors import BenchmarkError, CardError, OutputPathError
 from stickeval.hub import PushResult
+from stickeval.zoo.loading import check_revision
 from stickeval.zoo.registry import resolve_variant
 
 
@@ -56,6 +57,7 @@ def read_card(spec: str, *, zoo: str | Path | None = None, revision: str | None 
     Raises:
         CardError: a path that does not exist or holds no README.md, or a built-in variant without a card.
         UnknownVariantError, ZooFileError: as `resolve_variant`.
+        NoRevisionsError: a --revision for a built-in or local variant, which have none.
         HubError: the repo's card cannot be downloaded (offline with a cold cache, no README.md...).
     """
     path = Path(spec)
@@ -68,6 +70,7 @@ def read_card(spec: str, *, zoo: str | Path | None = None, revision: str | None 
     if path.suffix.lower() == ".md":
         raise CardError(f"{path} does not exist. Pass an existing README.md, or a variant (zoo name or org/name).")
     variant = resolve_variant(spec, zoo)
+    check_revision(variant, revision)
     if variant.source == "hub":
         cached, commit_sha = hub.download_card(variant.repo_id, revision or variant.revision, name=variant.name)
         return CardSource(_decode(cached), f"{variant.repo_id}/{hub.CARD_FILE}", repo_id=variant.repo_id, commit_sha=commit_sha)

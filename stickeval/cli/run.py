@@ -280,21 +280,13 @@ def run(
 
 
 def check_revision(variant: str, revision: str | None, zoo: Path | None) -> None:
-    """Refuse --revision for a variant that has none: a built-in one or a local checkpoint.
-
-    Raises:
-        typer.BadParameter: a revision for a built-in variant or a local path (a usage error, exit 2).
-        UnknownVariantError, ZooFileError: as `resolve_variant`.
-    """
+    """Refuse --revision for a variant that has none, before any work (`zoo.loading.check_revision`)."""
     if revision is None:
         return
+    from stickeval.zoo.loading import check_revision as refuse_revision
     from stickeval.zoo.registry import resolve_variant
 
-    source = resolve_variant(variant, zoo).source
-    if source == "builtin":
-        raise typer.BadParameter(f"{variant} is built into stickeval and has no revisions; drop --revision.", param_hint="--revision")
-    if source == "local":
-        raise typer.BadParameter(f"{variant} is a local checkpoint and has no revisions; drop --revision.", param_hint="--revision")
+    refuse_revision(resolve_variant(variant, zoo), revision)
 
 
 def score(

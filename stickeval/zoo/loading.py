@@ -128,6 +128,17 @@ def _base_variant(base: str, weights: Path, zoo: str | Path | None) -> Variant:
         ) from None
 
 
+def check_revision(variant: Variant, revision: str | None) -> None:
+    """Refuse a revision for a variant that has none, instead of ignoring it.
+
+    Raises:
+        NoRevisionsError: a revision for a built-in or local variant (only Hub repos have revisions).
+    """
+    if revision is not None and variant.source != "hub":
+        what = "built into stickeval" if variant.source == "builtin" else "a local checkpoint"
+        raise NoRevisionsError(f"{variant.name} is {what} and has no revisions; drop --revision.")
+
+
 def _files(variant: Variant, revision: str | None, *, force: bool, cached_only: bool) -> Provenance:
     """Where a variant's weights are: in the package, at a local path, or in the HF cache (fetched if needed).
 
@@ -135,9 +146,7 @@ def _files(variant: Variant, revision: str | None, *, force: bool, cached_only: 
         NoRevisionsError: a revision for a built-in or local variant, which have none.
         WeightsNotBuiltError, CheckpointError, HubError: the weights are not there.
     """
-    if revision is not None and variant.source != "hub":
-        what = "built into stickeval" if variant.source == "builtin" else "a local checkpoint"
-        raise NoRevisionsError(f"{variant.name} is {what} and has no revisions; drop --revision.")
+    check_revision(variant, revision)
     if variant.source == "builtin":
         for name in variant.weight_files:
             if (variant.builtin_dir / name).is_file():

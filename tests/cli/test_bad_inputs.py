@@ -169,6 +169,7 @@ CASES = [
     ("pull nano --revision abc123", ERROR, "nano is built into stickeval and has no revisions; drop --revision."),
     ("pull {ckpt} --revision abc123", ERROR, "is a local checkpoint and has no revisions; drop --revision."),
     ("render nano walk --revision abc123 -o {root}/revision.gif", ERROR, "nano is built into stickeval and has no revisions"),
+    ("card nano --results {root}/results.json --check --revision abc123", ERROR, "nano is built into stickeval and has no revisions"),
     # ---- checkpoints: exit 1
     ("inspect {root}/missing.bin", ERROR, "does not exist"),
     ("inspect {root}/corrupt.bin", ERROR, "is not a readable PyTorch checkpoint"),

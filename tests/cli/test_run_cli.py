@@ -203,16 +203,16 @@ def test_threads_below_1_is_a_usage_error(run_cli, tmp_path, verb):
 
 
 @pytest.mark.parametrize("verb", ["run", "bench"])
-def test_a_revision_of_the_builtin_nano_is_a_usage_error_not_ignored(run_cli, tmp_path, verb):
+def test_a_revision_of_the_builtin_nano_is_refused_before_any_work_not_ignored(run_cli, tmp_path, verb):
     result = run_cli(verb, "nano", "--revision", "abc123", "-o", tmp_path / "out")
-    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
     assert "nano is built into stickeval and has no revisions; drop --revision." in " ".join(result.stderr.split())
     assert not (tmp_path / "out").exists()
 
 
-def test_a_revision_of_a_local_checkpoint_is_a_usage_error_not_ignored(ckpt, run_cli, tmp_path):
+def test_a_revision_of_a_local_checkpoint_is_refused_not_ignored(ckpt, run_cli, tmp_path):
     result = run_cli("run", ckpt, "--revision", "abc123", "-o", tmp_path / "out")
-    assert result.exit_code == 2 and "is a local checkpoint and has no revisions" in " ".join(result.stderr.split())
+    assert result.exit_code == 1 and "is a local checkpoint and has no revisions" in " ".join(result.stderr.split())
 
 
 def test_run_without_a_variant_is_a_usage_error(run_cli):
