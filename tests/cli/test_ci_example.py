@@ -9,6 +9,7 @@ import os
 import shlex
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.fixtures.checkpoints import build_tiny_checkpoint
@@ -38,6 +39,7 @@ def run_steps(run_cli, steps: list[str], env: dict[str, str], monkeypatch) -> li
     return results
 
 
+@pytest.mark.slow  # three runs of the whole quick suite (a card takes no --limit subset): about 30 s on 2 cores
 def test_the_ci_example_keeps_the_nano_card_current_and_catches_a_changed_model(run_cli, tmp_path, monkeypatch):
     env, steps = stickeval_steps()
     assert [s.split()[1] for s in steps] == ["run", "card"] and "--check" in steps[-1]
