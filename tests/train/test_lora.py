@@ -8,6 +8,7 @@ from stickeval.train.lora import adapter_state_dict, adapters, add_adapters, mer
 from stickeval.train.recipe import LoraSection
 from stickeval.zoo.checkpoint import merge_lora
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
+from tests.fixtures.checkpoints import LAYER_PROJECTIONS
 
 TARGETS = LoraSection().target_modules
 
@@ -26,16 +27,7 @@ def forward(model, dtype: torch.dtype = torch.float32):
 def test_default_targets_cover_attention_and_swiglu_of_every_layer():
     model = tiny_model()
     names = add_adapters(model, rank=4, alpha=8.0, dropout=0.0, target_modules=TARGETS)
-    per_layer = {
-        "self_attn.q_proj",
-        "self_attn.k_proj",
-        "self_attn.v_proj",
-        "self_attn.out_proj",
-        "ffn.gate_proj",
-        "ffn.value_proj",
-        "ffn.output_proj",
-    }
-    assert set(names) == {f"transformer_encoder.layers.{i}.{p}" for i in range(2) for p in per_layer}
+    assert set(names) == {f"transformer_encoder.layers.{i}.{p}" for i in range(2) for p in LAYER_PROJECTIONS}
     assert {n for n, p in model.named_parameters() if p.requires_grad} == {
         f"{n}.parametrizations.weight.0.lora_{m}" for n in names for m in "AB"
     }

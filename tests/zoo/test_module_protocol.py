@@ -7,16 +7,9 @@ import torch
 from torch import nn
 
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
+from tests.fixtures.checkpoints import LAYER_PROJECTIONS
 
-PROJECTIONS = (
-    "self_attn.q_proj",
-    "self_attn.k_proj",
-    "self_attn.v_proj",
-    "self_attn.out_proj",
-    "ffn.gate_proj",
-    "ffn.value_proj",
-    "ffn.output_proj",
-)
+PROJECTIONS = LAYER_PROJECTIONS
 
 
 def tiny() -> StickFigureTransformer:

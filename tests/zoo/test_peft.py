@@ -12,17 +12,10 @@ from stickeval import zoo
 from stickeval.errors import CheckpointError
 from stickeval.evaluation.run import RunSettings, evaluate
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
+from tests.fixtures.checkpoints import LAYER_PROJECTIONS
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "out_proj", "gate_proj", "value_proj", "output_proj"]
-PER_LAYER = (
-    "self_attn.q_proj",
-    "self_attn.k_proj",
-    "self_attn.v_proj",
-    "self_attn.out_proj",
-    "ffn.gate_proj",
-    "ffn.value_proj",
-    "ffn.output_proj",
-)
+PER_LAYER = LAYER_PROJECTIONS
 
 
 def tiny() -> StickFigureTransformer:
