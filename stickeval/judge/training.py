@@ -102,6 +102,7 @@ def train_evaluator(
     *,
     config: EvaluatorConfig,
     training: TrainingConfig = TrainingConfig(),
+    device: str = "cpu",
 ) -> tuple[TextMotionEvaluator, dict]:
     """Train the text-motion evaluator on a domain's train split.
 
@@ -110,9 +111,10 @@ def train_evaluator(
         prompt_embeddings: float32 [N, text_dim] hash embeddings of the prompts.
         prompts: the N prompt strings (clips with the same prompt are each other's positives).
         config: architecture; training: optimisation settings.
+        device: where to train ("cpu": bit-reproducible; "cuda": for studies of many settings, not bit-reproducible).
 
     Returns:
-        (the trained network in eval mode, {"seconds": wall time, "final_loss": last epoch's mean}).
+        (the trained network on the CPU in eval mode, {"seconds": wall time, "final_loss": last epoch's mean}).
 
     Raises:
         EvaluatorError: `training.negatives` names an unknown corruption.
@@ -121,8 +123,8 @@ def train_evaluator(
     copies = corrupted_copies(motion, lengths, training.negatives, np.random.default_rng(training.seed))
     negatives = [motion_tracks(clips, lengths, derivatives=config.derivatives)[0] for clips in copies.values()]
     _, prompt_ids = np.unique(np.asarray(prompts, dtype=str), return_inverse=True)
-    data = [torch.from_numpy(a) for a in (tracks, mask, prompt_embeddings.astype(np.float32), *negatives)]
-    ids = torch.from_numpy(prompt_ids)
+    data = [torch.from_numpy(a).to(device) for a in (tracks, mask, prompt_embeddings.astype(np.float32), *negatives)]
+    ids = torch.from_numpy(prompt_ids).to(device)
 
     def batch_loss(model: TextMotionEvaluator, idx: torch.Tensor) -> torch.Tensor:
         x, m, text, *corrupted = (d[idx] for d in data)
@@ -136,7 +138,7 @@ def train_evaluator(
         m2t = -(target * logits[:, : len(idx)].T.log_softmax(-1)).sum(-1).mean()
         return (t2m + t2m_corrupted + 2 * m2t) / 4
 
-    return _fit(lambda: TextMotionEvaluator(config), tracks, mask, training, batch_loss)
+    return _fit(lambda: TextMotionEvaluator(config), tracks, mask, training, batch_loss, device)
 
 
 def corrupted_copies(motion: np.ndarray, lengths: np.ndarray, names: Sequence[str], rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -178,25 +180,27 @@ def train_classifier(
     *,
     config: EvaluatorConfig,
     training: TrainingConfig = TrainingConfig(),
+    device: str = "cpu",
 ) -> tuple[ActionNet, dict]:
     """Train the time-aware action classifier (cross-entropy) on a domain's train split.
 
     Args:
         motion, lengths: the training clips; labels: N action names, each in `config.classes`.
         config: architecture (its `classes` set the logits); training: optimisation settings.
+        device: as `train_evaluator`.
 
     Returns:
-        (the trained network in eval mode, {"seconds": wall time, "final_loss": last epoch's mean}).
+        (the trained network on the CPU in eval mode, {"seconds": wall time, "final_loss": last epoch's mean}).
     """
     tracks, mask = motion_tracks(motion, lengths, derivatives=config.derivatives)
     y = torch.tensor([config.classes.index(x) for x in labels])
-    data = [torch.from_numpy(tracks), torch.from_numpy(mask), y]
+    data = [torch.from_numpy(tracks).to(device), torch.from_numpy(mask).to(device), y.to(device)]
 
     def batch_loss(model: ActionNet, idx: torch.Tensor) -> torch.Tensor:
         x, m, target = (d[idx] for d in data)
         return nn.functional.cross_entropy(model(x, m), target)
 
-    return _fit(lambda: ActionNet(config), tracks, mask, training, batch_loss)
+    return _fit(lambda: ActionNet(config), tracks, mask, training, batch_loss, device)
 
 
 def _fit(
@@ -205,17 +209,19 @@ def _fit(
     mask: np.ndarray,
     training: TrainingConfig,
     batch_loss: Callable[[nn.Module, torch.Tensor], torch.Tensor],
+    device: str = "cpu",
 ) -> tuple[nn.Module, dict]:
     """The loop both networks share: seeded init and batch order, input statistics, AdamW + cosine.
 
     Returns:
-        (the network in eval mode, {"seconds": wall time of the loop, "final_loss": last epoch's mean}).
+        (the network on the CPU in eval mode, {"seconds": wall time of the loop, "final_loss": last epoch's mean}).
     """
     start = time.perf_counter()
     with _one_torch_thread():
         torch.manual_seed(training.seed)
         model = build()
         _standardise_inputs(model.motion, tracks, mask)
+        model.to(device)
         gen = torch.Generator().manual_seed(training.seed)
         steps = training.epochs * len(_batches(len(tracks), training.batch_size, torch.Generator()))
         opt, sched = _optimiser(model, training, steps)
@@ -223,11 +229,11 @@ def _fit(
         for _ in range(training.epochs):
             losses = []
             for idx in _batches(len(tracks), training.batch_size, gen):
-                loss = batch_loss(model, idx)
+                loss = batch_loss(model, idx.to(device))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 sched.step()
                 losses.append(loss.item())
-        model.eval()
+        model.cpu().eval()
     return model, {"seconds": time.perf_counter() - start, "final_loss": float(np.mean(losses))}
