@@ -208,8 +208,9 @@ class CompiledStep:
         self._called.add((prefix.device, prefix.dtype))
         layers = model.transformer_encoder.layers
         prefix = prefix.contiguous()  # a view of the token buffer; one layout for every layer's graph
+        rope = layers[0].self_attn.rope.tables(prefix.shape[1], prefix.device, prefix.dtype)  # once for every layer, as `encode`
         for i, layer in enumerate(layers):
-            prefix = self._layer_step(layer, prefix, model.config.causal, i == len(layers) - 1)
+            prefix = self._layer_step(layer, prefix, model.config.causal, i == len(layers) - 1, rope)
         return prefix
 
     @torch.inference_mode()
@@ -237,9 +238,11 @@ def compiled_step(mode: str | None = None) -> CompiledStep:
     return CompiledStep(mode)
 
 
-def _layer_step(layer: torch.nn.Module, x: torch.Tensor, causal: bool, last_only: bool) -> torch.Tensor:
+def _layer_step(
+    layer: torch.nn.Module, x: torch.Tensor, causal: bool, last_only: bool, rope: tuple[torch.Tensor, torch.Tensor]
+) -> torch.Tensor:
     """One encoder layer of `_step`: the unit that `compiled_step` compiles."""
-    return layer(x, causal=causal, last_only=last_only)
+    return layer(x, causal=causal, last_only=last_only, rope=rope)
 
 
 @torch.inference_mode()

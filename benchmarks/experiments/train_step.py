@@ -11,7 +11,11 @@ the measured bf16 peak over the timed steps, the first steps' wall time (compila
     layers    each encoder layer compiled in place (`execution.compile_layers`)
     model     the whole model's forward compiled (`model.compile`), the loss eager
     step      the loss function, model forward included, compiled as one graph
-    step-ma   as `step`, with inductor's max-autotune (no CUDA graphs)
+
+and each with modifiers after a "+": `+cg` compiles in mode "reduce-overhead" (CUDA graphs), `+ma`
+in "max-autotune-no-cudagraphs"; `+flash`, `+efficient`, `+cudnn` pick the attention kernel;
+`+noread` reads the losses only after the timed steps, not after each (as a run that logs every step).
+Rates are over the timed steps together (one wait at each end).
 
 --profile adds the top CUDA kernels of two steps per variant, grouped into GEMM, attention, Triton
 (fused elementwise) and other (eager elementwise) kernels.
@@ -20,12 +24,13 @@ the measured bf16 peak over the timed steps, the first steps' wall time (compila
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import statistics
 import time
 from pathlib import Path
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.profiler import ProfilerActivity, profile
 
 from stickeval.throughput import measure_peak_tflops
@@ -60,17 +65,34 @@ def on_gpu(args) -> bool:
     return args.device == "cuda"
 
 
+MODES = {"cg": "reduce-overhead", "ma": "max-autotune-no-cudagraphs"}
+BACKENDS = {
+    "flash": SDPBackend.FLASH_ATTENTION,
+    "efficient": SDPBackend.EFFICIENT_ATTENTION,
+    "cudnn": SDPBackend.CUDNN_ATTENTION,
+}
+
+
 def prepare(variant: str, model) -> callable:
     """The loss function the step calls, after compiling what the variant compiles."""
-    if variant == "layers":
-        compile_layers(model)
-    elif variant == "model":
-        model.compile(dynamic=False)
-    elif variant == "step":
-        return torch.compile(compute_loss, dynamic=False)
-    elif variant == "step-ma":
-        return torch.compile(compute_loss, dynamic=False, mode="max-autotune-no-cudagraphs")
+    base, *modifiers = variant.split("+")
+    mode = next((MODES[m] for m in modifiers if m in MODES), None)
+    if base == "layers":
+        if mode is None:
+            compile_layers(model)
+        else:
+            for layer in model.transformer_encoder.layers:
+                layer.compile(dynamic=False, mode=mode)
+    elif base == "model":
+        model.compile(dynamic=False, mode=mode)
+    elif base == "step":
+        return torch.compile(compute_loss, dynamic=False, mode=mode)
     return compute_loss
+
+
+def attention(variant: str):
+    chosen = [BACKENDS[m] for m in variant.split("+")[1:] if m in BACKENDS]
+    return sdpa_kernel(chosen) if chosen else contextlib.nullcontext()
 
 
 def category(name: str) -> str:
@@ -102,20 +124,24 @@ def run(variant: str, args, peak: float) -> dict:
         batch = make_batch(split, index, device)
         return train_step(model, optimizer, [batch], weights, autocast_dtype=torch.bfloat16 if device.type == "cuda" else None)
 
+    read_each = "noread" not in variant.split("+")
     began = time.perf_counter()
     losses = []
-    for i in range(args.warmup):
-        losses.append(float(step(i).read()[0]["total"]))
-    warm_s = time.perf_counter() - began
-    times = []
-    for i in range(args.steps):
+    with attention(variant):
+        for i in range(args.warmup):
+            losses.append(float(step(i).read()[0]["total"]))
+        warm_s = time.perf_counter() - began
         sync(device)
         t0 = time.perf_counter()
-        result = step(i)
+        results = []
+        for i in range(args.steps):
+            results.append(step(i))
+            if read_each:
+                results[-1].read()
         sync(device)
-        times.append(time.perf_counter() - t0)
-        losses.append(float(result.read()[0]["total"]))
-    rate = args.batch / statistics.median(times)
+        elapsed = time.perf_counter() - t0
+    losses += [float(r.read()[0]["total"]) for r in results]
+    rate = args.batch * args.steps / elapsed
     row = {
         "variant": variant,
         "batch": args.batch,
@@ -127,7 +153,7 @@ def run(variant: str, args, peak: float) -> dict:
         "losses": losses,
     }
     if args.profile:
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        with profile(activities=[ProfilerActivity.CUDA]) as prof, attention(variant):
             for i in range(2):
                 step(i)
             torch.cuda.synchronize()
@@ -138,7 +164,7 @@ def run(variant: str, args, peak: float) -> dict:
             by_category[category(e.key)] = by_category.get(category(e.key), 0.0) + e.self_device_time_total
         top = sorted(events, key=lambda e: -e.self_device_time_total)[:25]
         row["gpu_busy_ms_per_step"] = total / 2 / 1e3
-        row["step_ms"] = statistics.median(times) * 1e3
+        row["step_ms"] = elapsed / args.steps * 1e3
         row["by_category_share"] = {k: v / total for k, v in sorted(by_category.items(), key=lambda kv: -kv[1])}
         row["top_kernels"] = [
             {"name": e.key[:120], "share": e.self_device_time_total / total, "calls_per_step": e.count / 2, "category": category(e.key)}
@@ -153,7 +179,7 @@ def run(variant: str, args, peak: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", default="eager,layers,model,step")
+    parser.add_argument("--variants", default="eager,layers,model,step", help="comma-separated, e.g. layers,step+cg,layers+flash")
     parser.add_argument("--batch", type=int, default=128, help="samples per step (the recipe's global batch)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)

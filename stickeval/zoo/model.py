@@ -133,11 +133,15 @@ def rope_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate (B, H, S, hd) by the tables (S, hd), computed in the tables' dtype, returned in x's dtype."""
+    """Rotate (B, S, H, hd) by the tables (S, hd), computed in the tables' dtype, returned in x's dtype.
+
+    The heads stay the second-to-last axis, the projections' own layout, so the rotation reads and
+    writes contiguous memory; attention takes the (B, H, S, hd) view of the result.
+    """
     xr = x.to(cos.dtype)
     x1, x2 = xr.chunk(2, dim=-1)
     rotated = torch.cat((-x2, x1), dim=-1)
-    return (xr * cos + rotated * sin).to(x.dtype)
+    return (xr * cos[:, None] + rotated * sin[:, None]).to(x.dtype)
 
 
 def _hooks_on_every_module() -> bool:
@@ -204,6 +208,7 @@ class RoPEMultiheadAttention(nn.Module):
         last_only: bool = False,
         cache: KVCache | None = None,
         start: int = 0,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Self-attention over (B, S, D) tokens at positions [start, start + S).
 
@@ -211,6 +216,7 @@ class RoPEMultiheadAttention(nn.Module):
         last_only: return only the last position's output (B, 1, D); every position still
             contributes keys and values, so the result equals the full computation's last row.
         cache: keys/values of positions [0, start) (causal models only); this call appends its own.
+        rope: this module's `rope.tables(start + S, ...)`, when the caller has them already.
         """
         B, S, D = x.shape
         H, hd = self.nhead, D // self.nhead
@@ -220,12 +226,10 @@ class RoPEMultiheadAttention(nn.Module):
         else:
             q, k, v = _project(x, self.q_proj, self.k_proj, self.v_proj)
         Sq = q.shape[1]
-        q = q.view(B, Sq, H, hd).transpose(1, 2)  # (B, H, Sq, hd)
-        k = k.view(B, S, H, hd).transpose(1, 2)  # (B, H, S, hd)
+        cos, sin = rope if rope is not None else self.rope.tables(start + S, x.device, x.dtype)
+        q = apply_rope(q.view(B, Sq, H, hd), cos[start + S - Sq :], sin[start + S - Sq :]).transpose(1, 2)  # (B, H, Sq, hd)
+        k = apply_rope(k.view(B, S, H, hd), cos[start:], sin[start:]).transpose(1, 2)  # (B, H, S, hd)
         v = v.view(B, S, H, hd).transpose(1, 2)
-        cos, sin = self.rope.tables(start + S, x.device, x.dtype)
-        q = apply_rope(q, cos[start + S - Sq :], sin[start + S - Sq :])
-        k = apply_rope(k, cos[start:], sin[start:])
         if cache is not None:
             k, v = cache.update(k, v, start)
         mask, is_causal = None, False
@@ -277,9 +281,10 @@ class EncoderLayer(nn.Module):
         last_only: bool = False,
         cache: KVCache | None = None,
         start: int = 0,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         attn = self.self_attn(
-            self.norm1(x), causal=causal, key_padding_mask=key_padding_mask, last_only=last_only, cache=cache, start=start
+            self.norm1(x), causal=causal, key_padding_mask=key_padding_mask, last_only=last_only, cache=cache, start=start, rope=rope
         )
         x = (x[:, -1:] if last_only else x) + self.dropout1(attn)
         return x + self.ffn(self.norm2(x))
@@ -384,8 +389,13 @@ class StickFigureTransformer(nn.Module):
 
         last_only: the final layer computes only the last position (exact for that position).
         caches: one KVCache per layer, holding positions [0, start) (causal models only).
+
+        The RoPE tables are computed once here for every layer (each layer's `inv_freq` buffer holds
+        the same base-10000 frequencies), so a compiled layer reads them instead of recomputing a
+        sine and a cosine for every element of its queries and keys.
         """
         layers = self.transformer_encoder.layers
+        rope = layers[0].self_attn.rope.tables(start + x.shape[1], x.device, x.dtype) if len(layers) else None
         for i, layer in enumerate(layers):
             x = layer(
                 x,
@@ -394,6 +404,7 @@ class StickFigureTransformer(nn.Module):
                 last_only=last_only and i == len(layers) - 1,
                 cache=None if caches is None else caches[i],
                 start=start,
+                rope=rope,
             )
         return x
 
