@@ -75,7 +75,7 @@ InitOpt = Annotated[
     str | None, typer.Option("--init-from", help="Start from these weights: a zoo variant, repo id or checkpoint directory.")
 ]
 CompileOpt = Annotated[
-    bool | None, typer.Option("--compile/--no-compile", help="torch.compile each encoder layer (default: on CUDA, off on CPU).")
+    bool | None, typer.Option("--compile/--no-compile", help="torch.compile the training step (default: on CUDA, off on CPU).")
 ]
 EvalEveryOpt = Annotated[
     int | None,

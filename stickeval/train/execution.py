@@ -1,4 +1,4 @@
-"""How the training step runs on the device: the data there once, the micro-batch, compiled layers.
+"""How the training step runs on the device: the data there once, the micro-batch, a compiled step.
 
 None of this changes what is computed, only how fast: the global batch (`batch_size x grad_accum`)
 and its loss normalisation come from the recipe, and `schedule.micro_batch` only cuts it into
@@ -92,16 +92,28 @@ def _forward_backward(model: StickFigureTransformer, train: dict, recipe: Recipe
     torch.cuda.synchronize(device)
 
 
-def compile_layers(model: StickFigureTransformer) -> None:
-    """Compile each encoder layer in place with `torch.compile` (static shapes): regional compilation.
+class CompiledLoss:
+    """`compute_loss` compiled with `torch.compile` as one graph (model forward, heads and every loss
+    term, static shapes), for micro-batches of the run's size; dynamo's graph of it runs the backward
+    as one compiled graph too.
 
-    The layers differ only in their weights, which dynamo takes as graph inputs, so all of them share
-    one compiled graph per input shape and mode (training, validation): one layer is compiled, not
-    the whole model, as the generation engine's `CompiledStep` does. The embeddings, heads and loss
-    stay eager. The model's state_dict keys do not change, so checkpoints are the same either way.
+    One graph for the whole step, not one per layer as the generation engine compiles: the
+    embeddings, heads and loss terms are a tenth of the step's kernels, and eager they leave the GPU
+    waiting for the host (sft-large on an H100: 26% of the bf16 peak against 22% per layer,
+    docs/benchmarks.md). A micro-batch of another size (an epoch's partial last step) runs eagerly
+    instead of compiling a second graph for one step in an epoch. Validation runs eagerly as well:
+    a forward pass over a tenth of the data. The model's state_dict keys do not change, so
+    checkpoints are the same either way.
     """
-    for layer in model.transformer_encoder.layers:
-        layer.compile(dynamic=False)
+
+    def __init__(self, micro_batch: int):
+        self.micro_batch = micro_batch
+        self._compiled = torch.compile(compute_loss, dynamic=False)
+
+    def __call__(self, model: torch.nn.Module, batch: dict, weights: dict, **kwargs) -> dict[str, torch.Tensor]:
+        """`compute_loss(model, batch, weights, **kwargs)`, compiled when the batch has `micro_batch` samples."""
+        loss = self._compiled if len(batch["data"]) == self.micro_batch else compute_loss
+        return loss(model, batch, weights, **kwargs)
 
 
 def inference_copy(model: StickFigureTransformer, recipe: Recipe) -> StickFigureTransformer:

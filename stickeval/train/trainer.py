@@ -18,8 +18,8 @@ Samples that do not fill a last `batch_size` batch of an epoch are dropped; an e
 hold fewer than `grad_accum` batches, and its gradient is still divided by the full global batch, as
 the original divides every batch's loss by `grad_accum`.
 
-On the device nothing waits for the host inside a step: the data is copied there once, losses are
-summed there and read once per logged step. Checkpoints (`state.py`) hold everything a step depends
+On the device nothing waits for the host: the data is copied there once, losses are summed there,
+and a logged step's numbers are read once the next step is queued behind it. Checkpoints (`state.py`) hold everything a step depends
 on; resuming restores them after the model is built, so a resumed run on CPU reproduces the
 uninterrupted one bit for bit.
 
@@ -50,8 +50,8 @@ from stickeval.errors import TrainingDivergedError, TrainingInterrupted, TrainSt
 from stickeval.train import output
 from stickeval.train.dataset import TrainingData, prepare_data
 from stickeval.train.execution import (
+    CompiledLoss,
     autocast,
-    compile_layers,
     device_split,
     inference_copy,
     measured_peak_tflops,
@@ -128,16 +128,36 @@ def lr_factor(step: int, total_steps: int, warmup_fraction: float, min_lr_ratio:
 
 @dataclass(frozen=True)
 class StepResult:
-    """One optimizer step's numbers, left on the device until `read` (which waits for it)."""
+    """One optimizer step's numbers, on their way to the host: `read` waits for them.
 
-    loss_sums: dict[str, torch.Tensor]  # each term summed over the step's samples
+    The copy is queued on the device's stream behind the step (into pinned memory on CUDA), so
+    reading step n after step n + 1 has been queued waits for step n alone, and the device never
+    idles while the host logs.
+    """
+
+    names: tuple[str, ...]  # the loss terms, in the order of `values`
+    values: torch.Tensor  # each term summed over the step's samples, then the gradient norm (float32, host)
     samples: int
-    grad_norm_tensor: torch.Tensor  # total L2 norm before clipping
+    ready: torch.cuda.Event | None  # recorded after the copy; None off CUDA
+
+    @classmethod
+    def start_copy(cls, loss_sums: dict[str, torch.Tensor], samples: int, grad_norm: torch.Tensor) -> StepResult:
+        """The numbers of a step just queued: each loss term summed over its samples, and the gradient norm before clipping."""
+        values = torch.stack([*loss_sums.values(), grad_norm.to(torch.float32)])
+        if values.device.type != "cuda":
+            return cls(tuple(loss_sums), values, samples, None)
+        host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
+        host.copy_(values, non_blocking=True)
+        ready = torch.cuda.Event()
+        ready.record()
+        return cls(tuple(loss_sums), host, samples, ready)
 
     def read(self) -> tuple[dict[str, float], float]:
         """(each loss term averaged over the step's samples, the gradient norm), as Python floats."""
-        values = torch.stack([*self.loss_sums.values(), self.grad_norm_tensor.to(torch.float32)]).tolist()
-        return {k: v / self.samples for k, v in zip(self.loss_sums, values)}, values[-1]
+        if self.ready is not None:
+            self.ready.synchronize()
+        values = self.values.tolist()
+        return {k: v / self.samples for k, v in zip(self.names, values)}, values[-1]
 
 
 def train_step(
@@ -151,6 +171,7 @@ def train_step(
     scheduled_sampling: float = 0.0,
     max_grad_norm: float = 1.0,
     autocast_dtype: torch.dtype | None = None,
+    loss_fn: Callable[..., dict[str, torch.Tensor]] = compute_loss,
 ) -> StepResult:
     """One optimizer step, as the original: zero_grad, backward per micro-batch, clip_grad_norm_, step.
 
@@ -169,6 +190,7 @@ def train_step(
         loss, scheduled_sampling: as `compute_loss`.
         max_grad_norm: clipping threshold.
         autocast_dtype: bf16 autocast on CUDA, None for the weights' dtype.
+        loss_fn: `compute_loss`, or the same compiled (`execution.compiled_loss`).
     """
     optimizer.zero_grad(set_to_none=True)
     samples = sum(len(batch["data"]) for batch in micro_batches)
@@ -180,7 +202,7 @@ def train_step(
         n = len(batch["data"])
         with model.no_sync() if not sync else contextlib.nullcontext():
             with autocast(device_type, autocast_dtype):
-                terms = compute_loss(model, batch, weights, loss=loss, scheduled_sampling=scheduled_sampling)
+                terms = loss_fn(model, batch, weights, loss=loss, scheduled_sampling=scheduled_sampling)
             (terms["total"] / (global_batch / n)).backward()
         for k, v in terms.items():
             weighted = v.detach() * n
@@ -188,7 +210,7 @@ def train_step(
     params = [p for p in model.parameters() if p.requires_grad]
     grad_norm = torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
     optimizer.step()
-    return StepResult(sums, samples, grad_norm)
+    return StepResult.start_copy(sums, samples, grad_norm)
 
 
 def build_model(recipe: Recipe, *, zoo: str | Path | None = None, weights: bool = True) -> StickFigureTransformer:
@@ -321,7 +343,7 @@ def train(
         merge: with LoRA, save merged weights instead of base + adapters.
         device, dtype: as `stickeval.device`; bfloat16 on CUDA means bf16 autocast over fp32 weights.
         zoo: extra variants for `model.init_from`.
-        compile: compile each encoder layer (`execution.compile_layers`); default on CUDA only.
+        compile: compile the training step (`execution.CompiledLoss`); default on CUDA only.
         evaluator: scores the model every `eval_every` optimizer steps; its metrics go into train_log.jsonl.
         eval_every: optimizer steps between evaluations (with `evaluator`).
         tensorboard: also write every logged number as TensorBoard events (the `tensorboard` package).
@@ -375,6 +397,17 @@ def train(
         )
         with torch_threads(cpu_budget(threads)) if dev.type == "cpu" else contextlib.nullcontext():
             return loop.run(max_steps=max_steps, merge=merge)
+
+
+@dataclass(frozen=True)
+class _PendingLog:
+    """A step to log once its numbers reach the host, with what the log says of it."""
+
+    result: StepResult
+    step: int
+    epoch: int
+    lr: float
+    samples: int  # trained since the previous logged step, all processes
 
 
 class _Loop:
@@ -434,8 +467,7 @@ class _Loop:
         self.train_data, self.val_data = device_split(data.train, self.device), device_split(data.val, self.device)
         found = state.micro_batch if state is not None else None  # "auto" is probed once per run
         self.micro_batch = found or int(job.all_reduce([resolve_micro_batch(model, self.train_data, recipe, autocast_dtype)], op="min")[0])
-        if compile:
-            compile_layers(model)
+        self.loss_fn = CompiledLoss(self.micro_batch) if compile else compute_loss
         self.ddp: nn.Module = model
         if rank.distributed:
             from torch.nn.parallel import DistributedDataParallel
@@ -451,6 +483,7 @@ class _Loop:
         self.lr = self.optimizer.param_groups[0]["lr"]  # of the step being taken
         self.end_step = self.total_steps
         self.window_start, self.window_samples = time.perf_counter(), 0  # since the last logged step
+        self.pending: _PendingLog | None = None  # a logged step whose numbers are still on their way
         self.stop = StopRequest(enabled=not rank.distributed)
         writer.start(data, resumed_at=self.step if state is not None else None, replace=replace)
         if state is not None:
@@ -506,18 +539,30 @@ class _Loop:
         }
 
     def _run_epoch(self) -> None:
-        """The rest of the current epoch's steps (all of them unless resumed mid-epoch or stopped)."""
+        """The rest of the current epoch's steps (all of them unless resumed mid-epoch or stopped).
+
+        A logged step's numbers are read once the next step is queued on the device (or before
+        anything that needs them: an evaluation, a checkpoint, the epoch's end), so the device never
+        waits for the host to log.
+        """
         r = self.recipe.run
         self.sampler.set_epoch(self.epoch)
         order = torch.tensor(list(self.sampler), device=self.device)  # the epoch's sample order, copied once
         while self.position < self.n_batches and self.step < self.end_step and not self.stop.requested:
             result = self._optimizer_step(order)
+            self._log_pending()
             if self.step % r.log_every == 0 or self.step == self.end_step or self.position >= self.n_batches:
-                self._log_step(result)
-            if self.eval_every and self.step % self.eval_every == 0 and not self.stop.requested:
+                self.pending = _PendingLog(result, self.step, self.epoch, self.lr, self.window_samples)
+                self.window_samples = 0
+            evaluate = self.eval_every and self.step % self.eval_every == 0 and not self.stop.requested
+            save = r.save_every and self.step % r.save_every == 0 and self.step < self.end_step
+            if evaluate or save:
+                self._log_pending()
+            if evaluate:
                 self._evaluate()
-            if r.save_every and self.step % r.save_every == 0 and self.step < self.end_step:
+            if save:
                 self._checkpoint()
+        self._log_pending()
         if self.position >= self.n_batches:
             self._end_epoch()
 
@@ -541,6 +586,7 @@ class _Loop:
             scheduled_sampling=objective.scheduled_sampling,
             max_grad_norm=self.recipe.optimizer.max_grad_norm,
             autocast_dtype=self.autocast_dtype,
+            loss_fn=self.loss_fn,
         )
         self.scheduler.step()
         self.position += accumulated
@@ -548,29 +594,33 @@ class _Loop:
         self.window_samples += len(rows) * self.job.rank.world_size
         return result
 
-    def _log_step(self, result: StepResult) -> None:
-        """Read the step's numbers (the one wait for the device), add the speed since the last logged step, log them.
+    def _log_pending(self) -> None:
+        """Read the pending logged step's numbers (waiting for that step on the device), add the speed
+        since the previous logged step, log them; nothing when no step is pending.
 
         Raises:
             TrainingDivergedError: the loss or the gradient norm is NaN or inf (nothing is logged or saved).
         """
-        losses, grad_norm = result.read()
+        if self.pending is None:
+            return
+        logged, self.pending = self.pending, None
+        losses, grad_norm = logged.result.read()
         losses = _all_mean(self.job, losses)
         if not (math.isfinite(losses["total"]) and math.isfinite(grad_norm)):
-            raise self._diverged(f"loss {losses['total']:.4g}, gradient norm {grad_norm:.4g}")
+            raise self._diverged(f"loss {losses['total']:.4g}, gradient norm {grad_norm:.4g}", step=logged.step)
         now = time.perf_counter()
-        remaining = (self.end_step - self.step) * self.global_batch * self.job.rank.world_size
+        remaining = (self.end_step - logged.step) * self.global_batch * self.job.rank.world_size
         values = {
-            "lr": self.lr,
+            "lr": logged.lr,
             "loss": losses["total"],
             **{k: v for k, v in losses.items() if k != "total"},
             "grad_norm": grad_norm,
-            **step_rates(self.window_samples, now - self.window_start, self.flops_per_sample, self.peak_tflops, remaining),
+            **step_rates(logged.samples, now - self.window_start, self.flops_per_sample, self.peak_tflops, remaining),
         }
-        self.writer.log({"step": self.step, "epoch": self.epoch, **values})
-        self._emit("step", values)
+        self.writer.log({"step": logged.step, "epoch": logged.epoch, **values})
+        self._emit("step", values, step=logged.step, epoch=logged.epoch)
         self.last_loss = losses["total"]
-        self.window_start, self.window_samples = time.perf_counter(), 0
+        self.window_start = now
 
     def _end_epoch(self) -> None:
         val = validation_loss(self.model, self.val_data, self.recipe, batch_size=self.micro_batch, autocast_dtype=self.autocast_dtype)
@@ -624,14 +674,15 @@ class _Loop:
             self._emit("checkpoint", {"path": str(self.out_dir)})
         self.saved_step = self.step
 
-    def _diverged(self, what: str) -> TrainingDivergedError:
-        """The error that stops a run whose numbers became NaN or inf, saying which checkpoint is left."""
+    def _diverged(self, what: str, step: int | None = None) -> TrainingDivergedError:
+        """The error that stops a run whose numbers became NaN or inf by `step` (default: the last step
+        taken), saying which checkpoint is left."""
         if self.saved_step is None:
             kept = f"{self.out_dir} has no checkpoint yet (run.save_every = {self.recipe.run.save_every})"
         else:
             kept = f"{self.out_dir / STATE_FILE} still holds step {self.saved_step}"
         return TrainingDivergedError(
-            f"Training diverged by step {self.step}: {what}. Nothing was saved from it: {kept}. Lower optimizer.lr "
+            f"Training diverged by step {self.step if step is None else step}: {what}. Nothing was saved from it: {kept}. Lower optimizer.lr "
             f"(now {self.recipe.optimizer.lr:g}) or optimizer.max_grad_norm, then train again with another -o or --force."
         )
 
@@ -648,6 +699,8 @@ class _Loop:
             gc.collect()
             self.job.barrier("saving the model")
 
-    def _emit(self, kind: str, values: dict) -> None:
+    def _emit(self, kind: str, values: dict, *, step: int | None = None, epoch: int | None = None) -> None:
+        """Report to the callback, for the last step taken unless `step` and `epoch` say which."""
         if self.callback is not None:
-            self.callback(TrainEvent(kind, self.step, self.end_step, self.total_steps, self.epoch, values))
+            step, epoch = self.step if step is None else step, self.epoch if epoch is None else epoch
+            self.callback(TrainEvent(kind, step, self.end_step, self.total_steps, epoch, values))
