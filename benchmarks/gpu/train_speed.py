@@ -18,8 +18,9 @@ timed ones (`--steps-mb2` at micro-batch 2, about 2.7 s a step eager on an H100)
 trainer's own per-step figures (train_log.jsonl: samples/s, achieved TFLOP/s from
 `stickeval.train.speed.training_flops_per_sample`, the fraction of the bf16 matmul peak the trainer
 measured with `stickeval.throughput.measure_peak_tflops`), as the median over the timed steps: an
-epoch (9 steps here) ends with a partial step and a validation pass, which a compiled run compiles
-once more; the median leaves those steps out and the wall column (the whole call) keeps them.
+epoch (9 steps here) ends with a partial step and a validation pass, both eager in a compiled run
+(`execution.CompiledLoss`); the median leaves such steps out and the wall column (the whole call,
+compilation included) keeps them.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from stickeval.errors import EvaluatorError, first_line
 from stickeval.judge.inputs import motion_tracks
 from stickeval.judge.model import ActionNet, EvaluatorConfig, TextMotionEvaluator
 
-EVALUATOR_VERSION = "evaluator-v2"  # bump when inputs, architecture or training change
+EVALUATOR_VERSION = "evaluator-v3"  # bump when inputs, architecture or training change
 WEIGHT_FILES = {"evaluator": "evaluator.safetensors", "classifier": "classifier.safetensors"}
 MANIFEST = "manifest.json"
 _BATCH = 512  # clips per forward pass: bounds memory at 512 x 250 x 64 activations

@@ -43,12 +43,12 @@ SUITE_DOMAINS = {"quick": "stickbench", "standard": "stickbench", "real": "real"
 # reversed it travels backwards. StickBench draws every action in both directions: none is listed, and
 # its per-action figures say which reversals the classifier notices.
 TIME_ASYMMETRIC = {"stickbench": (), "real": ("walk", "run", "walk-turn-left", "walk-turn-right")}
-# Whether a domain's evaluator reads the pose's velocity and acceleration (`inputs.motion_tracks`). The
-# real track's capture is smooth, so they show a 1% tremor or a 5-frame moving average plainly, and its
-# held-out R-precision is unchanged with them. StickBench's synthetic clips carry high-frequency motion
-# of their own, whose strength varies between clips of one prompt far more than such a tremor adds:
-# with these channels its held-out R-precision top-1 fell from 0.785 to 0.746 (docs/metrics.md).
-DERIVATIVES = {"stickbench": False, "real": True}
+# Every domain's evaluator reads the pose's velocity and acceleration (`inputs.motion_tracks`), which
+# show a 1% tremor or a 5-frame moving average plainly, in a convolution stack of their own
+# (`EvaluatorConfig.dynamics_width`). Read by the one stack that reads the pose, they cost StickBench's
+# held-out R-precision top-1 (0.785 -> 0.746): its synthetic clips carry high-frequency motion of their
+# own that varies between clips of one prompt. Apart, it holds (docs/metrics.md).
+DYNAMICS_WIDTH = 32
 
 
 def domain_of(suite: str) -> str:
@@ -77,10 +77,10 @@ def build_evaluator(domain: str, training: TrainingConfig = TrainingConfig()) ->
     test = load_suite(DOMAIN_SUITES[domain], split="test")
     from stickeval.text import HashEncoder
 
-    derivatives = DERIVATIVES[domain]
     config = EvaluatorConfig(
-        in_channels=n_channels(train.motion.shape[-1], derivatives=derivatives),
-        derivatives=derivatives,
+        in_channels=n_channels(train.motion.shape[-1], derivatives=True),
+        derivatives=True,
+        dynamics_width=DYNAMICS_WIDTH,
         classes=tuple(sorted(set(train.labels))),
     )
     texts = HashEncoder(config.text_dim).encode(train.prompts)

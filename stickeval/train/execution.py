@@ -12,7 +12,7 @@ import contextlib
 import torch
 
 from stickeval.errors import TrainStateError
-from stickeval.train.objective import compute_loss, gravity_scales, make_batch
+from stickeval.train.objective import compute_loss, gravity_scales, make_batch, self_fed_inputs
 from stickeval.train.recipe import Recipe
 from stickeval.zoo.model import StickFigureTransformer
 
@@ -102,18 +102,25 @@ class CompiledLoss:
     waiting for the host (sft-large on an H100: 26% of the bf16 peak against 22% per layer,
     docs/benchmarks.md). A micro-batch of another size (an epoch's partial last step) runs eagerly
     instead of compiling a second graph for one step in an epoch. Validation runs eagerly as well:
-    a forward pass over a tenth of the data. The model's state_dict keys do not change, so
-    checkpoints are the same either way.
+    a forward pass over a tenth of the data. So does scheduled sampling's pass that feeds the model
+    its own predictions, so that its choice of frames draws from torch's generator exactly as without
+    compilation (only dropout inside the graph draws differently). The model's state_dict keys do
+    not change, so checkpoints are the same either way.
     """
 
     def __init__(self, micro_batch: int):
         self.micro_batch = micro_batch
         self._compiled = torch.compile(compute_loss, dynamic=False)
 
-    def __call__(self, model: torch.nn.Module, batch: dict, weights: dict, **kwargs) -> dict[str, torch.Tensor]:
-        """`compute_loss(model, batch, weights, **kwargs)`, compiled when the batch has `micro_batch` samples."""
-        loss = self._compiled if len(batch["data"]) == self.micro_batch else compute_loss
-        return loss(model, batch, weights, **kwargs)
+    def __call__(
+        self, model: torch.nn.Module, batch: dict, weights: dict, *, loss: str = "original", scheduled_sampling: float = 0.0
+    ) -> dict[str, torch.Tensor]:
+        """`compute_loss(model, batch, weights, loss=..., scheduled_sampling=...)`, compiled when the batch has `micro_batch` samples."""
+        if len(batch["data"]) != self.micro_batch:
+            return compute_loss(model, batch, weights, loss=loss, scheduled_sampling=scheduled_sampling)
+        if scheduled_sampling:
+            batch = {**batch, "data": self_fed_inputs(model, batch, scheduled_sampling)}
+        return self._compiled(model, batch, weights, loss=loss)
 
 
 def inference_copy(model: StickFigureTransformer, recipe: Recipe) -> StickFigureTransformer:
