@@ -57,8 +57,8 @@ def validate_metrics(
     evaluator's training negatives.
     """
     from stickeval._io import check_writable, write_text_atomic
-    from stickeval.evaluation.validity import markdown_document, read_table
     from stickeval.evaluation.validity import validate_metrics as validate
+    from stickeval.evaluation.validity_markdown import markdown_document, read_table
 
     if saved:
         console.print(markdown_document([read_table(p) for p in saved]), markup=False, highlight=False, soft_wrap=True)

@@ -8,7 +8,7 @@ and shared by every metric. Each figure is a mean with a seeded bootstrap 95% CI
 the model's row:
 - the context rows (`baselines.context_families`: another real clip of the prompt's action, a
   text-retrieval lookup, the first frame held, the mean pose, white noise) go through the model
-  row's own code (`_score`: same prompts, references, lengths, pairing), so every number has the
+  row's own code (`score_metric`: same prompts, references, lengths, pairing), so every number has the
   rows that give it meaning;
 - the reference row scores the suite's own clips (classifier accuracy and retrieval on the held-out
   references, Fréchet distances of the held-out references to the train references, diversity);
@@ -102,16 +102,18 @@ def _unavailable(metric: Metric, setup: ScoringSetup, n: int) -> str | None:
     return None
 
 
-def _score(
-    metric: Metric, clips: ClipSet, setup: ScoringSetup, against: ClipSet, *, paired: bool = True
+def score_metric(
+    metric: Metric, clips: ClipSet, setup: ScoringSetup, against: ClipSet, *, paired: bool = True, n_boot: int = N_BOOT
 ) -> tuple[Estimate, np.ndarray | None]:
-    """One metric on one row's clips: its Estimate and, for per-sample kinds, the per-sample values."""
+    """One metric on one row's clips: its Estimate (`n_boot` bootstrap resamples, seeded by the setup)
+    and, for per-sample kinds, the per-sample values. A set metric compares the clips with `against`;
+    a per-sample kind is given what `PER_SAMPLE` says. The validity table scores its families with it."""
     if metric.kind == "set":
         extra = {} if paired else {"paired": False}  # only the "train" reference rows, all Fréchet distances
         vectors = getattr(clips, metric.space), getattr(against, metric.space)
-        return metric.fn(*vectors, n_boot=N_BOOT, seed=setup.seed, **extra), None
+        return metric.fn(*vectors, n_boot=n_boot, seed=setup.seed, **extra), None
     values = PER_SAMPLE[metric.kind](metric, clips, setup)
-    return bootstrap_ci(values, n_boot=N_BOOT, seed=setup.seed), values
+    return bootstrap_ci(values, n_boot=n_boot, seed=setup.seed), values
 
 
 def _reference_row(metric: Metric, setup: ScoringSetup) -> Estimate:
@@ -120,8 +122,8 @@ def _reference_row(metric: Metric, setup: ScoringSetup) -> Estimate:
         return NOT_COMPUTED
     if metric.kind == "set":
         against = setup.train if metric.reference == "train" else setup.reference
-        return _score(metric, setup.held_out, setup, against, paired=metric.reference != "train")[0]
-    return _score(metric, setup.held_out, setup, setup.reference)[0]
+        return score_metric(metric, setup.held_out, setup, against, paired=metric.reference != "train")[0]
+    return score_metric(metric, setup.held_out, setup, setup.reference)[0]
 
 
 def _reference_rows(setup: ScoringSetup) -> dict[str, dict]:
@@ -149,7 +151,7 @@ def _context_rows(setup: ScoringSetup, families: dict[str, np.ndarray]) -> dict[
     def row(motion: np.ndarray) -> dict[str, Estimate]:
         clips = setup.clips(motion)
         return {
-            m.name: _score(m, clips, setup, setup.reference)[0]
+            m.name: score_metric(m, clips, setup, setup.reference)[0]
             for m in METRICS.values()
             if m.kind not in MODEL_ONLY and not _unavailable(m, setup, len(motion))
         }
@@ -223,7 +225,7 @@ def _noise_scores(setup: ScoringSetup, roles: np.ndarray, motion: np.ndarray, ro
             conditions[m.name].append(values)
             entry[m.name] = bootstrap_ci(values, n_boot=N_BOOT, seed=setup.seed, drop_undefined=True).to_dict()
         for m in judged:
-            entry[m.name] = _score(m, noisy, setup, setup.reference)[0].to_dict()
+            entry[m.name] = score_metric(m, noisy, setup, setup.reference)[0].to_dict()
     scores.per_prompt = {name: _mean_over_conditions(np.stack(values)) for name, values in conditions.items()}
     return scores
 
@@ -261,7 +263,7 @@ def _model_row(setup: ScoringSetup, rollouts: ClipSet, noise: Future[NoiseScores
         elif why:
             estimate = NOT_COMPUTED
         else:
-            estimate, values = _score(metric, rollouts, setup, setup.reference)
+            estimate, values = score_metric(metric, rollouts, setup, setup.reference)
             if values is not None:
                 row.per_sample[metric.name] = values
         row.estimates[metric.name] = estimate

@@ -10,7 +10,7 @@ on both sides:
   clips is left out of that pairing, with a note).
 Each pair is cut to the shortest of the clips involved. Every family of `FAMILIES` is built from the
 held-out real clips as scored (or from A itself, the train split, or another action's clips) and
-scored against A through the run's own code (`scoring_setup.ScoringSetup`, `scoring.PER_SAMPLE`): every
+scored against A through the run's own code (`scoring_setup.ScoringSetup`, `scoring.score_metric`): every
 metric of `stickeval.metrics.METRICS` that a set of clips can be given. The three that need a model's
 own outputs say so in their cells (`NOT_APPLICABLE`).
 
@@ -21,21 +21,20 @@ Per family the table says which metrics rank it below held-out real with non-ove
 (`stickeval.metrics.HEADLINE`) that catch it; a family caught by none and not flagged is uncaught.
 Families built from a corruption the learned evaluator was trained against (`TRAINING_NEGATIVE`)
 are marked, so that what the evaluator's own metrics say about them is read as by design.
+The table as Markdown (docs/metrics.md): `validity_markdown`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from stickeval.data import load_suite
 from stickeval.data.suite import Suite, select
-from stickeval.errors import EvaluatorError, ResultsFileError, first_line
+from stickeval.errors import EvaluatorError
 from stickeval.evaluation.baselines import (
     below_real,
     closer_than_real,
@@ -44,8 +43,9 @@ from stickeval.evaluation.baselines import (
     nearest_train_prompts,
     trivial_families,
 )
-from stickeval.evaluation.scoring_setup import ClipSet, ScoringSetup
-from stickeval.metrics import HEADLINE, METRICS, Metric
+from stickeval.evaluation.scoring import score_metric
+from stickeval.evaluation.scoring_setup import ScoringSetup
+from stickeval.metrics import HEADLINE, METRICS
 from stickeval.metrics.stats import Estimate
 
 MIN_PAIRS = 32  # R-precision's pool
@@ -175,21 +175,14 @@ def degenerate_families(pairs: Pairs, train: Suite, *, seed: int = 0) -> dict[st
     return {k: cut_to_lengths(v, lengths) for k, v in families.items()}
 
 
-def _estimate(metric: Metric, clips: ClipSet, setup: ScoringSetup, n_boot: int) -> Estimate:
-    """One metric of one family against the references, through the run's functions (`scoring.PER_SAMPLE`)."""
-    from stickeval.evaluation.scoring import PER_SAMPLE
-    from stickeval.metrics.stats import bootstrap_ci
-
-    if metric.kind == "set":
-        return metric.fn(getattr(clips, metric.space), getattr(setup.reference, metric.space), n_boot=n_boot, seed=setup.seed)
-    return bootstrap_ci(PER_SAMPLE[metric.kind](metric, clips, setup), n_boot=n_boot, seed=setup.seed)
-
-
 def score_family(motion: np.ndarray, setup: ScoringSetup, *, n_boot: int = 1000) -> dict[str, Estimate]:
     """Every metric a set of clips can be given (all but `NOT_APPLICABLE`'s kinds), for one family's
-    clips [n, T, D] answering the setup's suite (the reference half A): {metric name: Estimate}."""
+    clips [n, T, D] answering the setup's suite (the reference half A), through the run's own
+    `scoring.score_metric`: {metric name: Estimate}."""
     clips = setup.clips(motion)
-    return {m.name: _estimate(m, clips, setup, n_boot) for m in METRICS.values() if m.kind not in NOT_APPLICABLE}
+    return {
+        m.name: score_metric(m, clips, setup, setup.reference, n_boot=n_boot)[0] for m in METRICS.values() if m.kind not in NOT_APPLICABLE
+    }
 
 
 def _pairing_table(pairs: Pairs, setup: ScoringSetup, n_boot: int) -> dict[str, Any]:
@@ -281,56 +274,6 @@ def validate_metrics(suite: str = "standard", *, n_boot: int = 1000, seed: int =
 
 
 FLAG_NAMES = {"test_set": "flagged: test set", "training_data": "flagged: training data"}
-ARROWS = {True: "↑", False: "↓", None: "≈ real"}
-
-
-def read_table(path: str | Path) -> dict[str, Any]:
-    """A table that `stickeval validate-metrics` wrote (its JSON), to render again.
-
-    Raises:
-        ResultsFileError: the file is missing, not JSON, or not a validity table of this stickeval.
-    """
-    fix = f"write it with `stickeval validate-metrics --suite SUITE -o {path}`"
-    try:
-        table = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ResultsFileError(f"{path} cannot be read as a validity table ({first_line(e)}); {fix}.") from None
-    if not isinstance(table, dict) or not {"suite", "families", "metrics", "pairings"} <= set(table):
-        raise ResultsFileError(f"{path} is not a validity table of this stickeval (no suite, families, metrics or pairings); {fix}.")
-    return table
-
-
-def _cell(part: dict[str, Any], family: str, metric: str) -> str:
-    """A Markdown cell: value [95% CI]; **bold** below held-out real, ` !` closer to the references than it."""
-    e = part["rows"][family][metric]
-    if e.get("note"):
-        return "n/a"
-    if e["mean"] is None:
-        return "—"
-    text = f"{e['mean']:.3g} [{e['ci95'][0]:.3g}, {e['ci95'][1]:.3g}]"
-    if metric in part["below_real"].get(family, []):
-        return f"**{text}**"
-    return text + " !" if metric in part["closer_than_real"].get(family, []) else text
-
-
-def markdown_table(table: dict[str, Any], pairing: str) -> str:
-    """One pairing's table as Markdown: metrics as rows (headline first), families as columns, and a
-    last row of memorisation flags.
-
-    A cell is the value and its 95% CI; **bold** marks a family ranked below held-out real with
-    non-overlapping CIs, an `!` one closer to the references than held-out real clips can be, `n/a`
-    a metric that needs a model's own outputs. A † after a family: built from one of the evaluator's
-    training negatives.
-    """
-    part = table["pairings"][pairing]
-    families = list(part["rows"])
-    heads = [f + (" †" if table["families"][f]["seen_in_training"] else "") for f in families]
-    lines = ["| metric | " + " | ".join(heads) + " |", "|---|" + "---:|" * len(families)]
-    for metric, hib in table["metrics"].items():
-        lines.append(f"| {metric} {ARROWS[hib]} | " + " | ".join(_cell(part, f, metric) for f in families) + " |")
-    flags = [", ".join(FLAG_NAMES[x] for x in part["flags"].get(f, [])) for f in families]
-    lines.append("| memorisation flags | " + " | ".join(flags) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def catchers(table: dict[str, Any], pairing: str, family: str) -> list[str]:
@@ -356,98 +299,3 @@ def _families(tables: list[dict[str, Any]]) -> list[str]:
 
 def _columns(tables: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
     return [(t, p) for t in tables for p, part in t["pairings"].items() if "skipped" not in part]
-
-
-def _seen(tables: list[dict[str, Any]], family: str) -> str:
-    return " †" if any(t["families"][family]["seen_in_training"] for t in tables) else ""
-
-
-def markdown_verdict(tables: list[dict[str, Any]]) -> str:
-    """The coverage verdict of one or more suites' tables as Markdown: per family and pairing, what
-    catches it (`coverage`), **uncaught** where nothing does. The families seen in the evaluator's
-    training come last, marked †: its own metrics catch those by design."""
-    columns = _columns(tables)
-    lines = ["| family | " + " | ".join(f"{t['suite']}, {p.replace('_', ' ')}" for t, p in columns) + " |"]
-    lines.append("|---|" + "---|" * len(columns))
-    for family in _families(tables):
-        cells = [coverage(t, p, family) for t, p in columns]
-        lines.append(f"| {family}{_seen(tables, family)} | " + " | ".join(f"**{c}**" if c == "uncaught" else c for c in cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def markdown_blind_spots(tables: list[dict[str, Any]]) -> str:
-    """Each metric's blind spots as a Markdown list: the families it does not rank below held-out real
-    in some pairing (which, when not all), each with what catches that family wherever this metric
-    misses it: the first three headline metrics common to those pairings (in `HEADLINE` order), or its
-    memorisation flags."""
-    columns = _columns(tables)
-    lines = []
-    for metric in tables[0]["metrics"]:
-        if METRICS[metric].kind in NOT_APPLICABLE:
-            continue  # needs a model's own outputs: no family has it
-        spots = []
-        for family in _families(tables):
-            missed = [(t, p) for t, p in columns if metric not in t["pairings"][p]["below_real"][family]]
-            if not missed:
-                continue
-            where = "" if len(missed) == len(columns) else ", ".join(f"{t['suite']} {p.replace('_', ' ')}" for t, p in missed) + "; "
-            found = [catchers(t, p, family) for t, p in missed]
-            common = [c for c in found[0] if all(c in other for other in found[1:])]
-            named = ", ".join(common[:3]) + (", …" if len(common) > 3 else "")
-            spots.append(f"{family} ({where}{'caught by ' + named if common else 'nothing else catches it everywhere'})")
-        lines.append(f"- `{metric}`: " + ("; ".join(spots) if spots else "catches every family") + ".")
-    return "\n".join(lines) + "\n"
-
-
-def markdown_summary(tables: list[dict[str, Any]]) -> str:
-    """The verdict in three sentences (Markdown list): which families nothing catches; which families
-    seen in the evaluator's training no headline metric outside its embeddings (`Metric.needs_evaluator`)
-    catches, so that their catch rests on its training alone; and which of them the evaluator's own
-    retrieval figures (R-precision top-1, matching score) still do not rank below held-out real."""
-    columns = _columns(tables)
-    uncaught = [f"{f} ({t['suite']} {p.replace('_', ' ')})" for f in _families(tables) for t, p in columns if not catchers(t, p, f)]
-    seen = [f for f in _families(tables) if _seen(tables, f)]
-    alone = [
-        f"{f} ({t['suite']} {p.replace('_', ' ')})"
-        for f in seen
-        for t, p in columns
-        if not [m for m in t["pairings"][p]["caught_by"][f] if not METRICS[m].needs_evaluator]
-    ]
-    missed = [
-        f"{f} ({t['suite']} {p.replace('_', ' ')})"
-        for f in seen
-        for t, p in columns
-        if not {"r_precision_top1", "matching_score"} & set(t["pairings"][p]["below_real"][f])
-    ]
-    return (
-        f"- Caught by no headline metric and no flag: {', '.join(uncaught) or 'none'}.\n"
-        f"- Seen in the evaluator's training (†): {', '.join(seen) or 'none'}; of these, caught by no headline metric "
-        f"outside the evaluator's embeddings: {', '.join(alone) or 'none'}.\n"
-        f"- Not ranked below held-out real by the evaluator's R-precision top-1 or matching score although it was "
-        f"trained against them: {', '.join(missed) or 'none'}.\n"
-    )
-
-
-def markdown_document(tables: list[dict[str, Any]]) -> str:
-    """The validity section of docs/metrics.md for one or more suites' tables: the coverage verdict,
-    each metric's blind spots, then every pairing's full table. Each part follows a marker comment
-    (`<!-- validity: ... -->`) by which the docs test finds it."""
-    parts = [
-        "<!-- validity: verdict -->\n",
-        markdown_summary(tables),
-        "\n",
-        markdown_verdict(tables),
-        "\n<!-- validity: blind spots -->\n",
-        markdown_blind_spots(tables),
-    ]
-    for t, p in _columns(tables):
-        n = t["pairings"][p]["n"]
-        parts += [
-            f"\n<!-- validity: {t['suite']} {p} -->\n",
-            f"**{t['suite']}, {p.replace('_', ' ')}** ({n} pairs)\n\n",
-            markdown_table(t, p),
-        ]
-    skipped = [
-        f"{t['suite']} {p.replace('_', ' ')}: {part['skipped']}." for t in tables for p, part in t["pairings"].items() if "skipped" in part
-    ]
-    return "".join(parts) + ("\n" + "\n".join(skipped) + "\n" if skipped else "") + "<!-- validity: end -->\n"

@@ -9,7 +9,7 @@ from stickeval.data.stickbench import load_suite
 from stickeval.errors import EvaluatorError, MetricInputError
 from stickeval.judge.bundle import Evaluator, load_evaluator_dir, save_evaluator
 from stickeval.judge.inputs import motion_tracks, n_channels
-from stickeval.judge.model import EvaluatorConfig
+from stickeval.judge.model import EvaluatorConfig, TextMotionEvaluator
 from stickeval.judge.training import NEGATIVES, TrainingConfig, corrupted_copies, train_classifier, train_evaluator
 from stickeval.metrics.corruptions import reverse_clips
 from stickeval.text import HashEncoder
@@ -50,6 +50,36 @@ def test_derivative_channels_hold_the_pose_velocity_and_acceleration(quick):
     np.testing.assert_allclose(acceleration[:, 2:], np.diff(velocity, axis=1)[:, 1:] * 25, rtol=1e-4, atol=1e-2)
     assert not acceleration[:, :2].any()  # frame 0 is given, not stepped into: nothing to accelerate from
     np.testing.assert_array_equal(tracks[..., -2:], plain[..., -2:])  # the root's velocity, last as before
+
+
+def test_the_dynamics_stack_reads_velocity_and_acceleration_and_the_main_stack_the_rest():
+    config = EvaluatorConfig(in_channels=32, derivatives=True, dynamics_width=4, text_dim=64, width=8, embed_dim=4)
+    assert config.dynamics_channels == 20
+    encoder = TextMotionEvaluator(config).motion.eval()
+    tracks, mask = torch.randn(2, 40, 32, generator=torch.Generator().manual_seed(0)), torch.ones(2, 40, dtype=torch.bool)
+
+    def output_change(channels: slice, stack: str) -> float:
+        """How much the encoder's output moves when `channels` change, with only `stack`'s features read."""
+        with torch.no_grad():
+            weight = encoder.out.weight.clone()
+            main = 2 * config.width  # the main stack's pooled features come first
+            keep = slice(0, main) if stack == "main" else slice(main, None)
+            encoder.out.weight.zero_()
+            encoder.out.weight[:, keep] = weight[:, keep]
+            changed = tracks.clone()
+            changed[..., channels] += 1.0
+            moved = (encoder(changed, mask) - encoder(tracks, mask)).abs().max().item()
+            encoder.out.weight.copy_(weight)
+        return moved
+
+    pose_and_root, dynamics = [slice(0, 10), slice(30, 32)], slice(10, 30)
+    assert output_change(dynamics, "main") == 0.0 and output_change(dynamics, "dynamics") > 0
+    assert all(output_change(c, "dynamics") == 0.0 and output_change(c, "main") > 0 for c in pose_and_root)
+
+
+def test_without_a_dynamics_width_one_stack_reads_every_channel_under_the_v2_weight_names():
+    keys = TextMotionEvaluator(EvaluatorConfig(in_channels=32, derivatives=True, text_dim=64, width=8, embed_dim=4)).state_dict()
+    assert not any(k.startswith("motion.dynamics") for k in keys) and keys["motion.convs.0.weight"].shape == (8, 32, 5)
 
 
 def test_a_clip_shorter_than_three_frames_is_refused(quick):
