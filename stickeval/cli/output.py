@@ -2,7 +2,9 @@
 
 Tables must stay readable at 80 columns, in pipes and in CI logs (where rich assumes 80 columns
 unless COLUMNS says otherwise): `fit_table` drops the least important columns until the rest fit
-unshrunk, instead of letting rich cut headers and names to `s…`, and says what it left out.
+unshrunk, instead of letting rich cut headers and names to `s…`, and says what it left out. Lines
+on stderr (messages, errors, paths) are never broken by rich: a long path stays one line to copy,
+and an error stays one line in a CI log; a terminal wraps them for display.
 Imports only rich: `stickeval --help` must not pay for torch.
 """
 
@@ -18,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
