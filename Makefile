@@ -27,9 +27,11 @@ nano: $(STAMP)
 	$(BIN)/python scripts/build_nano.py
 
 # Locally the slow tests are left out (pytest's addopts); CI (CI=true, .ci/run) runs them too: torchrun
-# jobs of 2 processes, the wheel, the first steps of `make nano`, the real-track evaluator (about 4 min).
+# jobs of 2 processes, the wheel, the first steps of `make nano`, the real-track evaluator (about 6 min).
+# pytest-xdist spreads the tests over the CPUs (`-n auto`); the tests that share the real-track evaluator
+# built in their session are one group, run by one worker (`--dist loadgroup`).
 test: $(STAMP) lint
-	$(BIN)/python -m pytest $(if $(CI),-m "not gpu")
+	$(BIN)/python -m pytest -n auto --dist loadgroup $(if $(CI),-m "not gpu")
 
 # ruff (configured in pyproject.toml): lint, and the formatting every file is kept in.
 lint: $(STAMP)

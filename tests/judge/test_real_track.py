@@ -10,6 +10,7 @@ from stickeval.judge.domains import SHIPPED_DIR
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("real_track")  # one worker builds the real track's evaluator for the session (Makefile)
 def test_real_evaluator_is_built_once_cached_and_meets_the_issue_targets(realmotion_path, monkeypatch):
     monkeypatch.setenv("STICKEVAL_REALMOTION", str(realmotion_path))
     # the session's cache (tests/conftest.py), empty at the session's start: the validity test of the real
