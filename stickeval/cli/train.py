@@ -224,7 +224,7 @@ def _evaluator(out: Path, encoder: str, options: RunOptions):
     suite (or `--eval-data`), first `--eval-limit` prompts, results in RUN_DIR/evals/step-N; it returns
     the headline metrics with their 95% CIs for train_log.jsonl."""
     from stickeval.evaluation.run import RunSettings, evaluate
-    from stickeval.report.compare import HEADLINE
+    from stickeval.metrics import HEADLINE
     from stickeval.train.output import EVALS_DIR
     from stickeval.zoo import LoadedModel, Provenance, count_parameters
     from stickeval.zoo.checkpoint import schema_name

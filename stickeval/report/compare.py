@@ -12,12 +12,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from stickeval.errors import StickevalError, SuiteMismatchError, UnknownMetricError
+from stickeval.metrics import HEADLINE
 from stickeval.report.document import Document, Section, Table
 from stickeval.report.report import estimate
 from stickeval.report.runs import read_results
 
-# The columns a leaderboard shows unless asked for others: the card's metrics and the distribution.
-HEADLINE = ("action_accuracy", "pose_mse", "temporal_consistency", "robustness", "frechet_distance", "diversity", "foot_skating")
 MARK = "†"  # not "*": two in one Markdown row would turn the text between them italic
 LEGEND = f"{MARK}: the 95% CI does not overlap the best run's for that metric."
 
@@ -75,7 +74,7 @@ def compare(
     Args:
         run_dirs: scored run directories (each holds a results.json).
         by: the metric to rank by (one with a direction: not diversity).
-        metrics: the columns; default `HEADLINE` (those present in the runs).
+        metrics: the columns; default the headline metrics (`stickeval.metrics.HEADLINE`) present in the runs.
         force: rank runs of different suites anyway (a notice says so).
 
     Raises:

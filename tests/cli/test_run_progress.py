@@ -25,6 +25,12 @@ LINE = re.compile(r"generating: ([\d,]+)/([\d,]+) rollouts \(\d+%\)")
 
 
 @pytest.mark.slow
+def _ctrl_c_as_from_a_shell() -> None:
+    """In the child: SIGINT at its default, as an interactive shell starts a command (a pytest-xdist
+    worker ignores SIGINT, and a process that starts with it ignored keeps ignoring it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_off_a_terminal_progress_is_plain_lines_and_ctrl_c_says_how_to_resume(tmp_path, run_cli):
     ckpt = build_tiny_checkpoint(tmp_path / "ckpt", metadata={"encoder": "hash"})
     out = tmp_path / "run"
@@ -34,6 +40,7 @@ def test_off_a_terminal_progress_is_plain_lines_and_ctrl_c_says_how_to_resume(tm
         stderr=subprocess.PIPE,
         text=True,
         cwd=Path(__file__).parents[2],
+        preexec_fn=_ctrl_c_as_from_a_shell,
     )
     lines = []
     for line in proc.stderr:  # progress lines arrive while it runs

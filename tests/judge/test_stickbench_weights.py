@@ -92,9 +92,10 @@ def test_shipped_classifier_names_held_out_actions(shipped):
 
 def test_shipped_evaluator_was_trained_against_every_negative_and_retrieves_no_worse_than_before(shipped):
     assert shipped.manifest["training"]["negatives"] == list(NEGATIVES)
-    # evaluator-v1 (trained against reversed, shuffled and 5-25-frame smoothed clips only) retrieved
-    # the held-out test split at R-precision top-1 0.785 [0.771, 0.798]
-    assert shipped.manifest["held_out"]["r_precision"]["top1"]["mean"] >= 0.785
+    # the held-out test split's R-precision top-1 of the versions before: evaluator-v1 (reversed, shuffled
+    # and 5-25-frame smoothed negatives only) 0.785 [0.771, 0.798]; evaluator-v2 (no velocity and
+    # acceleration channels on StickBench) 0.788 [0.774, 0.800]
+    assert shipped.manifest["held_out"]["r_precision"]["top1"]["mean"] >= 0.788
 
 
 def test_manifest_reports_the_held_out_figures_with_intervals(shipped):

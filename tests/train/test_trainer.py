@@ -159,11 +159,12 @@ def test_ctrl_c_stops_after_the_step_in_progress_with_a_checkpoint_the_run_resum
         if event.kind == "step" and event.step == 3:
             signal.raise_signal(signal.SIGINT)  # what Ctrl-C sends: step 3 is logged once step 4 is under way
 
+    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(TrainingInterrupted) as stopped:
         train(recipe, tmp_path / "resumed", callback=ctrl_c_at_step_3)
     # step 4 completes and is checkpointed (and logged); step 5 never starts
     assert (stopped.value.step, stopped.value.end_step) == (4, 28) and load_state(tmp_path / "resumed").step == 4
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is the user's again
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C is handled as before the run again
     resumed = train(recipe, tmp_path / "resumed", resume=True)
     assert resumed.steps == full.steps == 28
     a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
