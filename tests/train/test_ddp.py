@@ -90,3 +90,22 @@ def test_a_two_process_lora_finetune_of_nano_matches_one_process_and_resumes_onl
     resumed = torchrun(2, ["train", "--resume", str(tmp_path / "two"), "--max-steps", "4", "--device", "cpu"])
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert_same_curve(losses(tmp_path / "one"), losses(tmp_path / "two"), 4)
+
+
+@pytest.mark.slow
+def test_eval_every_under_two_processes_logs_once_the_numbers_stickeval_run_gives_on_the_same_weights(tmp_path, run_cli, tiny_pt):
+    # Both processes generate their share of the rollouts; rank 0 alone writes the log and evals/step-N.
+    out = tmp_path / "two"
+    evaluate = ["--eval-every", "2", "--eval-data", str(tiny_pt), "--eval-limit", "6", "--max-steps", "2"]
+    args = ["train", "--recipe", "pretrain-nano", *sets([*COMMON, "schedule.batch_size=4"]), "-o", str(out), "--device", "cpu", *evaluate]
+    two = torchrun(2, args)
+    assert two.returncode == 0, two.stderr[-2000:]
+    evals = [line for line in map(json.loads, (out / "train_log.jsonl").read_text().splitlines()) if "eval" in line]
+    assert [line["step"] for line in evals] == [2]
+    assert (out / "evals" / "step-2" / "results.json").is_file()
+    scored = run_cli("run", out, "--data", tiny_pt, "--limit", "6", "--json", "-o", tmp_path / "check")
+    assert scored.exit_code == 0, scored.stderr
+    metrics = json.loads(scored.stdout)["metrics"]
+    assert {name: (metrics[name]["mean"], metrics[name]["ci95"]) for name in evals[0]["eval"]} == {
+        name: (e["mean"], e["ci95"]) for name, e in evals[0]["eval"].items()
+    }
