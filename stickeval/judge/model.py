@@ -1,10 +1,10 @@
 """The evaluator's networks: an order-aware motion encoder, a text head, and the action classifier.
 
 Modelled on the T2M evaluator (Guo et al. 2022, which later text-to-motion work reuses), scaled to 2D
-stick figures:
-the motion side is a stack of temporal convolutions over the per-frame tracks of `inputs` (so the
-order of frames matters: a reversed or shuffled clip is a different input), pooled over the scored
-frames; the text side is a small MLP over a fixed sentence embedding (`text.HashEncoder`, built in, so
+stick figures: the motion side is a stack of temporal convolutions over the per-frame tracks of
+`inputs` (so the order of frames matters: a reversed or shuffled clip is a different input), with a
+second stack for the pose's velocity and acceleration where the config asks for one, pooled over the
+scored frames; the text side is a small MLP over a fixed sentence embedding (`text.HashEncoder`, built in, so
 the evaluator does not depend on the encoder a model under test was trained with). Both map into one
 co-embedding space, L2-normalised. The action classifier is the same motion encoder with one logit per
 action of its domain.

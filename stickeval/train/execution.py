@@ -94,12 +94,12 @@ def _forward_backward(model: StickFigureTransformer, train: dict, recipe: Recipe
 
 class CompiledLoss:
     """`compute_loss` compiled with `torch.compile` as one graph (model forward, heads and every loss
-    term, static shapes), for micro-batches of the run's size; dynamo's graph of it runs the backward
-    as one compiled graph too.
+    term, static shapes), for micro-batches of the run's size; its backward is compiled as one graph
+    too.
 
-    One graph for the whole step, not one per layer as the generation engine compiles: the
-    embeddings, heads and loss terms are a tenth of the step's kernels, and eager they leave the GPU
-    waiting for the host (sft-large on an H100: 26% of the bf16 peak against 22% per layer,
+    One graph for the whole step, not one per layer as the generation engine compiles: eager, the
+    embeddings, heads and loss terms are many small kernels that leave the GPU waiting for the host
+    (sft-large's step on an H100: 26% of the bf16 peak compiled whole, 22% per layer,
     docs/benchmarks.md). A micro-batch of another size (an epoch's partial last step) runs eagerly
     instead of compiling a second graph for one step in an epoch. Validation runs eagerly as well:
     a forward pass over a tenth of the data. So does scheduled sampling's pass that feeds the model

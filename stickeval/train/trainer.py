@@ -18,10 +18,10 @@ Samples that do not fill a last `batch_size` batch of an epoch are dropped; an e
 hold fewer than `grad_accum` batches, and its gradient is still divided by the full global batch, as
 the original divides every batch's loss by `grad_accum`.
 
-On the device nothing waits for the host: the data is copied there once, losses are summed there,
-and a logged step's numbers are read once the next step is queued behind it. Checkpoints (`state.py`) hold everything a step depends
-on; resuming restores them after the model is built, so a resumed run on CPU reproduces the
-uninterrupted one bit for bit.
+The device never waits for the host: the data is copied there once, losses are summed there, and a
+logged step's numbers are read once the next step is queued behind it. Checkpoints (`state.py`) hold
+everything a step depends on; resuming restores them after the model is built, so a resumed run on
+CPU reproduces the uninterrupted one bit for bit.
 
 A run stops early in two ways, each leaving a checkpoint to resume or fall back on. Ctrl-C ends it
 after the optimizer step in progress, with a checkpoint of that step (`interrupt.py`; one process
@@ -190,7 +190,7 @@ def train_step(
         loss, scheduled_sampling: as `compute_loss`.
         max_grad_norm: clipping threshold.
         autocast_dtype: bf16 autocast on CUDA, None for the weights' dtype.
-        loss_fn: `compute_loss`, or the same compiled (`execution.compiled_loss`).
+        loss_fn: `compute_loss`, or the same compiled (`execution.CompiledLoss`).
     """
     optimizer.zero_grad(set_to_none=True)
     samples = sum(len(batch["data"]) for batch in micro_batches)
