@@ -24,13 +24,13 @@ ROWS, FIRST_CHUNK = 431, 310
 LINE = re.compile(r"generating: ([\d,]+)/([\d,]+) rollouts \(\d+%\)")
 
 
-@pytest.mark.slow
 def _ctrl_c_as_from_a_shell() -> None:
     """In the child: SIGINT at its default, as an interactive shell starts a command (a pytest-xdist
     worker ignores SIGINT, and a process that starts with it ignored keeps ignoring it)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 def test_off_a_terminal_progress_is_plain_lines_and_ctrl_c_says_how_to_resume(tmp_path, run_cli):
     ckpt = build_tiny_checkpoint(tmp_path / "ckpt", metadata={"encoder": "hash"})
     out = tmp_path / "run"
