@@ -29,11 +29,12 @@ nano: $(STAMP)
 # Locally the slow tests are left out (pytest's addopts); CI (CI=true, .ci/run) runs them too: torchrun
 # jobs of 2 processes, the wheel, the first steps of `make nano`, the real-track evaluator (about 6 min).
 # pytest-xdist spreads the tests over the CPUs, one worker per CPU up to 8 (each worker holds torch and
-# its fixtures: about 1 GB); the tests that share the real-track evaluator built in their session are
-# one group, run by one worker (`--dist loadgroup`). TEST_WORKERS=0 runs them in this process.
+# its fixtures: about 1 GB), each computing on one thread; the tests that need the real track's evaluator
+# share one build per run and one worker (tests/conftest.py: `real_track_cache`, `--dist loadgroup`).
+# TEST_WORKERS=0 runs them in this process, on every thread.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 8 ] && n=8; echo $$n)
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(if $(CI),-m "not gpu")
+	$(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=1) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(if $(CI),-m "not gpu")
 
 # ruff (configured in pyproject.toml): lint, and the formatting every file is kept in.
 lint: $(STAMP)

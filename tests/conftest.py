@@ -1,8 +1,11 @@
 """Shared test fixtures, and where the golden files live."""
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from stickeval.data.motion_npz import realmotion_path as real_motion_file
 
@@ -49,3 +52,21 @@ def _classifier_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STICKEVAL_CACHE", str(tmp_path_factory.mktemp("stickeval-cache")))
         yield
+
+
+REAL_TRACK = pytest.mark.xdist_group("real_track")  # with `make test`'s --dist loadgroup: one worker
+
+
+@pytest.fixture
+def real_track_cache(realmotion_path, tmp_path_factory, monkeypatch) -> Iterator[Path]:
+    """A judge-model cache (STICKEVAL_CACHE) that every test of this pytest run needing the real track's
+    evaluator shares, across pytest-xdist workers too, held under a file lock for the test's duration:
+    the first such test trains the evaluator (minutes on 2 cores), the others wait for it and read it
+    from the cache instead of training it again. They are one xdist group too (`REAL_TRACK`), so that
+    one worker runs them one after the other while the others go on."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "real-track-cache"  # the run's, not the worker's
+    shared.mkdir(exist_ok=True)
+    monkeypatch.setenv("STICKEVAL_CACHE", str(shared))
+    with FileLock(str(shared) + ".lock"):
+        yield shared

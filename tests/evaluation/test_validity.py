@@ -27,6 +27,7 @@ from stickeval.judge.training import NEGATIVES
 from stickeval.metrics import HEADLINE, METRICS
 from stickeval.metrics.corruptions import change_speed, moving_average, reverse_clips, swap_sides
 from stickeval.metrics.stats import Estimate
+from tests.conftest import REAL_TRACK
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
@@ -252,11 +253,10 @@ def test_quick_table_scores_every_metric_on_every_family_and_flags_the_copy_and_
 
 
 @pytest.mark.slow
-# "real" runs on the worker that builds the real track's evaluator for the session (Makefile)
-@pytest.mark.parametrize("suite", ["standard", pytest.param("real", marks=pytest.mark.xdist_group("real_track"))])
+@pytest.mark.parametrize("suite", ["standard", pytest.param("real", marks=REAL_TRACK)])
 def test_the_tables_of_docs_metrics_md_are_what_validate_metrics_computes(suite, request):
     if suite == "real":
-        request.getfixturevalue("realmotion_path")  # skips where the real track is absent; builds its evaluator once
+        request.getfixturevalue("real_track_cache")  # skips where the real track is absent; its evaluator is trained once per run
     table = validate_metrics(suite)
     text = DOCS.read_text(encoding="utf-8")
     for pairing in PAIRINGS:

@@ -7,14 +7,15 @@ import pytest
 from stickeval.evaluation.scoring_setup import cache_dir
 from stickeval.judge import load_evaluator
 from stickeval.judge.domains import SHIPPED_DIR
+from tests.conftest import REAL_TRACK
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("real_track")  # one worker builds the real track's evaluator for the session (Makefile)
-def test_real_evaluator_is_built_once_cached_and_meets_the_issue_targets(realmotion_path, monkeypatch):
+@REAL_TRACK
+def test_real_evaluator_is_built_once_cached_and_meets_the_issue_targets(realmotion_path, real_track_cache, monkeypatch):
     monkeypatch.setenv("STICKEVAL_REALMOTION", str(realmotion_path))
-    # the session's cache (tests/conftest.py), empty at the session's start: the validity test of the real
-    # track reuses this build instead of training the evaluator a second time (minutes on 2 cores)
+    # the run's shared cache (tests/conftest.py): built here, or by the real track's validity test if it
+    # came first; either way trained once per test run
     built = load_evaluator("real", cache_dir=cache_dir())
     held_out = built.manifest["held_out"]
     # Time-aware classifier: held-out real clips, split by source file.
