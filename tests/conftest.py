@@ -62,8 +62,9 @@ def real_track_cache(realmotion_path, tmp_path_factory, monkeypatch) -> Iterator
     """A judge-model cache (STICKEVAL_CACHE) that every test of this pytest run needing the real track's
     evaluator shares, across pytest-xdist workers too, held under a file lock for the test's duration:
     the first such test trains the evaluator (minutes on 2 cores), the others wait for it and read it
-    from the cache instead of training it again. They are one xdist group too (`REAL_TRACK`), so that
-    one worker runs them one after the other while the others go on."""
+    from the cache instead of training it again. They are one xdist group too (`REAL_TRACK`, for
+    `--dist loadgroup`); where a run still hands them to two workers (seen in whole-suite runs), the
+    second waits for the lock."""
     base = tmp_path_factory.getbasetemp()
     shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "real-track-cache"  # the run's, not the worker's
     shared.mkdir(exist_ok=True)
