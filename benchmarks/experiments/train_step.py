@@ -8,7 +8,7 @@ one micro-batch of the whole global batch), and reports the median samples/s, TF
 the measured bf16 peak over the timed steps, the first steps' wall time (compilation) and the loss:
 
     eager     nothing compiled
-    layers    each encoder layer compiled in place (`execution.compile_layers`)
+    layers    each encoder layer compiled in place (one graph shared by the layers)
     model     the whole model's forward compiled (`model.compile`), the loss eager
     step      the loss function, model forward included, compiled as one graph
 
@@ -35,8 +35,6 @@ from torch.profiler import ProfilerActivity, profile
 
 from stickeval.throughput import measure_peak_tflops
 from stickeval.train import load_recipe
-from stickeval.train import trainer as trainer_module
-from stickeval.train.execution import compile_layers
 from stickeval.train.objective import compute_loss, make_batch
 from stickeval.train.speed import training_flops_per_sample
 from stickeval.train.trainer import build_model, train_step
@@ -77,12 +75,9 @@ def prepare(variant: str, model) -> callable:
     """The loss function the step calls, after compiling what the variant compiles."""
     base, *modifiers = variant.split("+")
     mode = next((MODES[m] for m in modifiers if m in MODES), None)
-    if base == "layers":
-        if mode is None:
-            compile_layers(model)
-        else:
-            for layer in model.transformer_encoder.layers:
-                layer.compile(dynamic=False, mode=mode)
+    if base == "layers":  # regional compilation: the layers share one graph
+        for layer in model.transformer_encoder.layers:
+            layer.compile(dynamic=False, mode=mode)
     elif base == "model":
         model.compile(dynamic=False, mode=mode)
     elif base == "step":
@@ -115,14 +110,15 @@ def run(variant: str, args, peak: float) -> dict:
     config = model.config
     split = random_split(args.batch * 2, config, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
-    trainer_module.compute_loss = prepare(variant, model)
+    loss_fn = prepare(variant, model)
     flops = training_flops_per_sample(config, FRAMES)
     weights = recipe.loss_weights()
 
     def step(i: int):
         index = torch.arange(args.batch, device=device) + (i % 2) * args.batch
         batch = make_batch(split, index, device)
-        return train_step(model, optimizer, [batch], weights, autocast_dtype=torch.bfloat16 if device.type == "cuda" else None)
+        autocast_dtype = torch.bfloat16 if device.type == "cuda" else None
+        return train_step(model, optimizer, [batch], weights, autocast_dtype=autocast_dtype, loss_fn=loss_fn)
 
     read_each = "noread" not in variant.split("+")
     began = time.perf_counter()
@@ -170,7 +166,6 @@ def run(variant: str, args, peak: float) -> dict:
             {"name": e.key[:120], "share": e.self_device_time_total / total, "calls_per_step": e.count / 2, "category": category(e.key)}
             for e in top
         ]
-    trainer_module.compute_loss = compute_loss
     if on_gpu(args):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()

@@ -46,7 +46,7 @@ TIME_ASYMMETRIC = {"stickbench": (), "real": ("walk", "run", "walk-turn-left", "
 # Every domain's evaluator reads the pose's velocity and acceleration (`inputs.motion_tracks`), which
 # show a 1% tremor or a 5-frame moving average plainly, in a convolution stack of their own
 # (`EvaluatorConfig.dynamics_width`). Read by the one stack that reads the pose, they cost StickBench's
-# held-out R-precision top-1 (0.785 -> 0.746): its synthetic clips carry high-frequency motion of their
+# held-out R-precision top-1 (0.788 -> 0.746): its synthetic clips carry high-frequency motion of their
 # own that varies between clips of one prompt. Apart, it holds (docs/metrics.md).
 DYNAMICS_WIDTH = 32
 

@@ -254,3 +254,11 @@ def test_the_results_table_fits_80_columns_in_a_pipe_with_whole_names_and_interv
         row = next(line for line in lines if line.startswith(f"{name} "))
         assert row.count("[") == row.count("]") == 1, row  # the interval is on the metric's line, not wrapped
     assert "docs/metrics.md" in stdout and "real: another real clip" in stdout
+
+
+def test_the_results_path_stays_one_line_however_narrow_the_terminal(ckpt, json_run, run_cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")  # as rich assumes in a pipe or a CI log
+    out = Path(shutil.copytree(json_run[0], tmp_path / ("a-run-directory-with-a-long-name-" * 3) / "run"))
+    result = run_cli("run", ckpt, *RUN_ARGS, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert f"Results: {out / 'results.json'}\n" in result.stderr and len(str(out)) > 80
