@@ -284,4 +284,3 @@ def test_composed_messages_keep_one_sentence_end_at_each_seam():
     assert str(RunDirectoryError("Known: a, b, ... (9 in all). Keep e.g. this... and 1.5.")) == (
         "Known: a, b, ... (9 in all). Keep e.g. this... and 1.5."
     )
-
