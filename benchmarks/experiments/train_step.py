@@ -14,6 +14,11 @@ the measured bf16 peak over the timed steps, the first steps' wall time (compila
 
 and each with modifiers after a "+": `+cg` compiles in mode "reduce-overhead" (CUDA graphs), `+ma`
 in "max-autotune-no-cudagraphs"; `+flash`, `+efficient`, `+cudnn` pick the attention kernel;
+`+nocudnn` turns cuDNN's attention off for the whole run (torch then picks among the others);
+`+cd` turns on inductor's coordinate-descent tuning of its Triton kernels' block sizes;
+`+rng` functionalizes the random ops (dropout masks recomputed in the backward from their seeds
+instead of saved); `+ropebuf` serves the RoPE tables from a cache filled eagerly before the first
+step, so the compiled graph reads them instead of computing a sine and a cosine per element;
 `+noread` reads the losses only after the timed steps, not after each (as a run that logs every step).
 Rates are over the timed steps together (one wait at each end).
 
@@ -38,6 +43,7 @@ from stickeval.train import load_recipe
 from stickeval.train.objective import compute_loss, make_batch
 from stickeval.train.speed import training_flops_per_sample
 from stickeval.train.trainer import build_model, train_step
+from stickeval.zoo.model import RotaryEmbedding
 
 FRAMES = 250
 
@@ -90,6 +96,40 @@ def attention(variant: str):
     return sdpa_kernel(chosen) if chosen else contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def global_settings(variant: str):
+    """The variant's process-wide switches, set for its whole run (compilation included), then restored."""
+    modifiers = variant.split("+")[1:]
+    cudnn = torch.backends.cuda.cudnn_sdp_enabled()
+    tables = RotaryEmbedding.tables
+    with (
+        torch._inductor.config.patch(coordinate_descent_tuning="cd" in modifiers),
+        torch._functorch.config.patch(functionalize_rng_ops="rng" in modifiers),
+    ):
+        try:
+            if "nocudnn" in modifiers:
+                torch.backends.cuda.enable_cudnn_sdp(False)
+            if "ropebuf" in modifiers:
+                RotaryEmbedding.tables = cached_tables(tables)
+            yield
+        finally:
+            torch.backends.cuda.enable_cudnn_sdp(cudnn)
+            RotaryEmbedding.tables = tables
+
+
+def cached_tables(tables):
+    """`RotaryEmbedding.tables` answered from a cache that eager calls fill (the model's first, eager forward)."""
+    cache = {}
+
+    def cached(self, seq_len, device, dtype):
+        key = (seq_len, str(device), dtype)
+        if key not in cache:
+            cache[key] = tables(self, seq_len, device, dtype)
+        return cache[key]
+
+    return cached
+
+
 def category(name: str) -> str:
     low = name.lower()
     if "flash" in low or "fmha" in low or "attention" in low or "cudnn" in low and "sdpa" in low:
@@ -110,6 +150,9 @@ def run(variant: str, args, peak: float) -> dict:
     config = model.config
     split = random_split(args.batch * 2, config, device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    if "ropebuf" in variant.split("+"):  # fill the table cache eagerly, outside any compiled graph
+        with torch.no_grad():
+            model.encode(torch.zeros(1, FRAMES, config.d_model, device=device))
     loss_fn = prepare(variant, model)
     flops = training_flops_per_sample(config, FRAMES)
     weights = recipe.loss_weights()
@@ -187,7 +230,8 @@ def main() -> None:
     print(f"{name}, torch {torch.__version__}, bf16 peak {peak:.0f} TFLOP/s", flush=True)
     rows = []
     for variant in args.variants.split(","):
-        row = run(variant, args, peak)
+        with global_settings(variant):
+            row = run(variant, args, peak)
         rows.append(row)
         print(
             f"{variant:8s} {row['samples_per_s']:7,.0f} samples/s {row['tflops']:6.1f} TFLOP/s {row['fraction_of_peak']:6.1%}"
