@@ -5,7 +5,8 @@
 #   recipe  the objective (the bar then: action accuracy above the first frame held still, 0.289 [0.263, 0.316]);
 #           run on the recipe before scheduled sampling and dropout 0.0 were its defaults
 #   size    wider, deeper or longer-trained models of today's recipe (the bar: the shipped nano)
-#   [KEEP=models.tar] bash benchmarks/experiments/nano_sweep.sh [out_dir] [recipe|size]   (KEEP: the trained models)
+#   [KEEP=models.tar] [SCORE=0] bash benchmarks/experiments/nano_sweep.sh [out_dir] [recipe|size]
+# KEEP: a tar of the trained models; SCORE=0 stops there (score them elsewhere with nano_quality.py).
 set -uo pipefail
 OUT=${1:-runs/nano-sweep}
 SWEEP=${2:-size}
@@ -14,11 +15,8 @@ mkdir -p "$OUT"
 declare -A SETS
 if [ "$SWEEP" = size ]; then SETS=(
   [recipe]=""
-  [e320]="schedule.epochs=320"
   [w96]="model.d_model=96 model.nhead=3"
-  [w96e320]="model.d_model=96 model.nhead=3 schedule.epochs=320"
   [w128]="model.d_model=128 model.nhead=4"
-  [w128e320]="model.d_model=128 model.nhead=4 schedule.epochs=320"
   [l3]="model.num_layers=3"
   [w96l3]="model.d_model=96 model.nhead=3 model.num_layers=3"
 ); else SETS=(
@@ -43,7 +41,8 @@ for name in "${!SETS[@]}"; do
   steps=$(tail -n 3 "$OUT/$name/train_log.jsonl" 2>/dev/null | grep -o '"step": [0-9]*' | tail -1)
   echo "$name: ${SETS[$name]} -> ${steps:-no log}; model: $([ -f "$OUT/$name/model.safetensors" ] && echo yes || echo NO)"
 done
-[ -n "${KEEP:-}" ] && tar -cf "$KEEP" -C "$OUT" $(cd "$OUT" && ls -d */config.json */model.safetensors */train_log.jsonl */recipe.toml 2>/dev/null)
+[ -n "${KEEP:-}" ] && tar -cf "$KEEP" -C "$OUT" $(cd "$OUT" && ls -d */config.json */model.safetensors */train_log.jsonl */recipe.toml */training.json 2>/dev/null)
+[ "${SCORE:-1}" = 0 ] && exit 0
 OMP_NUM_THREADS=2 PYTHONPATH=. HF_HUB_OFFLINE=1 timeout "${EVAL_TIMEOUT:-300}" $PY benchmarks/cpu/nano_quality.py --suite standard --no-baselines \
   --models nano --out "$OUT/eval" > "$OUT/zoo-nano.eval.txt" 2>&1 &
 for name in "${!SETS[@]}"; do
