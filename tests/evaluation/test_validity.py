@@ -252,16 +252,56 @@ def test_quick_table_scores_every_metric_on_every_family_and_flags_the_copy_and_
     assert "<!-- validity: quick same_action -->" in markdown_document([table])
 
 
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?")
+# static_action_accuracy comes from a logistic regression fitted when the table is computed: another release
+# of numpy, scipy or scikit-learn moves borderline clips (up to 0.023 of accuracy, 17 of the real track's 729).
+FITTED_ROWS = {"static_action_accuracy": 0.03}
+
+
+def _section(markdown: str, suite: str, pairing: str) -> list[str]:
+    return markdown.split(f"<!-- validity: {suite} {pairing} -->\n")[1].split("<!--")[0].strip().splitlines()
+
+
+def _differences(documented: list[str], computed: list[str], rel: float = 0.02, abs_: float = 1e-6) -> list[str]:
+    """Lines whose text (verdict marks, flags, names) differs, or whose numbers differ by more than `rel`
+    of the larger or `abs_` (a fitted row's own tolerance in `FITTED_ROWS`): more than rounding explains."""
+    if len(documented) != len(computed):
+        return [f"{len(documented)} lines documented, {len(computed)} computed"]
+    out = []
+    for doc, new in zip(documented, computed):
+        row = doc.split("|")[1].split()[0] if doc.count("|") > 1 else ""
+        tolerance = FITTED_ROWS.get(row, abs_)
+        doc_numbers, new_numbers = [float(n) for n in NUMBER.findall(doc)], [float(n) for n in NUMBER.findall(new)]
+        close = len(doc_numbers) == len(new_numbers) and all(
+            abs(a - b) <= max(rel * max(abs(a), abs(b)), tolerance) for a, b in zip(doc_numbers, new_numbers)
+        )
+        if NUMBER.sub("#", doc) != NUMBER.sub("#", new) or not close:
+            out.append(f"documented {doc[:160]!r}, computed {new[:160]!r}")
+    return out
+
+
+def test_documented_tables_match_computed_ones_to_rounding_but_not_a_changed_verdict():
+    doc = ["| jitter_1 ↓ | **1.436 [1.424, 1.447]** | 7.93e-10 [0, 2.38e-09] | 0.923 [0.902, 0.945] |"]
+    assert _differences(doc, ["| jitter_1 ↓ | **1.437 [1.424, 1.448]** | 0 [0, 0] | 0.927 [0.905, 0.948] |"]) == []
+    assert _differences(doc, ["| jitter_1 ↓ | 1.436 [1.424, 1.447] | 7.93e-10 [0, 2.38e-09] | 0.923 [0.902, 0.945] |"])  # lost its mark
+    assert _differences(doc, ["| jitter_1 ↓ | **1.536 [1.424, 1.447]** | 7.93e-10 [0, 2.38e-09] | 0.923 [0.902, 0.945] |"])  # 7% off
+    assert _differences(doc, doc + doc)
+    fitted = ["| static_action_accuracy ↑ | 0.00501 [0, 0.0117] |"]
+    assert _differences(fitted, ["| static_action_accuracy ↑ | 0.00334 [0, 0.00835] |"]) == []
+    assert _differences(fitted, ["| static_action_accuracy ↑ | 0.0451 [0, 0.0617] |"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("suite", ["standard", pytest.param("real", marks=REAL_TRACK)])
 def test_the_tables_of_docs_metrics_md_are_what_validate_metrics_computes(suite, request):
+    """Every figure to 2% (the static action classifier's fit moves with the numeric libraries'
+    rounding), and every verdict mark, flag and name exactly."""
     if suite == "real":
         request.getfixturevalue("real_track_cache")  # skips where the real track is absent; its evaluator is trained once per run
-    table = validate_metrics(suite)
+    computed = markdown_document([validate_metrics(suite)])
     text = DOCS.read_text(encoding="utf-8")
     for pairing in PAIRINGS:
-        section = markdown_document([table]).split(f"<!-- validity: {suite} {pairing} -->\n")[1].split("<!--")[0].strip()
-        assert section in text, pairing
+        assert _differences(_section(text, suite, pairing), _section(computed, suite, pairing)) == [], pairing
 
 
 def test_the_retrieval_lookup_treats_keys_within_1e9_as_tied_and_takes_the_first():
