@@ -14,7 +14,9 @@ the measured bf16 peak over the timed steps, the first steps' wall time (compila
 
 and each with modifiers after a "+": `+cg` compiles in mode "reduce-overhead" (CUDA graphs), `+ma`
 in "max-autotune-no-cudagraphs"; `+flash`, `+efficient`, `+cudnn` pick the attention kernel;
-`+nocudnn` turns cuDNN's attention off for the whole run (torch then picks among the others);
+`+nocudnn` turns cuDNN's attention off for the whole run (torch then picks among the others; list
+it first on a machine whose inductor cache is empty: the cache's key leaves the switch out, so a
+graph compiled with cuDNN is reused);
 `+cd` turns on inductor's coordinate-descent tuning of its Triton kernels' block sizes;
 `+rng` functionalizes the random ops (dropout masks recomputed in the backward from their seeds
 instead of saved); `+ropebuf` serves the RoPE tables from a cache filled eagerly before the first
