@@ -15,6 +15,7 @@ training run directories: how candidate recipes were compared, benchmarks/experi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def baselines(suite_name: str, seed: int = 0) -> dict[str, np.ndarray]:
 def score_clips(motion: np.ndarray, template: Path, out: Path) -> dict:
     """Score fixed clips as if a model had generated them: a model run's run.json with its motion replaced."""
     run = json.loads((template / "run.json").read_text())
-    settings = RunSettings(**{k: v for k, v in run["settings"].items() if k != "batch_size_requested"})
+    known = {f.name for f in dataclasses.fields(RunSettings)}
+    settings = RunSettings(**{k: v for k, v in run["settings"].items() if k in known})
     suite, _ = build_suite(settings)
     n, t, d = motion.shape
     arrays = {
