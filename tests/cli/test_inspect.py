@@ -85,10 +85,10 @@ def test_inspect_of_the_shipped_nano_sft_shows_its_adapters_base_and_recorded_ar
     result = run_cli("inspect", get_variant("nano-sft").builtin_dir)
     assert result.exit_code == 0, result.stderr
     lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
-    assert "LoRA rank 8, alpha 16; 28 tensors, 23,552 params" in lines
+    assert "LoRA rank 8, alpha 16; 28 tensors, 47,104 params" in lines
     assert "LoRA base nano (merged into it at load)" in lines
     assert "architecture as config.json records it (the file holds LoRA adapters alone)" in lines
-    assert "d_model 64" in lines and "dropout 0.0" in lines  # config.json's values, not ModelConfig's defaults
+    assert "d_model 128" in lines and "dropout 0.0" in lines  # config.json's values, not ModelConfig's defaults
 
 
 def test_inspect_of_a_peft_adapter_directory_shows_rank_alpha_targets_and_base(run_cli, tmp_path):
