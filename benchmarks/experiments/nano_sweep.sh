@@ -4,7 +4,7 @@
 # on its line; fp32, so that the ranking carries over to the CPU build of `make nano`. Two sweeps:
 #   recipe  the objective (the bar then: action accuracy above the first frame held still, 0.289 [0.263, 0.316]);
 #           run on the recipe before scheduled sampling and dropout 0.0 were its defaults
-#   size    wider, deeper or longer-trained models of today's recipe (the bar: the shipped nano)
+#   size    wider or deeper models of today's recipe (the bar: the shipped nano)
 #   [KEEP=models.tar] [SCORE=0] bash benchmarks/experiments/nano_sweep.sh [out_dir] [recipe|size]
 # KEEP: a tar of the trained models; SCORE=0 stops there (score them elsewhere with nano_quality.py).
 set -uo pipefail
