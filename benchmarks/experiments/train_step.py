@@ -13,15 +13,18 @@ the measured bf16 peak over the timed steps, the first steps' wall time (compila
     step      the loss function, model forward included, compiled as one graph
 
 and each with modifiers after a "+": `+cg` compiles in mode "reduce-overhead" (CUDA graphs), `+ma`
-in "max-autotune-no-cudagraphs"; `+flash`, `+efficient`, `+cudnn` pick the attention kernel;
-`+nocudnn` turns cuDNN's attention off for the whole run (torch then picks among the others; list
-it first on a machine whose inductor cache is empty: the cache's key leaves the switch out, so a
-graph compiled with cuDNN is reused);
-`+cd` turns on inductor's coordinate-descent tuning of its Triton kernels' block sizes;
+in "max-autotune-no-cudagraphs"; `+flash`, `+efficient`, `+cudnn` pick the attention kernel, `+torchattn` leaves the choice to torch
+(cuDNN first), and without any of them the trainer's `TRAINING_ATTENTION` applies (to compare
+attention kernels, run with TORCHINDUCTOR_FORCE_DISABLE_CACHES=1: inductor's cache key leaves the
+choice out, so a graph compiled with one kernel is reused for another);
+`+cd` turns on inductor's coordinate-descent tuning of its Triton kernels' block sizes, `+agg` its
+aggressive fusion (nodes fused without a shared read);
 `+rng` functionalizes the random ops (dropout masks recomputed in the backward from their seeds
 instead of saved); `+ropebuf` serves the RoPE tables from a cache filled eagerly before the first
 step, so the compiled graph reads them instead of computing a sine and a cosine per element;
-`+noread` reads the losses only after the timed steps, not after each (as a run that logs every step).
+`+noread` reads the losses only after the timed steps, not after each (as a run that logs every step);
+`+nodrop` sets every dropout to 0 (attention's included: what dropout costs), `+noattndrop` only
+attention's.
 Rates are over the timed steps together (one wait at each end).
 
 --profile adds the top CUDA kernels of two steps per variant, grouped into GEMM, attention, Triton
@@ -42,10 +45,11 @@ from torch.profiler import ProfilerActivity, profile
 
 from stickeval.throughput import measure_peak_tflops
 from stickeval.train import load_recipe
+from stickeval.train.execution import training_kernels
 from stickeval.train.objective import compute_loss, make_batch
 from stickeval.train.speed import training_flops_per_sample
 from stickeval.train.trainer import build_model, train_step
-from stickeval.zoo.model import RotaryEmbedding
+from stickeval.zoo.model import RoPEMultiheadAttention, RotaryEmbedding
 
 FRAMES = 250
 
@@ -94,28 +98,29 @@ def prepare(variant: str, model) -> callable:
 
 
 def attention(variant: str):
-    chosen = [BACKENDS[m] for m in variant.split("+")[1:] if m in BACKENDS]
-    return sdpa_kernel(chosen) if chosen else contextlib.nullcontext()
+    """The attention kernels the variant names; torch's own choice for `+torchattn`; else the trainer's."""
+    modifiers = variant.split("+")[1:]
+    chosen = [BACKENDS[m] for m in modifiers if m in BACKENDS]
+    if chosen:
+        return sdpa_kernel(chosen)
+    return contextlib.nullcontext() if "torchattn" in modifiers else training_kernels("cuda")
 
 
 @contextlib.contextmanager
 def global_settings(variant: str):
     """The variant's process-wide switches, set for its whole run (compilation included), then restored."""
     modifiers = variant.split("+")[1:]
-    cudnn = torch.backends.cuda.cudnn_sdp_enabled()
     tables = RotaryEmbedding.tables
     with (
         torch._inductor.config.patch(coordinate_descent_tuning="cd" in modifiers),
         torch._functorch.config.patch(functionalize_rng_ops="rng" in modifiers),
+        torch._inductor.config.patch(aggressive_fusion="agg" in modifiers),
     ):
         try:
-            if "nocudnn" in modifiers:
-                torch.backends.cuda.enable_cudnn_sdp(False)
             if "ropebuf" in modifiers:
                 RotaryEmbedding.tables = cached_tables(tables)
             yield
         finally:
-            torch.backends.cuda.enable_cudnn_sdp(cudnn)
             RotaryEmbedding.tables = tables
 
 
@@ -155,6 +160,12 @@ def run(variant: str, args, peak: float) -> dict:
     if "ropebuf" in variant.split("+"):  # fill the table cache eagerly, outside any compiled graph
         with torch.no_grad():
             model.encode(torch.zeros(1, FRAMES, config.d_model, device=device))
+    modifiers = variant.split("+")[1:]
+    for module in model.modules():
+        if "nodrop" in modifiers and isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        if ("nodrop" in modifiers or "noattndrop" in modifiers) and isinstance(module, RoPEMultiheadAttention):
+            module.dropout = 0.0
     loss_fn = prepare(variant, model)
     flops = training_flops_per_sample(config, FRAMES)
     weights = recipe.loss_weights()

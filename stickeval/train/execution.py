@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from stickeval.errors import TrainStateError
 from stickeval.train.objective import compute_loss, gravity_scales, make_batch, self_fed_inputs
@@ -19,6 +20,21 @@ from stickeval.zoo.model import StickFigureTransformer
 # Of the GPU's memory, what the step found by "auto" may use; the rest is left for the allocator's
 # fragmentation and the other processes of the card.
 MEMORY_SHARE = 0.9
+
+
+# The attention kernels a training step may use on CUDA, cuDNN's left out: at sft-large's head size
+# of 32, with the recipe's attention dropout, flash attention's forward and backward are the faster
+# (the compiled step on an H100: 31.2% of the bf16 peak, against 30.3% on cuDNN's kernels,
+# docs/benchmarks.md). Memory-efficient attention and the math kernel take what flash cannot (fp32).
+TRAINING_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+
+
+def training_kernels(device_type: str) -> contextlib.AbstractContextManager:
+    """On CUDA, `TRAINING_ATTENTION` for the attention of what runs inside; nothing elsewhere.
+
+    A compiled step takes its kernels when it is traced (inductor's cache does not key on this
+    choice), so the trainer holds the context around every step, the memory probe's included."""
+    return sdpa_kernel(TRAINING_ATTENTION) if device_type == "cuda" else contextlib.nullcontext()
 
 
 def autocast(device_type: str, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
@@ -84,7 +100,7 @@ def _forward_backward(model: StickFigureTransformer, train: dict, recipe: Recipe
     device = train["motion"].device
     with torch.random.fork_rng(devices=[device]):
         batch = make_batch(train, torch.arange(size, device=device) % len(train["motion"]), device)
-        with autocast(device.type, autocast_dtype):
+        with training_kernels(device.type), autocast(device.type, autocast_dtype):
             terms = compute_loss(
                 model, batch, recipe.loss_weights(), loss=recipe.objective.loss, scheduled_sampling=recipe.objective.scheduled_sampling
             )

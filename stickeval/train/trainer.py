@@ -56,6 +56,7 @@ from stickeval.train.execution import (
     inference_copy,
     measured_peak_tflops,
     resolve_micro_batch,
+    training_kernels,
 )
 from stickeval.train.interrupt import StopRequest
 from stickeval.train.objective import compute_loss, make_batch
@@ -576,18 +577,19 @@ class _Loop:
             for batch in batches:
                 batch["data"] = batch["data"] + objective.input_noise * torch.randn_like(batch["data"])
         self.lr = self.optimizer.param_groups[0]["lr"]
-        result = train_step(
-            self.ddp,
-            self.optimizer,
-            batches,
-            self.recipe.loss_weights(),
-            global_batch=self.global_batch,
-            loss=objective.loss,
-            scheduled_sampling=objective.scheduled_sampling,
-            max_grad_norm=self.recipe.optimizer.max_grad_norm,
-            autocast_dtype=self.autocast_dtype,
-            loss_fn=self.loss_fn,
-        )
+        with training_kernels(self.device.type):
+            result = train_step(
+                self.ddp,
+                self.optimizer,
+                batches,
+                self.recipe.loss_weights(),
+                global_batch=self.global_batch,
+                loss=objective.loss,
+                scheduled_sampling=objective.scheduled_sampling,
+                max_grad_norm=self.recipe.optimizer.max_grad_norm,
+                autocast_dtype=self.autocast_dtype,
+                loss_fn=self.loss_fn,
+            )
         self.scheduler.step()
         self.position += accumulated
         self.step += 1
