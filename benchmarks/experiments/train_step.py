@@ -23,6 +23,7 @@ aggressive fusion (nodes fused without a shared read);
 instead of saved); `+ropebuf` serves the RoPE tables from a cache filled eagerly before the first
 step, so the compiled graph reads them instead of computing a sine and a cosine per element;
 `+noread` reads the losses only after the timed steps, not after each (as a run that logs every step);
+`+fused` runs the SwiGLU's activation and dropout as `stickeval.train.swiglu.swiglu_dropout`;
 `+nodrop` sets every dropout to 0 (attention's included: what dropout costs), `+noattndrop` only
 attention's.
 Rates are over the timed steps together (one wait at each end).
@@ -48,6 +49,7 @@ from stickeval.train import load_recipe
 from stickeval.train.execution import training_kernels
 from stickeval.train.objective import compute_loss, make_batch
 from stickeval.train.speed import training_flops_per_sample
+from stickeval.train.swiglu import fuse_swiglu
 from stickeval.train.trainer import build_model, train_step
 from stickeval.zoo.model import RoPEMultiheadAttention, RotaryEmbedding
 
@@ -161,6 +163,8 @@ def run(variant: str, args, peak: float) -> dict:
         with torch.no_grad():
             model.encode(torch.zeros(1, FRAMES, config.d_model, device=device))
     modifiers = variant.split("+")[1:]
+    if "fused" in modifiers:
+        fuse_swiglu(model)
     for module in model.modules():
         if "nodrop" in modifiers and isinstance(module, torch.nn.Dropout):
             module.p = 0.0
