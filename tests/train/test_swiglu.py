@@ -81,9 +81,11 @@ def test_on_cuda_it_matches_the_unfused_computation_with_its_own_mask(compiled):
     s = torch.tensor([5], device="cuda")
     op = torch.compile(swiglu_dropout) if compiled else swiglu_dropout
     h = op(gv, 0.1, s)
-    keep = h != 0
+    # the mask depends on the seed and the shape alone; on inputs of ones no kept element is 0
+    # (on gv's own values a gate that randn made exactly 0 would read as dropped)
+    keep = swiglu_dropout(torch.ones_like(gv), 0.1, s) != 0
     assert within_binomial(keep, 0.1)
-    assert torch.equal(keep, swiglu_dropout(gv, 0.1, s) != 0)
+    assert not h[~keep].any()
     grad = torch.randn_like(h)
     h.backward(grad)
     expected = gv.detach().clone().requires_grad_(True)
