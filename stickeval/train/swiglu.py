@@ -15,6 +15,8 @@ for the device, so a run is reproducible from its seed and resumes from its save
 
 from __future__ import annotations
 
+import importlib.util
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -108,6 +110,12 @@ class FusedSwiGLU(SwiGLU):
         gv = F.linear(x, torch.cat([self.gate_proj.weight, self.value_proj.weight]))
         seed = torch.randint(0, 2**62, (1,), device=x.device)
         return self.output_proj(swiglu_dropout(gv, self.dropout.p, seed))
+
+
+def fusable(device: torch.device) -> bool:
+    """Whether `swiglu_dropout`'s kernels run on `device`: CUDA, with Triton installed (as with torch's
+    Linux CUDA builds)."""
+    return device.type == "cuda" and importlib.util.find_spec("triton") is not None
 
 
 def fuse_swiglu(model: nn.Module) -> int:

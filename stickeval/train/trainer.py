@@ -63,7 +63,7 @@ from stickeval.train.objective import compute_loss, make_batch
 from stickeval.train.recipe import Recipe, recipe_from_dict
 from stickeval.train.speed import step_rates, training_flops_per_sample
 from stickeval.train.state import STATE_FILE, TrainState, capture_rng, load_state, restore_rng, save_state
-from stickeval.train.swiglu import fuse_swiglu
+from stickeval.train.swiglu import fusable, fuse_swiglu
 from stickeval.zoo.checkpoint import non_finite_keys
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer
 
@@ -438,7 +438,7 @@ class _Loop:
         rank, s, o = job.rank, recipe.schedule, recipe.optimizer
         self.recipe, self.model, self.data, self.out_dir, self.job = recipe, model, data, out_dir, job
         self.device = next(model.parameters()).device
-        if self.device.type == "cuda":  # the SwiGLU's activation and dropout in one pass each way
+        if fusable(self.device):  # the SwiGLU's activation and dropout in one pass each way
             fuse_swiglu(model)
         self.autocast_dtype, self.compiled, self.writer, self.callback = autocast_dtype, compile, writer, callback
         self.evaluator, self.eval_every = evaluator, eval_every

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stickeval.train.swiglu import FusedSwiGLU, drop_threshold, fuse_swiglu, swiglu_dropout
+from stickeval.train.swiglu import FusedSwiGLU, drop_threshold, fusable, fuse_swiglu, swiglu_dropout
 from stickeval.zoo.model import ModelConfig, StickFigureTransformer, SwiGLU
 
 
@@ -51,6 +51,10 @@ def test_the_same_seed_gives_the_same_mask_and_another_seed_another():
 def test_its_gradient_is_the_unfused_gradient_with_the_same_mask():
     gv = torch.randn(6, 2 * 10, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: swiglu_dropout(t, 0.3, seed(7)), (gv,))
+
+
+def test_it_is_used_on_cuda_only():
+    assert not fusable(torch.device("cpu"))
 
 
 def test_fusing_a_model_changes_no_weight_no_key_and_no_output_off_cuda():
