@@ -23,7 +23,8 @@ aggressive fusion (nodes fused without a shared read);
 instead of saved); `+ropebuf` serves the RoPE tables from a cache filled eagerly before the first
 step, so the compiled graph reads them instead of computing a sine and a cosine per element;
 `+noread` reads the losses only after the timed steps, not after each (as a run that logs every step);
-`+fused` runs the SwiGLU's activation and dropout as `stickeval.train.swiglu.swiglu_dropout`;
+`+fused` runs the SwiGLU's activation and dropout as `stickeval.train.swiglu.swiglu_dropout` (as the trainer
+does on CUDA);
 `+nodrop` sets every dropout to 0 (attention's included: what dropout costs), `+noattndrop` only
 attention's.
 Rates are over the timed steps together (one wait at each end).
