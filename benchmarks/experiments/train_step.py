@@ -115,9 +115,8 @@ def global_settings(variant: str):
     modifiers = variant.split("+")[1:]
     tables = RotaryEmbedding.tables
     with (
-        torch._inductor.config.patch(coordinate_descent_tuning="cd" in modifiers),
+        torch._inductor.config.patch(coordinate_descent_tuning="cd" in modifiers, aggressive_fusion="agg" in modifiers),
         torch._functorch.config.patch(functionalize_rng_ops="rng" in modifiers),
-        torch._inductor.config.patch(aggressive_fusion="agg" in modifiers),
     ):
         try:
             if "ropebuf" in modifiers:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stickeval.zoo.model import SwiGLU, _hooks_on_every_module, _is_plain_linear
+from stickeval.zoo.model import SwiGLU, _one_matmul
 
 
 def drop_threshold(p: float) -> int:
@@ -32,6 +32,11 @@ def drop_threshold(p: float) -> int:
 def _cpu_keep(shape: torch.Size, p: float, seed: torch.Tensor) -> torch.Tensor:
     """Off CUDA, the keep mask for `seed` from torch's own generator (the same distribution, other draws)."""
     return torch.rand(shape, generator=torch.Generator().manual_seed(int(seed))) >= p
+
+
+def _gate_value(gv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Off CUDA, `gv`'s two halves in the precision the op computes in (fp32, or fp64 for fp64)."""
+    return gv.to(torch.promote_types(gv.dtype, torch.float32)).split(gv.shape[-1] // 2, dim=-1)
 
 
 @torch.library.custom_op("stickeval::swiglu_dropout", mutates_args=())
@@ -50,7 +55,7 @@ def swiglu_dropout(gv: torch.Tensor, p: float, seed: torch.Tensor) -> torch.Tens
         if h.numel():
             swiglu_kernels.forward(gv, h, seed, drop_threshold(p), 1.0 / (1.0 - p))
         return h
-    gate, value = gv.to(torch.promote_types(gv.dtype, torch.float32)).split(hidden, dim=-1)
+    gate, value = _gate_value(gv)
     h.copy_(torch.where(_cpu_keep(h.shape, p, seed), F.silu(gate) * value / (1.0 - p), 0.0))
     return h
 
@@ -66,9 +71,8 @@ def swiglu_dropout_backward(grad: torch.Tensor, gv: torch.Tensor, p: float, seed
         if grad.numel():
             swiglu_kernels.backward(grad, gv, dgv, seed, drop_threshold(p), 1.0 / (1.0 - p))
         return dgv
-    dtype = torch.promote_types(gv.dtype, torch.float32)
-    gate, value = gv.to(dtype).split(gv.shape[-1] // 2, dim=-1)
-    dh = torch.where(_cpu_keep(grad.shape, p, seed), grad.to(dtype) / (1.0 - p), 0.0)
+    gate, value = _gate_value(gv)
+    dh = torch.where(_cpu_keep(grad.shape, p, seed), grad.to(gate.dtype) / (1.0 - p), 0.0)
     sig = torch.sigmoid(gate)
     dgv.copy_(torch.cat([dh * value * sig * (1 + gate * (1 - sig)), dh * gate * sig], dim=-1))
     return dgv
@@ -104,8 +108,7 @@ class FusedSwiGLU(SwiGLU):
     projection is wrapped or observed (LoRA, hooks), the SwiGLU's own forward runs."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        projections = (self.gate_proj, self.value_proj)
-        if not (self.training and x.is_cuda) or _hooks_on_every_module() or not all(map(_is_plain_linear, projections)):
+        if not (self.training and x.is_cuda and _one_matmul(self.gate_proj, self.value_proj)):
             return super().forward(x)
         gv = F.linear(x, torch.cat([self.gate_proj.weight, self.value_proj.weight]))
         seed = torch.randint(0, 2**62, (1,), device=x.device)

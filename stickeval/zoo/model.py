@@ -158,6 +158,12 @@ def _is_plain_linear(layer: nn.Module) -> bool:
     )
 
 
+def _one_matmul(*layers: nn.Module) -> bool:
+    """Whether `layers` may run as one matmul over their concatenated weights: every one a plain
+    Linear, and no hook, of theirs or global, to miss the call."""
+    return not _hooks_on_every_module() and all(_is_plain_linear(layer) for layer in layers)
+
+
 def _project(x: torch.Tensor, *layers: nn.Module) -> tuple[torch.Tensor, ...]:
     """Apply each layer to the same input `x`, one output per layer.
 
@@ -166,7 +172,7 @@ def _project(x: torch.Tensor, *layers: nn.Module) -> tuple[torch.Tensor, ...]:
     the activations S x B x D). Otherwise each module is called, so its hooks fire and a wrapper
     that replaced it (LoRA, quantisation) computes its own output.
     """
-    if _hooks_on_every_module() or not all(_is_plain_linear(layer) for layer in layers):
+    if not _one_matmul(*layers):
         return tuple(layer(x) for layer in layers)
     weight = torch.cat([layer.weight for layer in layers])
     bias = None if layers[0].bias is None else torch.cat([layer.bias for layer in layers])
